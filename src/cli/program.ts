@@ -1,0 +1,114 @@
+// The command line: etcdctl's connection flags on every command, one
+// subcommand per job, exit codes 0 (ok), 1 (operation failed), 2 (usage/config).
+import { Command, CommanderError, Option } from 'commander';
+import type { LevelWithSilent } from 'pino';
+import { createLogger } from '../log.js';
+import { VERSION } from '../version.js';
+import { UsageError } from '../errors.js';
+import { checkConfigCommand } from './commands/check-config.js';
+import { discoverCommand } from './commands/discover.js';
+import { serveCommand } from './commands/serve.js';
+import { statusCommand } from './commands/status.js';
+import { loadFromOptions, parseCliOptions, type CliOptions } from './context.js';
+import { processOutput, reportError, type Output } from './report.js';
+
+function positiveNumber(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} "${value}" is not a positive number`, `pass seconds, e.g. ${flag} 5`);
+    return n;
+  };
+}
+
+export function buildProgram(output: Output, setExitCode: (code: number) => void): Command {
+  const program = new Command('etcd-space-guard');
+  const run = (fn: (options: CliOptions, command: Command) => Promise<number> | number) => async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command;
+    const options = parseCliOptions(command.optsWithGlobals());
+    setExitCode(await fn(options, command));
+  };
+
+  program
+    .description("Watches etcd's space quota, exports it to Prometheus, and runs the NOSPACE runbook safely.")
+    .version(VERSION, '-v, --version')
+    .exitOverride()
+    .configureOutput({ writeOut: output.out, writeErr: output.err })
+    .showHelpAfterError('(run with --help for usage)')
+    .option('--config <file>', 'YAML configuration file (env ETCD_SPACE_GUARD_CONFIG)')
+    .option('--cluster <name>', 'act on this cluster of the config only')
+    .option('--endpoints <urls>', 'comma-separated etcd client URLs (env ETCDCTL_ENDPOINTS)')
+    .option('--cacert <file>', 'CA that signed the etcd server certificates (env ETCDCTL_CACERT)')
+    .option('--cert <file>', 'client certificate (env ETCDCTL_CERT)')
+    .option('--key <file>', 'client key (env ETCDCTL_KEY)')
+    .option('--metrics-urls <urls>', "comma-separated /metrics URLs, one per endpoint (kubeadm: http://127.0.0.1:2381)")
+    .option('--log-level <level>', 'trace, debug, info, warn, error or silent')
+    .option('--debug', 'print stack traces with errors');
+
+  program
+    .command('serve')
+    .description('run the exporter, the Alertmanager webhook and the JSON API')
+    .option('--listen <host:port>', 'listen address (default ":9379")')
+    .option('--scrape-timeout <seconds>', 'per-member read timeout (default 5)')
+    .option('--webhook-token-file <file>', 'bearer token the webhook and POST /api/runs require')
+    .option('--webhook-insecure', 'accept unauthenticated webhook requests')
+    .option('--snapshot-dir <dir>', 'where snapshots are written (default ./snapshots)')
+    .option('--state-dir <dir>', 'where the run history is kept (default ./state)')
+    .option('--remediation-disabled', 'kill switch: export and answer, but never change etcd')
+    .action(
+      run(async (options) => {
+        const loaded = await loadFromOptions(options);
+        const log = createLogger(loaded.config.logLevel as LevelWithSilent, 1);
+        return serveCommand(loaded, log);
+      }),
+    );
+
+  program
+    .command('status')
+    .description('print every member: leader, version, db size, in use, fragmentation, quota usage, alarms')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
+    .option('--timeout <seconds>', 'per-member timeout (default: scrape.timeoutSeconds)', positiveNumber('--timeout'))
+    .action(
+      run(async (options, command) => {
+        const loaded = await loadFromOptions(options);
+        const own = command.opts<{ output: 'table' | 'json'; timeout?: number }>();
+        return statusCommand(loaded, { output: own.output, timeoutSeconds: own.timeout }, output);
+      }),
+    );
+
+  program
+    .command('check-config')
+    .description('validate the configuration and print it, secrets redacted')
+    .action(run(async (options) => checkConfigCommand(await loadFromOptions(options), output)));
+
+  program
+    .command('discover')
+    .description("print a config for the etcd that kube-apiserver uses (from its manifest or process)")
+    .option('--manifest <file>', 'kube-apiserver static-pod manifest (default /etc/kubernetes/manifests/kube-apiserver.yaml)')
+    .option('--from-process', 'read the arguments of the running kube-apiserver instead')
+    .option('--name <name>', 'cluster name in the printed config', 'kubernetes')
+    .action(
+      run(async (_options, command) => {
+        const own = command.opts<{ manifest?: string; fromProcess?: boolean; name: string }>();
+        return discoverCommand(own, output);
+      }),
+    );
+
+  return program;
+}
+
+/** Parses argv, runs the command, and returns the exit code. */
+export async function runCli(argv: string[], output: Output = processOutput): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram(output, (code) => (exitCode = code));
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are successes; every other commander error is a usage error.
+      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2;
+    }
+    const debug = argv.includes('--debug');
+    return reportError(err, output, debug);
+  }
+}

@@ -1,0 +1,101 @@
+// `status` output: a table like `etcdctl endpoint status -w table`, with the
+// space columns that matter in a NOSPACE incident, or JSON for scripts.
+import Table from 'cli-table3';
+import { formatBytes } from '../config/units.js';
+import { fragmentationRatio, quotaUsageRatio, reclaimableBytes } from '../etcd/space.js';
+import type { ClusterReading, MemberReading } from '../etcd/types.js';
+
+export function memberJson(m: MemberReading): Record<string, unknown> {
+  if (!m.ok) {
+    return { endpoint: m.target.endpoint, ok: false, name: m.name, id: m.id ?? null, alarms: m.alarms ?? null, error: { kind: m.error.kind, message: m.error.message } };
+  }
+  const s = m.status;
+  return {
+    endpoint: s.endpoint,
+    ok: true,
+    id: s.id,
+    name: s.name,
+    isLeader: s.isLeader,
+    leaderId: s.leaderId,
+    isLearner: s.isLearner,
+    version: s.version,
+    revision: s.revision,
+    raftTerm: s.raftTerm,
+    raftIndex: s.raftIndex,
+    raftAppliedIndex: s.raftAppliedIndex,
+    dbSizeBytes: s.dbSizeBytes,
+    dbSizeInUseBytes: s.dbSizeInUseBytes,
+    quotaBytes: s.quotaBytes ?? null,
+    fragmentationRatio: fragmentationRatio(s.dbSizeBytes, s.dbSizeInUseBytes),
+    quotaUsageRatio: quotaUsageRatio(s.dbSizeBytes, s.quotaBytes) ?? null,
+    reclaimableBytes: reclaimableBytes(s.dbSizeBytes, s.dbSizeInUseBytes),
+    alarms: s.alarms,
+    metricsUrl: s.metricsUrl,
+    readSeconds: m.durationSeconds,
+  };
+}
+
+export function statusJson(readings: ClusterReading[]): string {
+  const clusters = readings.map((r) => ({
+    name: r.cluster,
+    readAt: r.readAt.toISOString(),
+    alarms: r.alarms ?? null,
+    members: r.members.map(memberJson),
+  }));
+  return `${JSON.stringify({ clusters }, null, 2)}\n`;
+}
+
+function percent(ratio: number | undefined): string {
+  return ratio === undefined ? '-' : `${(ratio * 100).toFixed(1)}%`;
+}
+
+export function statusTable(readings: ClusterReading[]): string {
+  const multiCluster = readings.length > 1;
+  const head = ['ENDPOINT', 'ID', 'NAME', 'STATE', 'LEADER', 'VERSION', 'DB SIZE', 'IN USE', 'FRAGMENTED', 'QUOTA', 'QUOTA USED', 'ALARMS'];
+  const table = new Table({
+    head: multiCluster ? ['CLUSTER', ...head] : head,
+    style: { head: [], border: [] },
+    // No rule between rows: a 5-cluster fleet stays readable on one screen.
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+  });
+  for (const reading of readings) {
+    for (const m of reading.members) {
+      const prefix = multiCluster ? [reading.cluster] : [];
+      if (!m.ok) {
+        const alarms = m.alarms?.join(',') || '';
+        table.push([...prefix, m.target.endpoint, m.id ?? '-', m.name, `down: ${m.error.kind}`, '-', '-', '-', '-', '-', '-', '-', alarms || '-']);
+        continue;
+      }
+      const s = m.status;
+      table.push([
+        ...prefix,
+        s.endpoint,
+        s.id,
+        s.name,
+        s.isLearner ? 'learner' : 'up',
+        s.isLeader ? 'yes' : 'no',
+        s.version,
+        formatBytes(s.dbSizeBytes),
+        formatBytes(s.dbSizeInUseBytes),
+        percent(fragmentationRatio(s.dbSizeBytes, s.dbSizeInUseBytes)),
+        s.quotaBytes === undefined ? 'off' : formatBytes(s.quotaBytes),
+        percent(quotaUsageRatio(s.dbSizeBytes, s.quotaBytes)),
+        s.alarms.join(',') || 'none',
+      ]);
+    }
+  }
+  return `${table.toString()}\n`;
+}
+
+/** One sentence for all failed members: the first failure, and how many others failed alike. */
+export function failureSummary(readings: ClusterReading[]): string | undefined {
+  const failed = readings.flatMap((r) => r.members.filter((m): m is Extract<MemberReading, { ok: false }> => !m.ok));
+  const first = failed[0];
+  if (!first) return undefined;
+  const alike = failed.slice(1).filter((m) => m.error.kind === first.error.kind).length;
+  const others = failed.length - 1 - alike;
+  const extra = [alike > 0 ? `${alike} more member${alike > 1 ? 's' : ''} failed the same way` : '', others > 0 ? `${others} failed otherwise` : '']
+    .filter(Boolean)
+    .join(', ');
+  return extra ? `${first.error.message} (${extra})` : first.error.message;
+}

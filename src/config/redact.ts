@@ -1,0 +1,16 @@
+// check-config prints the effective configuration; secrets never leave the process.
+import type { Config } from './schema.js';
+
+const SECRET_HEADER = /authorization|token|secret|password|api-?key|cookie/i;
+export const REDACTED = '<redacted>';
+
+export function redactConfig(config: Config): Config {
+  const copy = structuredClone(config);
+  const http = copy.hooks.http;
+  if (http) {
+    for (const name of Object.keys(http.headers)) {
+      if (SECRET_HEADER.test(name)) http.headers[name] = REDACTED;
+    }
+  }
+  return copy;
+}

@@ -1,0 +1,208 @@
+// The configuration, defined once: these schemas validate the YAML file, flags
+// and environment, and their inferred types are what the rest of the code uses.
+import { z } from 'zod';
+import { parseBytes, parseDurationSeconds } from './units.js';
+
+export const DEFAULT_ENDPOINT = 'http://127.0.0.1:2379';
+export const DEFAULT_CLUSTER_NAME = 'default';
+export const DEFAULT_ALERTNAMES = ['EtcdSpaceNoSpace', 'etcdDatabaseQuotaLowSpace', 'etcdBackendQuotaLowSpace'];
+
+const ratio = z.number().min(0).max(1);
+const seconds = z.number().nonnegative();
+const positiveSeconds = z.number().positive();
+const filePath = z.string().min(1);
+
+const bytes = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const parsed = parseBytes(value);
+  if (parsed === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a size; write bytes like 104857600 or "100MiB"` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const parsed = parseDurationSeconds(value);
+  if (parsed === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration; write seconds or a duration like "90s", "10m", "6h"` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+/** An etcd client URL: scheme, host and port only. */
+export const endpointUrl = z.string().superRefine((value, ctx) => {
+  const problem = endpointProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+export function endpointProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `"${value}" is not a URL; write it like https://10.0.0.1:2379`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `"${value}" must start with http:// or https://`;
+  if (url.pathname !== '/' || url.search || url.hash) return `"${value}" must not have a path; write scheme://host:port`;
+  if (url.username || url.password) return `"${value}" must not contain credentials`;
+  return undefined;
+}
+
+const metricsUrl = z.string().superRefine((value, ctx) => {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      ctx.addIssue({ code: 'custom', message: `"${value}" must start with http:// or https://` });
+    }
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a URL; write it like http://127.0.0.1:2381` });
+  }
+});
+
+export const TlsSchema = z.strictObject({
+  caFile: filePath.optional(),
+  certFile: filePath.optional(),
+  keyFile: filePath.optional(),
+  /** Name to verify in the server certificate when it does not match the endpoint's host. */
+  serverName: z.string().min(1).optional(),
+});
+
+export const ClusterSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be letters, digits, "_", "." or "-" (at most 63)'),
+    endpoints: z.array(endpointUrl).min(1, 'needs at least one endpoint'),
+    /** Where each member's /metrics is read, paired with endpoints by position. Default: endpoint + /metrics. */
+    metricsUrls: z.array(metricsUrl).optional(),
+    tls: TlsSchema.prefault({}),
+  })
+  .superRefine((cluster, ctx) => {
+    if (cluster.metricsUrls && cluster.metricsUrls.length !== cluster.endpoints.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['metricsUrls'],
+        message: `has ${cluster.metricsUrls.length} URLs for ${cluster.endpoints.length} endpoints; give one per endpoint, in the same order`,
+      });
+    }
+    if (Boolean(cluster.tls.certFile) !== Boolean(cluster.tls.keyFile)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls', cluster.tls.certFile ? 'keyFile' : 'certFile'],
+        message: 'a client certificate needs both certFile and keyFile',
+      });
+    }
+  });
+
+const HttpHookSchema = z.strictObject({
+  url: metricsUrl,
+  timeoutSeconds: positiveSeconds.default(10),
+  /** Header values may be read from files (for tokens) with headerFiles. */
+  headers: z.record(z.string(), z.string()).default({}),
+});
+
+const CommandHookSchema = z.strictObject({
+  argv: z.array(z.string().min(1)).min(1),
+  timeoutSeconds: positiveSeconds.default(300),
+});
+
+const WindowSchema = z.strictObject({
+  days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])).min(1).default(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']),
+  start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM'),
+  end: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM'),
+  timezone: z.literal('UTC').default('UTC'),
+});
+
+export const ConfigSchema = z.strictObject({
+  clusters: z
+    .array(ClusterSchema)
+    .min(1, 'needs at least one cluster')
+    .default([{ name: DEFAULT_CLUSTER_NAME, endpoints: [DEFAULT_ENDPOINT], tls: {} }])
+    .superRefine((clusters, ctx) => {
+      const seen = new Set<string>();
+      clusters.forEach((cluster, index) => {
+        if (seen.has(cluster.name)) {
+          ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `"${cluster.name}" is used by two clusters; names must be unique` });
+        }
+        seen.add(cluster.name);
+      });
+    }),
+  listen: z
+    .string()
+    .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'must be HOST:PORT, e.g. ":9379" or "127.0.0.1:9379"')
+    .default(':9379'),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  scrape: z
+    .strictObject({
+      /** Per-member read timeout; below Prometheus's default 10 s scrape timeout. */
+      timeoutSeconds: positiveSeconds.max(60).default(5),
+    })
+    .prefault({}),
+  webhook: z
+    .strictObject({
+      tokenFile: filePath.optional(),
+      basicAuth: z.strictObject({ username: z.string().min(1), passwordFile: filePath }).optional(),
+      /** Accept unauthenticated requests; must be chosen explicitly. */
+      insecure: z.boolean().default(false),
+      alertnames: z.array(z.string().min(1)).min(1).default(DEFAULT_ALERTNAMES),
+      clusterLabel: z.string().min(1).default('cluster'),
+      cooldownSeconds: seconds.default(600),
+    })
+    .prefault({}),
+  trigger: z.strictObject({ minQuotaUsage: ratio.default(0.8) }).prefault({}),
+  snapshot: z
+    .strictObject({
+      dir: filePath.default('./snapshots'),
+      keep: z.number().int().min(1).default(3),
+      /** false skips the backup; compaction then runs without one. */
+      required: z.boolean().default(true),
+      /** Free space demanded beyond one database's size. */
+      marginBytes: bytes.default(64 * 1024 * 1024),
+      timeoutSeconds: positiveSeconds.default(1800),
+    })
+    .prefault({}),
+  compaction: z.strictObject({ retainRevisions: z.number().int().min(0).default(0) }).prefault({}),
+  defrag: z
+    .strictObject({
+      timeoutSeconds: positiveSeconds.default(300),
+      settleSeconds: seconds.default(0),
+      moveLeader: z.boolean().default(true),
+      /** How long a defragmented member may take to answer again and catch up with the leader. */
+      catchUpTimeoutSeconds: positiveSeconds.default(120),
+    })
+    .prefault({}),
+  disarm: z
+    .strictObject({
+      maxQuotaUsage: ratio.default(0.9),
+      attempts: z.number().int().min(1).max(20).default(5),
+      backoffSeconds: positiveSeconds.default(1),
+    })
+    .prefault({}),
+  verify: z
+    .strictObject({
+      writeProbe: z
+        .strictObject({ enabled: z.boolean().default(false), key: z.string().min(1).default('/etcd-space-guard/write-probe') })
+        .prefault({}),
+    })
+    .prefault({}),
+  hooks: z.strictObject({ http: HttpHookSchema.optional(), command: CommandHookSchema.optional() }).prefault({}),
+  remediation: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      allowSingleMember: z.boolean().default(false),
+    })
+    .prefault({}),
+  policy: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      minFragmentationRatio: ratio.default(0.5),
+      minDbSizeBytes: bytes.default(100 * 1024 * 1024),
+      interval: duration.default(6 * 3600),
+      window: WindowSchema.optional(),
+    })
+    .prefault({}),
+  state: z.strictObject({ dir: filePath.default('./state') }).prefault({}),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ClusterConfig = Config['clusters'][number];
+export type TlsConfig = ClusterConfig['tls'];

@@ -1,0 +1,143 @@
+// One etcd member over gRPC (etcd3). Each member gets its own client, pinned to
+// its endpoint: maintenance calls (status, defragment, snapshot) are about one
+// member, and a load-balancing client would silently send them to another.
+import { rootCertificates } from 'node:tls';
+import { noop } from 'cockatiel';
+import {
+  Etcd3,
+  GRPCDeadlineExceededError,
+  GRPCUnauthenticatedError,
+  GRPCUnavailableError,
+  EtcdPermissionDeniedError,
+  type IOptions,
+} from 'etcd3';
+import { EtcdAccessError, errorMessage } from '../errors.js';
+import type { MemberTarget, TlsMaterial } from '../config/resolve.js';
+import { diagnoseConnection } from './diagnose.js';
+import { memberIdHex } from './space.js';
+import type { AlarmEntry, AlarmName, MemberStatus } from './types.js';
+
+/** Maintenance.Status, with etcd's uint64 strings turned into numbers and hex ids. */
+export type GrpcStatus = Pick<
+  MemberStatus,
+  'id' | 'leaderId' | 'version' | 'revision' | 'raftTerm' | 'raftIndex' | 'raftAppliedIndex' | 'isLearner'
+> & {
+  /** Sizes as Status reports them (the exporter uses /metrics, the spec's definition). */
+  dbSizeBytes: number;
+  dbSizeInUseBytes: number;
+  /** Alarms in this member's local alarm store (every member's alarms), without a raft round. */
+  alarms: AlarmEntry[];
+  /** etcd's own status errors, e.g. "etcdserver: no leader". */
+  errors: string[];
+};
+
+export interface MemberInfo {
+  id: string;
+  name: string;
+  clientUrls: string[];
+  isLearner: boolean;
+}
+
+const ALARM_NAMES: Record<string, AlarmName> = { Nospace: 'NOSPACE', Corrupt: 'CORRUPT', None: 'NONE' };
+
+// Status.errors lists the alarm store as "memberID:<decimal> alarm:NOSPACE".
+// Reading it avoids the Alarm RPC, which in etcd 3.4 and 3.5 is a raft
+// proposal (a WAL write on every member) even for a plain list.
+const STATUS_ALARM = /memberID:\s*(\d+)\s+alarm:\s*([A-Z_]+)/;
+
+export function parseStatusAlarms(errors: string[]): AlarmEntry[] {
+  const alarms: AlarmEntry[] = [];
+  for (const line of errors) {
+    const match = STATUS_ALARM.exec(line);
+    if (match?.[1] && match[2]) alarms.push({ memberId: memberIdHex(match[1]), alarm: match[2] });
+  }
+  return alarms;
+}
+
+function grpcOptions(tls: TlsMaterial): IOptions['grpcOptions'] {
+  return {
+    // Detect a dead member between scrapes instead of on the next call.
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    ...(tls.serverName ? { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName } : {}),
+  };
+}
+
+export class MemberClient {
+  private readonly etcd: Etcd3;
+
+  constructor(
+    readonly target: MemberTarget,
+    private readonly tls: TlsMaterial,
+  ) {
+    const https = target.endpoint.startsWith('https://');
+    this.etcd = new Etcd3({
+      hosts: [target.endpoint],
+      credentials: https
+        ? { rootCertificate: tls.ca ?? Buffer.from(rootCertificates.join('\n')), certChain: tls.cert, privateKey: tls.key }
+        : undefined,
+      grpcOptions: grpcOptions(tls),
+      // etcd3 retries and trips circuit breakers by default. A maintenance call
+      // must run exactly once, and a failure must surface now, so both are off.
+      faultHandling: { host: () => noop, global: noop },
+    });
+  }
+
+  get endpoint(): string {
+    return this.target.endpoint;
+  }
+
+  async status(timeoutMs: number): Promise<GrpcStatus> {
+    const s = await this.call('status', timeoutMs, (deadline) => this.etcd.maintenance.status({ deadline }));
+    return {
+      id: memberIdHex(s.header.member_id),
+      leaderId: memberIdHex(s.leader),
+      version: s.version,
+      revision: Number(s.header.revision),
+      raftTerm: Number(s.raftTerm),
+      raftIndex: Number(s.raftIndex),
+      raftAppliedIndex: Number(s.raftAppliedIndex),
+      dbSizeBytes: Number(s.dbSize),
+      dbSizeInUseBytes: Number(s.dbSizeInUse),
+      isLearner: Boolean(s.isLearner),
+      alarms: parseStatusAlarms(s.errors ?? []),
+      errors: s.errors ?? [],
+    };
+  }
+
+  /** The authoritative, linearizable alarm list (a raft round): used before acting. */
+  async alarms(timeoutMs: number): Promise<AlarmEntry[]> {
+    const response = await this.call('alarm list', timeoutMs, (deadline) => this.etcd.maintenance.alarm({ action: 'Get' }, { deadline }));
+    return response.alarms.map((a) => ({ memberId: memberIdHex(a.memberID), alarm: ALARM_NAMES[a.alarm] ?? String(a.alarm).toUpperCase() }));
+  }
+
+  async memberList(timeoutMs: number): Promise<MemberInfo[]> {
+    const response = await this.call('member list', timeoutMs, (deadline) => this.etcd.cluster.memberList({}, { deadline }));
+    return response.members.map((m) => ({ id: memberIdHex(m.ID), name: m.name, clientUrls: m.clientURLs, isLearner: Boolean(m.isLearner) }));
+  }
+
+  close(): void {
+    this.etcd.close();
+  }
+
+  private async call<T>(operation: string, timeoutMs: number, fn: (deadline: number) => Promise<T>): Promise<T> {
+    try {
+      return await fn(Date.now() + timeoutMs);
+    } catch (err) {
+      throw await this.explain(operation, timeoutMs, err);
+    }
+  }
+
+  private async explain(operation: string, timeoutMs: number, err: unknown): Promise<EtcdAccessError> {
+    const endpoint = this.endpoint;
+    if (err instanceof GRPCUnavailableError) return diagnoseConnection(endpoint, this.tls, err, { timeoutMs: Math.min(2_000, timeoutMs) });
+    if (err instanceof GRPCDeadlineExceededError) {
+      return new EtcdAccessError(endpoint, 'timeout', `etcd at ${endpoint} did not answer ${operation} within ${timeoutMs} ms`, 'check that the member is running and not overloaded', { cause: err });
+    }
+    if (err instanceof GRPCUnauthenticatedError || err instanceof EtcdPermissionDeniedError) {
+      return new EtcdAccessError(endpoint, 'auth', `etcd at ${endpoint} refused ${operation} (${errorMessage(err)})`, "use a client certificate whose common name is an etcd user with the root role (or etcd's own client certificate)", { cause: err });
+    }
+    return new EtcdAccessError(endpoint, 'rejected', `etcd at ${endpoint} failed ${operation} (${errorMessage(err)})`, "check the member's logs", { cause: err });
+  }
+}

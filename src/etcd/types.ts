@@ -1,0 +1,61 @@
+// The domain as etcd presents it: members, their space, their alarms.
+import type { EtcdAccessError } from '../errors.js';
+import type { MemberTarget } from '../config/resolve.js';
+
+export type AlarmName = 'NOSPACE' | 'CORRUPT' | (string & {});
+
+/** What one member says about itself, read over gRPC and /metrics at one moment. */
+export interface MemberStatus {
+  endpoint: string;
+  metricsUrl: string;
+  /** Member id in hex, as etcdctl prints it. */
+  id: string;
+  /** Member name, or the id when the member has no name yet. */
+  name: string;
+  isLeader: boolean;
+  /** Leader's id in hex, "0" when the member knows no leader. */
+  leaderId: string;
+  isLearner: boolean;
+  version: string;
+  revision: number;
+  raftTerm: number;
+  raftIndex: number;
+  raftAppliedIndex: number;
+  /** Physically allocated size of the database file (what etcd checks against the quota). */
+  dbSizeBytes: number;
+  /** Logically used part of the file; the rest is free pages a defragment returns. */
+  dbSizeInUseBytes: number;
+  /** The member's --quota-backend-bytes; undefined when the quota is disabled. */
+  quotaBytes: number | undefined;
+  /** Alarms raised by this member (from the cluster's alarm list). */
+  alarms: AlarmName[];
+}
+
+interface MemberReadingBase {
+  target: MemberTarget;
+  /** Member name (or id, or host:port when etcd never told us). */
+  name: string;
+  /** Member id in hex, when known (for a dead member: from the others' member list). */
+  id: string | undefined;
+  /** This member's active alarms, when known (for a dead member: from the others' alarm stores). */
+  alarms: AlarmName[] | undefined;
+  durationSeconds: number;
+}
+
+export type MemberReading =
+  | (MemberReadingBase & { ok: true; id: string; status: MemberStatus })
+  | (MemberReadingBase & { ok: false; error: EtcdAccessError });
+
+export interface AlarmEntry {
+  memberId: string;
+  alarm: AlarmName;
+}
+
+/** One concurrent read of every member of a cluster. */
+export interface ClusterReading {
+  cluster: string;
+  members: MemberReading[];
+  /** The cluster-wide alarm list, when any member could answer it. */
+  alarms: AlarmEntry[] | undefined;
+  readAt: Date;
+}

@@ -1,0 +1,68 @@
+// The per-member gauges of the spec, rendered from one ClusterReading into a
+// registry made for that scrape: every scrape's output is self-consistent and
+// a member that disappears from the config disappears from the output.
+import { Gauge, Registry } from 'prom-client';
+import { fragmentationRatio, quotaUsageRatio, reclaimableBytes } from '../etcd/space.js';
+import type { ClusterReading } from '../etcd/types.js';
+
+export const MEMBER_METRIC_NAMES = [
+  'etcd_space_up',
+  'etcd_space_db_size_bytes',
+  'etcd_space_db_size_in_use_bytes',
+  'etcd_space_quota_bytes',
+  'etcd_space_fragmentation_ratio',
+  'etcd_space_quota_usage_ratio',
+  'etcd_space_reclaimable_bytes',
+  'etcd_space_is_leader',
+  'etcd_space_alarm_active',
+  'etcd_space_scrape_duration_seconds',
+] as const;
+
+/** Alarms always exported (0 or 1) for a member whose alarms are known, so alerts and dashboards see 0, not nothing. */
+const KNOWN_ALARMS = ['NOSPACE', 'CORRUPT'];
+
+const LABELS = ['cluster', 'member', 'endpoint'] as const;
+
+export function renderMemberMetrics(readings: ClusterReading[]): Registry {
+  const registry = new Registry();
+  const gauge = (name: string, help: string, extraLabels: string[] = []): Gauge =>
+    new Gauge({ name, help, labelNames: [...LABELS, ...extraLabels], registers: [registry] });
+
+  const up = gauge('etcd_space_up', '1 if the last read of this member (gRPC status and /metrics) succeeded.');
+  const dbSize = gauge('etcd_space_db_size_bytes', 'Physically allocated size of the backend database (etcd_mvcc_db_total_size_in_bytes).');
+  const inUse = gauge('etcd_space_db_size_in_use_bytes', 'Logically used size of the backend database (etcd_mvcc_db_total_size_in_use_in_bytes).');
+  const quota = gauge('etcd_space_quota_bytes', 'Backend quota of the member (etcd_server_quota_backend_bytes).');
+  const fragmentation = gauge('etcd_space_fragmentation_ratio', 'Share of the database file that is free pages: (db size - in use) / db size.');
+  const quotaUsage = gauge('etcd_space_quota_usage_ratio', 'Database size divided by the quota; etcd raises NOSPACE near 1.');
+  const reclaimable = gauge('etcd_space_reclaimable_bytes', 'Bytes a defragment would return: db size - in use.');
+  const isLeader = gauge('etcd_space_is_leader', '1 if this member is the raft leader.');
+  const alarm = gauge('etcd_space_alarm_active', '1 for each alarm active on this member (NOSPACE, CORRUPT); 0 for known alarms that are not.', ['alarm']);
+  const duration = gauge('etcd_space_scrape_duration_seconds', 'Time taken to read this member.');
+
+  for (const reading of readings) {
+    for (const member of reading.members) {
+      const labels = { cluster: reading.cluster, member: member.name, endpoint: member.target.endpoint };
+      up.set(labels, member.ok ? 1 : 0);
+      duration.set(labels, member.durationSeconds);
+
+      // Alarms are replicated, so a dead member's alarms are still known from the others.
+      if (member.alarms) {
+        const active = new Set(member.alarms);
+        for (const name of new Set([...KNOWN_ALARMS, ...active])) alarm.set({ ...labels, alarm: name }, active.has(name) ? 1 : 0);
+      }
+      if (!member.ok) continue;
+
+      const s = member.status;
+      dbSize.set(labels, s.dbSizeBytes);
+      inUse.set(labels, s.dbSizeInUseBytes);
+      fragmentation.set(labels, fragmentationRatio(s.dbSizeBytes, s.dbSizeInUseBytes));
+      reclaimable.set(labels, reclaimableBytes(s.dbSizeBytes, s.dbSizeInUseBytes));
+      isLeader.set(labels, s.isLeader ? 1 : 0);
+      if (s.quotaBytes !== undefined) {
+        quota.set(labels, s.quotaBytes);
+        quotaUsage.set(labels, quotaUsageRatio(s.dbSizeBytes, s.quotaBytes) ?? 0);
+      }
+    }
+  }
+  return registry;
+}

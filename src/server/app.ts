@@ -1,0 +1,59 @@
+// The HTTP surface of `serve`: /metrics, health, the landing page. Later
+// concerns (webhook, runs API) mount their routers through `routes`.
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { Registry } from 'prom-client';
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { ScrapeCollector } from '../exporter/collector.js';
+import { renderMemberMetrics } from '../exporter/member-metrics.js';
+import { landingPage } from './landing.js';
+
+export interface AppDependencies {
+  collector: ScrapeCollector;
+  processRegistry: Registry;
+  clusterNames: string[];
+  log: Logger;
+  isReady: () => boolean;
+  routes?: Router[];
+}
+
+const ScrapeTimeoutHeader = z.coerce.number().positive().max(3600).optional();
+
+export function createApp(deps: AppDependencies): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.get('/metrics', async (req: Request, res: Response) => {
+    const header = ScrapeTimeoutHeader.safeParse(req.get('X-Prometheus-Scrape-Timeout-Seconds'));
+    const readings = await deps.collector.collect(header.success ? header.data : undefined);
+    const merged = Registry.merge([deps.processRegistry, renderMemberMetrics(readings)]);
+    res.set('Content-Type', merged.contentType).send(await merged.metrics());
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok\n');
+  });
+
+  app.get('/readyz', (_req, res) => {
+    if (deps.isReady()) res.type('text/plain').send('ready\n');
+    else res.status(503).type('text/plain').send('not ready\n');
+  });
+
+  app.get('/', (_req, res) => {
+    res.type('html').send(landingPage(deps.clusterNames));
+  });
+
+  for (const router of deps.routes ?? []) app.use(router);
+
+  app.use((_req, res) => {
+    res.status(404).type('text/plain').send('not found; see / for the routes\n');
+  });
+
+  // Express calls this for thrown errors and rejected handlers; a bug must not kill the server.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    deps.log.error({ err, method: req.method, path: req.path }, 'request failed');
+    if (!res.headersSent) res.status(500).type('text/plain').send('internal error\n');
+  });
+  return app;
+}

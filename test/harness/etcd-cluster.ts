@@ -1,0 +1,211 @@
+// Real etcd clusters (Debian's etcd-server) on loopback for tests, benchmarks and the demo.
+import { type ChildProcess } from 'node:child_process';
+import { createWriteStream, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Etcd3, type IOptions } from 'etcd3';
+import { makeTestPki, type TestPki } from './certs.js';
+import { freePorts } from './ports.js';
+import { makeTempDir, removeTempDir, run, spawnTracked, stopProcess, waitForExit, type CommandResult } from './processes.js';
+
+export interface EtcdClusterOptions {
+  /** Number of members (default 3). */
+  size?: number;
+  /** --quota-backend-bytes (default 32 MiB, small enough to fill in a second). */
+  quotaBytes?: number;
+  /** Client and peer mTLS with certificates made by openssl. */
+  tls?: boolean;
+  /** Also serve /metrics on a separate plain-http listener, like kubeadm's :2381. */
+  metricsListener?: boolean;
+  etcdBinary?: string;
+  /** Where the cluster lives (default: a fresh temp dir removed by stop()). */
+  dir?: string;
+}
+
+export interface TestMember {
+  name: string;
+  clientUrl: string;
+  peerUrl: string;
+  /** The plain-http metrics listener, when metricsListener was asked for. */
+  metricsUrl?: string;
+  dataDir: string;
+  logFile: string;
+  process?: ChildProcess;
+}
+
+export class EtcdTestCluster {
+  private constructor(
+    readonly dir: string,
+    readonly members: TestMember[],
+    readonly pki: TestPki | undefined,
+    private readonly args: (member: TestMember) => string[],
+    private readonly binary: string,
+    private readonly ownsDir: boolean,
+  ) {}
+
+  static async start(options: EtcdClusterOptions = {}): Promise<EtcdTestCluster> {
+    const size = options.size ?? 3;
+    const quota = options.quotaBytes ?? 32 * 1024 * 1024;
+    const dir = options.dir ?? makeTempDir('etcd');
+    const pki = options.tls ? await makeTestPki(dir) : undefined;
+    const scheme = pki ? 'https' : 'http';
+    const ports = await freePorts(size * 3);
+    const members: TestMember[] = Array.from({ length: size }, (_, i) => ({
+      name: `m${i + 1}`,
+      clientUrl: `${scheme}://127.0.0.1:${ports[i * 3]}`,
+      peerUrl: `${scheme}://127.0.0.1:${ports[i * 3 + 1]}`,
+      metricsUrl: options.metricsListener ? `http://127.0.0.1:${ports[i * 3 + 2]}` : undefined,
+      dataDir: join(dir, `m${i + 1}.etcd`),
+      logFile: join(dir, `m${i + 1}.log`),
+    }));
+    const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
+    const args = (m: TestMember): string[] => [
+      '--name', m.name,
+      '--data-dir', m.dataDir,
+      '--listen-client-urls', m.clientUrl,
+      '--advertise-client-urls', m.clientUrl,
+      '--listen-peer-urls', m.peerUrl,
+      '--initial-advertise-peer-urls', m.peerUrl,
+      '--initial-cluster', initialCluster,
+      '--initial-cluster-state', 'new',
+      '--initial-cluster-token', `esg-test-${ports[0]}`,
+      '--quota-backend-bytes', String(quota),
+      '--logger', 'zap',
+      '--log-outputs', 'stderr',
+      '--log-level', 'warn',
+      ...(m.metricsUrl ? ['--listen-metrics-urls', m.metricsUrl] : []),
+      ...(pki
+        ? [
+            '--cert-file', pki.serverCertFile, '--key-file', pki.serverKeyFile,
+            '--trusted-ca-file', pki.caFile, '--client-cert-auth',
+            '--peer-cert-file', pki.serverCertFile, '--peer-key-file', pki.serverKeyFile,
+            '--peer-trusted-ca-file', pki.caFile, '--peer-client-cert-auth',
+          ]
+        : []),
+    ];
+    const cluster = new EtcdTestCluster(dir, members, pki, args, options.etcdBinary ?? 'etcd', options.dir === undefined);
+    try {
+      for (let i = 0; i < size; i++) cluster.startMember(i);
+      await cluster.waitHealthy();
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+    return cluster;
+  }
+
+  get endpoints(): string[] {
+    return this.members.map((m) => m.clientUrl);
+  }
+
+  /** etcdctl-style connection flags for this cluster. */
+  connectionArgs(endpoints: string[] = this.endpoints): string[] {
+    const args = [`--endpoints=${endpoints.join(',')}`];
+    if (this.pki) {
+      args.push(`--cacert=${this.pki.caFile}`, `--cert=${this.pki.clientCertFile}`, `--key=${this.pki.clientKeyFile}`);
+    }
+    return args;
+  }
+
+  startMember(index: number): void {
+    const member = this.member(index);
+    const log = createWriteStream(member.logFile, { flags: 'a' });
+    const child = spawnTracked(this.binary, this.args(member));
+    child.stdout?.pipe(log);
+    child.stderr?.pipe(log);
+    member.process = child;
+  }
+
+  /** SIGKILL: the member vanishes the way a crashed node does. */
+  async killMember(index: number): Promise<void> {
+    const child = this.member(index).process;
+    if (!child) return;
+    child.kill('SIGKILL');
+    await waitForExit(child);
+  }
+
+  /** SIGSTOP: the member keeps its sockets open but never answers (a hung node). */
+  pauseMember(index: number): void {
+    this.member(index).process?.kill('SIGSTOP');
+  }
+
+  resumeMember(index: number): void {
+    this.member(index).process?.kill('SIGCONT');
+  }
+
+  async restartMember(index: number): Promise<void> {
+    await this.killMember(index);
+    this.startMember(index);
+    await this.waitHealthy([this.member(index).clientUrl]);
+  }
+
+  async etcdctl(args: string[], endpoints: string[] = this.endpoints): Promise<CommandResult> {
+    return run('etcdctl', [...this.connectionArgs(endpoints), '--command-timeout=10s', ...args], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+    });
+  }
+
+  async waitHealthy(endpoints: string[] = this.endpoints, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last: CommandResult | undefined;
+    while (Date.now() < deadline) {
+      for (const m of this.members) {
+        const child = m.process;
+        if (child && child.exitCode !== null) {
+          throw new Error(`etcd member ${m.name} exited with code ${child.exitCode}: ${this.logTail(m)}`);
+        }
+      }
+      last = await this.etcdctl(['endpoint', 'health', '--dial-timeout=1s'], endpoints);
+      if (last.code === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`etcd cluster not healthy within ${timeoutMs} ms: ${last?.stderr ?? ''}\n${this.members.map((m) => this.logTail(m)).join('\n')}`);
+  }
+
+  /** An etcd3 client for the test's own reads and writes (not the code under test). */
+  client(endpoints: string[] = this.endpoints, extra: Partial<IOptions> = {}): Etcd3 {
+    return new Etcd3({
+      hosts: endpoints,
+      credentials: this.pki
+        ? {
+            rootCertificate: readFileSync(this.pki.caFile),
+            certChain: readFileSync(this.pki.clientCertFile),
+            privateKey: readFileSync(this.pki.clientKeyFile),
+          }
+        : undefined,
+      ...extra,
+    });
+  }
+
+  /** Raw text of a member's /metrics page, read with curl (an independent HTTP client). */
+  async rawMetrics(index: number): Promise<string> {
+    const m = this.member(index);
+    const tlsArgs = this.pki ? ['--cacert', this.pki.caFile, '--cert', this.pki.clientCertFile, '--key', this.pki.clientKeyFile] : [];
+    const result = await run('curl', ['-sf', '--max-time', '5', ...tlsArgs, `${m.clientUrl}/metrics`]);
+    if (result.code !== 0) throw new Error(`curl ${m.clientUrl}/metrics failed with code ${result.code}`);
+    return result.stdout;
+  }
+
+  logTail(member: TestMember, bytes = 2_000): string {
+    if (!existsSync(member.logFile)) return `${member.name}: no log`;
+    const text = readFileSync(member.logFile, 'utf8');
+    return `${member.name}: ${text.slice(-bytes)}`;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.members.map(async (m) => {
+        if (m.process) {
+          m.process.kill('SIGCONT');
+          await stopProcess(m.process);
+        }
+      }),
+    );
+    if (this.ownsDir) removeTempDir(this.dir);
+  }
+
+  private member(index: number): TestMember {
+    const member = this.members[index];
+    if (!member) throw new Error(`no member ${index} in a ${this.members.length}-member cluster`);
+    return member;
+  }
+}
