@@ -47,9 +47,11 @@ export class OperationError extends GuardError {
   readonly exitCode = 1;
 }
 
+/** The error's message on one line (OpenSSL and gRPC messages span several), at most 240 characters. */
 export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
+  const text = err instanceof Error ? err.message : String(err);
+  const line = text.split('\n').find((l) => l.trim() !== '') ?? '';
+  return line.length > 240 ? `${line.slice(0, 237)}...` : line.trim();
 }
 
 /** The innermost cause's code (ECONNREFUSED, UNABLE_TO_VERIFY_LEAF_SIGNATURE, ...). */

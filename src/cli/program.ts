@@ -1,7 +1,6 @@
 // The command line: etcdctl's connection flags on every command, one
 // subcommand per job, exit codes 0 (ok), 1 (operation failed), 2 (usage/config).
 import { Command, CommanderError, Option } from 'commander';
-import type { LevelWithSilent } from 'pino';
 import { createLogger } from '../log.js';
 import { VERSION } from '../version.js';
 import { UsageError } from '../errors.js';
@@ -57,7 +56,7 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .action(
       run(async (options) => {
         const loaded = await loadFromOptions(options);
-        const log = createLogger(loaded.config.logLevel as LevelWithSilent, 1);
+        const log = createLogger(loaded.config.logLevel, 1);
         return serveCommand(loaded, log);
       }),
     );

@@ -20,7 +20,7 @@ function causeChain(err: unknown): string {
   const lines: string[] = [];
   let current: unknown = err;
   for (let depth = 0; depth < 6 && current !== undefined; depth++) {
-    lines.push(current instanceof Error ? (current.stack ?? current.message) : String(current));
+    lines.push(current instanceof Error ? (current.stack ?? current.message) : JSON.stringify(current));
     current = current instanceof Error ? current.cause : undefined;
     if (current !== undefined) lines.push('caused by:');
   }

@@ -95,6 +95,7 @@ export function describeIssue(schema: z.ZodType, issue: z.core.$ZodIssue, descri
 
 function splitMessage(issue: z.core.$ZodIssue): [string, string] {
   if (issue.code === 'invalid_type') {
+    if (/received undefined/.test(issue.message)) return ['is required', 'add it'];
     const expected = String(issue.expected);
     return [`must be ${expected === 'array' ? 'a list' : expected === 'object' ? 'a mapping' : `a ${expected}`}`, 'correct its type'];
   }
@@ -103,6 +104,7 @@ function splitMessage(issue: z.core.$ZodIssue): [string, string] {
   }
   const message = issue.message;
   if (issue.code === 'too_small' && message.startsWith('Too small')) {
+    if (issue.origin === 'string') return ['must not be empty', 'give a value or leave the setting out'];
     return [issue.origin === 'array' ? `needs at least ${String(issue.minimum)} entries` : `must be at least ${String(issue.minimum)}`, 'raise it'];
   }
   if (issue.code === 'too_big' && message.startsWith('Too big')) {

@@ -42,7 +42,7 @@ export interface LoadedConfig {
   /** Cluster chosen with --cluster, if any. */
   selectedCluster?: string;
   /** Names where a setting came from, for error messages. */
-  describe(path: ConfigPath): string;
+  describe: (path: ConfigPath) => string;
 }
 
 interface Override {
@@ -190,7 +190,9 @@ export async function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = pr
 
   const parsed = ConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
+    // A misspelt key usually also leaves a required one missing; the typo is the real cause.
+    const issues = parsed.error.issues;
+    const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0];
     if (!issue) throw new ConfigError('the configuration is invalid', 'run check-config for details');
     const sentence = describeIssue(ConfigSchema, issue, describe);
     throw new ConfigError(sentence.problem, sentence.fix, { cause: parsed.error });

@@ -15,9 +15,20 @@ const TLS_FIXES: Record<string, string> = {
   ERR_TLS_CERT_ALTNAME_INVALID: "etcd's certificate does not name this host; use an endpoint the certificate lists, or set tls.serverName",
 };
 
+/** OpenSSL reports a TLS alert inside a long line of internals; keep the alert. */
+function tlsReason(err: unknown): string {
+  const message = errorMessage(err);
+  const alert = /alert ([a-z][a-z ]*[a-z])/i.exec(message);
+  return alert ? `the server sent the TLS alert "${alert[1] ?? ''}"` : message;
+}
+
+function isTlsAlert(err: unknown): boolean {
+  return /^ERR_SSL_/.test(errorCode(err) ?? '') || /alert/i.test(errorMessage(err));
+}
+
 function describeTlsFailure(endpoint: string, err: unknown): { problem: string; fix: string } {
   const code = errorCode(err) ?? '';
-  const message = errorMessage(err);
+  const message = tlsReason(err);
   const fix = TLS_FIXES[code];
   if (fix) return { problem: `TLS verification of ${endpoint} failed (${message})`, fix };
   if (/wrong version number|packet length too long|EPROTO/i.test(`${code} ${message}`)) {
@@ -65,7 +76,7 @@ async function handshake(host: string, port: number, tls: TlsMaterial, verify: b
       socket.destroy();
       reject(Object.assign(new Error(`TLS handshake not finished within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
     });
-    socket.once('error', (err) => {
+    socket.once('error', (err: Error) => {
       socket.destroy();
       reject(err);
     });
@@ -110,11 +121,13 @@ export async function diagnoseConnection(
       return accessError(endpoint, 'tls', problem, fix, err);
     }
   } else {
-    try {
-      await handshake(host, port, {}, false, timeoutMs);
+    // A completed handshake, or a TLS alert (etcd demands a client certificate), both mean the port speaks TLS.
+    const speaksTls = await handshake(host, port, {}, false, timeoutMs).then(
+      () => true,
+      (err: unknown) => isTlsAlert(err),
+    );
+    if (speaksTls) {
       return accessError(endpoint, 'protocol', `etcd at ${endpoint} serves TLS, not plain http`, `use https:// in ${setting} and pass --cacert, --cert and --key`, original);
-    } catch {
-      // Not TLS either: fall through to the original error.
     }
   }
   return accessError(endpoint, 'unreachable', `etcd at ${endpoint} accepted a connection but did not answer (${errorMessage(original)})`, 'check that this is an etcd client URL and that etcd is healthy', original);

@@ -19,14 +19,19 @@ export class ExpositionParseError extends Error {
   }
 }
 
+// Prometheus reads values with Go's strconv.ParseFloat, which accepts NaN and
+// Inf in any letter case (prom-client writes "Nan").
 function parseValue(token: string, line: number): number {
-  switch (token) {
-    case '+Inf':
-    case 'Inf':
+  switch (token.toLowerCase()) {
+    case '+inf':
+    case 'inf':
+    case '+infinity':
+    case 'infinity':
       return Infinity;
-    case '-Inf':
+    case '-inf':
+    case '-infinity':
       return -Infinity;
-    case 'NaN':
+    case 'nan':
       return Number.NaN;
   }
   const value = Number(token);

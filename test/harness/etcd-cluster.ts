@@ -2,6 +2,7 @@
 import { type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
 import { makeTestPki, type TestPki } from './certs.js';
 import { freePorts } from './ports.js';
@@ -35,6 +36,7 @@ export interface TestMember {
 export class EtcdTestCluster {
   private constructor(
     readonly dir: string,
+    readonly quotaBytes: number,
     readonly members: TestMember[],
     readonly pki: TestPki | undefined,
     private readonly args: (member: TestMember) => string[],
@@ -69,6 +71,8 @@ export class EtcdTestCluster {
       '--initial-cluster-state', 'new',
       '--initial-cluster-token', `esg-test-${ports[0]}`,
       '--quota-backend-bytes', String(quota),
+      // Lets the NOSPACE filler send one large write to each member (see fill.ts).
+      '--max-request-bytes', String(Math.max(1_572_864, Math.floor(quota / 4))),
       '--logger', 'zap',
       '--log-outputs', 'stderr',
       '--log-level', 'warn',
@@ -82,7 +86,7 @@ export class EtcdTestCluster {
           ]
         : []),
     ];
-    const cluster = new EtcdTestCluster(dir, members, pki, args, options.etcdBinary ?? 'etcd', options.dir === undefined);
+    const cluster = new EtcdTestCluster(dir, quota, members, pki, args, options.etcdBinary ?? 'etcd', options.dir === undefined);
     try {
       for (let i = 0; i < size; i++) cluster.startMember(i);
       await cluster.waitHealthy();
@@ -172,6 +176,8 @@ export class EtcdTestCluster {
             privateKey: readFileSync(this.pki.clientKeyFile),
           }
         : undefined,
+      // Tests must see each error as etcd sent it: no retries, no circuit breaker.
+      faultHandling: { host: () => noop, global: noop },
       ...extra,
     });
   }

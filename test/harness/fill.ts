@@ -44,57 +44,66 @@ export async function writeLiveKeys(client: Etcd3, count: number, valueBytes: nu
 
 export async function fillToNoSpace(cluster: EtcdTestCluster, options: FillOptions = {}): Promise<FillResult> {
   const client = cluster.client();
+  // One client per member: each churn write goes through the member whose file
+  // is smallest, so that all members are near the quota when the first alarm fires
+  // (bbolt file sizes differ by megabytes between members).
+  const members = cluster.endpoints.map((endpoint) => cluster.client([endpoint]));
   try {
     const live = await writeLiveKeys(client, options.liveKeys ?? 200, options.liveValueBytes ?? 512);
     const churnValue = randomBytes(options.churnValueBytes ?? 512 * 1024);
     const churnKeys = options.churnKeys ?? 4;
     for (let writes = 0; writes < 100_000; writes++) {
+      const smallest = await smallestMember(members);
       try {
-        await client.put(`churn/${writes % churnKeys}`).value(churnValue).exec();
+        await smallest.put(`churn/${writes % churnKeys}`).value(churnValue).exec();
       } catch (err) {
-        if (isNoSpace(err)) {
-          await raiseNoSpaceOnEveryMember(cluster, churnValue);
-          await waitForNoSpaceOnEveryMember(client, cluster.members.length);
-          return { live, churnWrites: writes };
-        }
-        throw err;
+        if (!isNoSpace(err)) throw err;
+        // A member raises its own alarm when a write it receives would take its
+        // own file over the quota. The first alarm may come from a larger member
+        // while the smallest is just under; one write of a fifth of the quota to
+        // each member trips every member above 80% of it (the cluster allows
+        // such requests: see --max-request-bytes in etcd-cluster.ts).
+        const probe = randomBytes(Math.floor(cluster.quotaBytes / 5));
+        await Promise.all(members.map((m) => expectNoSpace(m.put('churn/probe').value(probe).exec())));
+        await waitForNoSpaceOnEveryMember(client, cluster.members.length);
+        return { live, churnWrites: writes };
       }
     }
     throw new Error('the cluster never reported NOSPACE; is --quota-backend-bytes set?');
   } finally {
     client.close();
+    for (const m of members) m.close();
   }
 }
 
-// A member raises its own NOSPACE alarm only when a write it receives would
-// cross its own quota; the first alarm then stops all writes. One more write
-// sent to each member directly gives every member its own alarm, which is what
-// a busy production cluster (clients spread over all members) ends up with.
-async function raiseNoSpaceOnEveryMember(cluster: EtcdTestCluster, value: Buffer): Promise<void> {
-  await Promise.all(
-    cluster.endpoints.map(async (endpoint) => {
-      const single = cluster.client([endpoint]);
-      try {
-        await single.put('churn/0').value(value).exec();
-      } catch (err) {
-        if (!isNoSpace(err)) throw err;
-      } finally {
-        single.close();
-      }
-    }),
-  );
+async function smallestMember(members: Etcd3[]): Promise<Etcd3> {
+  const sizes = await Promise.all(members.map(async (m) => Number((await m.maintenance.status()).dbSize)));
+  const index = sizes.indexOf(Math.min(...sizes));
+  return members[index] ?? members[0]!;
+}
+
+/** A write sent to a member over its quota makes that member raise its own alarm. */
+async function expectNoSpace(write: Promise<unknown>): Promise<void> {
+  try {
+    await write;
+  } catch (err) {
+    if (isNoSpace(err)) return;
+    throw err;
+  }
+  throw new Error('a write succeeded after NOSPACE was raised');
 }
 
 async function waitForNoSpaceOnEveryMember(client: Etcd3, size: number): Promise<void> {
-  // Each member raises its own alarm when it applies the entry that crosses the quota.
   const deadline = Date.now() + 10_000;
+  let seen = 0;
   while (Date.now() < deadline) {
     const alarms = await client.maintenance.alarm({ action: 'Get' });
     const noSpaceMembers = new Set(alarms.alarms.filter((a) => a.alarm === 'Nospace').map((a) => a.memberID));
-    if (noSpaceMembers.size >= size) return;
+    seen = noSpaceMembers.size;
+    if (seen >= size) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error('NOSPACE was not raised on every member within 10 s');
+  throw new Error(`NOSPACE was raised on ${seen} of ${size} members within 10 s`);
 }
 
 /** Reads every key under the prefix; used to prove data is intact. */

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs the Debian packages etcd-space-guard's demo and tests use. Packages
+# already present are left alone. Usage: scripts/install-deps.sh [--test]
+#   (default) etcd-server etcd-client openssl curl: the demo's throwaway cluster
+#   --test    also prometheus and prometheus-alertmanager (promtool, the e2e loop)
+set -euo pipefail
+
+packages=(etcd-server etcd-client openssl curl ca-certificates)
+if [ "${1:-}" = "--test" ]; then
+  packages+=(prometheus prometheus-alertmanager)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "install-deps: apt-get not found; install ${missing[*]} with your package manager." >&2
+  exit 2
+fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+    echo "install-deps: need root to install ${missing[*]}; rerun as root or install sudo." >&2
+    exit 2
+  fi
+fi
+
+# The packages' postinst would start system-wide etcd and Prometheus services;
+# the demo and tests start their own on free ports, so deny service starts.
+created_policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+  $sudo chmod +x /usr/sbin/policy-rc.d
+  created_policy=yes
+fi
+cleanup() { if [ -n "$created_policy" ]; then $sudo rm -f /usr/sbin/policy-rc.d; fi; }
+trap cleanup EXIT
+
+echo "install-deps: installing ${missing[*]}"
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
