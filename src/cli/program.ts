@@ -1,13 +1,8 @@
 // The command line: etcdctl's connection flags on every command, one
 // subcommand per job, exit codes 0 (ok), 1 (operation failed), 2 (usage/config).
 import { Command, CommanderError, Option } from 'commander';
-import { createLogger } from '../log.js';
 import { VERSION } from '../version.js';
 import { UsageError } from '../errors.js';
-import { checkConfigCommand } from './commands/check-config.js';
-import { discoverCommand } from './commands/discover.js';
-import { serveCommand } from './commands/serve.js';
-import { statusCommand } from './commands/status.js';
 import { loadFromOptions, parseCliOptions, type CliOptions } from './context.js';
 import { processOutput, reportError, type Output } from './report.js';
 
@@ -56,8 +51,9 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .action(
       run(async (options) => {
         const loaded = await loadFromOptions(options);
-        const log = createLogger(loaded.config.logLevel, 1);
-        return serveCommand(loaded, log);
+        // Each command loads its own dependencies: `status` should not pay for express.
+        const [{ createLogger }, { serveCommand }] = await Promise.all([import('../log.js'), import('./commands/serve.js')]);
+        return serveCommand(loaded, createLogger(loaded.config.logLevel, 1));
       }),
     );
 
@@ -70,6 +66,7 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
       run(async (options, command) => {
         const loaded = await loadFromOptions(options);
         const own = command.opts<{ output: 'table' | 'json'; timeout?: number }>();
+        const { statusCommand } = await import('./commands/status.js');
         return statusCommand(loaded, { output: own.output, timeoutSeconds: own.timeout }, output);
       }),
     );
@@ -77,7 +74,12 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
   program
     .command('check-config')
     .description('validate the configuration and print it, secrets redacted')
-    .action(run(async (options) => checkConfigCommand(await loadFromOptions(options), output)));
+    .action(
+      run(async (options) => {
+        const { checkConfigCommand } = await import('./commands/check-config.js');
+        return checkConfigCommand(await loadFromOptions(options), output);
+      }),
+    );
 
   program
     .command('discover')
@@ -88,6 +90,7 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .action(
       run(async (_options, command) => {
         const own = command.opts<{ manifest?: string; fromProcess?: boolean; name: string }>();
+        const { discoverCommand } = await import('./commands/discover.js');
         return discoverCommand(own, output);
       }),
     );

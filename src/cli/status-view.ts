@@ -16,20 +16,17 @@ export function memberJson(m: MemberReading): Record<string, unknown> {
     id: s.id,
     name: s.name,
     isLeader: s.isLeader,
-    leaderId: s.leaderId,
+    hasLeader: s.hasLeader,
     isLearner: s.isLearner,
     version: s.version,
-    revision: s.revision,
-    raftTerm: s.raftTerm,
-    raftIndex: s.raftIndex,
-    raftAppliedIndex: s.raftAppliedIndex,
     dbSizeBytes: s.dbSizeBytes,
     dbSizeInUseBytes: s.dbSizeInUseBytes,
     quotaBytes: s.quotaBytes ?? null,
     fragmentationRatio: fragmentationRatio(s.dbSizeBytes, s.dbSizeInUseBytes),
     quotaUsageRatio: quotaUsageRatio(s.dbSizeBytes, s.quotaBytes) ?? null,
     reclaimableBytes: reclaimableBytes(s.dbSizeBytes, s.dbSizeInUseBytes),
-    alarms: s.alarms,
+    // null: the alarm store could not be read from any member.
+    alarms: m.alarms ?? null,
     metricsUrl: s.metricsUrl,
     readSeconds: m.durationSeconds,
   };
@@ -43,6 +40,11 @@ export function statusJson(readings: ClusterReading[]): string {
     members: r.members.map(memberJson),
   }));
   return `${JSON.stringify({ clusters }, null, 2)}\n`;
+}
+
+function alarmCell(alarms: string[] | undefined): string {
+  if (alarms === undefined) return 'unknown';
+  return alarms.join(',') || 'none';
 }
 
 function percent(ratio: number | undefined): string {
@@ -62,8 +64,7 @@ export function statusTable(readings: ClusterReading[]): string {
     for (const m of reading.members) {
       const prefix = multiCluster ? [reading.cluster] : [];
       if (!m.ok) {
-        const alarms = m.alarms?.join(',') || '';
-        table.push([...prefix, m.target.endpoint, m.id ?? '-', m.name, `down: ${m.error.kind}`, '-', '-', '-', '-', '-', '-', '-', alarms || '-']);
+        table.push([...prefix, m.target.endpoint, m.id ?? '-', m.name, `down: ${m.error.kind}`, '-', '-', '-', '-', '-', '-', '-', alarmCell(m.alarms)]);
         continue;
       }
       const s = m.status;
@@ -72,7 +73,7 @@ export function statusTable(readings: ClusterReading[]): string {
         s.endpoint,
         s.id,
         s.name,
-        s.isLearner ? 'learner' : 'up',
+        s.isLearner ? 'learner' : s.hasLeader ? 'up' : 'no leader',
         s.isLeader ? 'yes' : 'no',
         s.version,
         formatBytes(s.dbSizeBytes),
@@ -80,7 +81,7 @@ export function statusTable(readings: ClusterReading[]): string {
         percent(fragmentationRatio(s.dbSizeBytes, s.dbSizeInUseBytes)),
         s.quotaBytes === undefined ? 'off' : formatBytes(s.quotaBytes),
         percent(quotaUsageRatio(s.dbSizeBytes, s.quotaBytes)),
-        s.alarms.join(',') || 'none',
+        alarmCell(m.alarms),
       ]);
     }
   }

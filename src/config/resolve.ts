@@ -19,6 +19,8 @@ export interface MemberTarget {
   endpoint: string;
   /** Where this member's /metrics page is read. */
   metricsUrl: string;
+  /** True when metricsUrl was configured (--metrics-urls), false when derived from the endpoint. */
+  separateMetricsUrl: boolean;
 }
 
 export interface ResolvedCluster {
@@ -84,7 +86,11 @@ export function resolveCluster(cluster: ClusterConfig, index: number, describe: 
       'use https:// endpoints (etcd with TLS serves https)',
     );
   }
-  const members = cluster.endpoints.map((endpoint, i) => ({ endpoint, metricsUrl: metricsUrlFor(endpoint, cluster.metricsUrls?.[i]) }));
+  const members = cluster.endpoints.map((endpoint, i) => ({
+    endpoint,
+    metricsUrl: metricsUrlFor(endpoint, cluster.metricsUrls?.[i]),
+    separateMetricsUrl: cluster.metricsUrls?.[i] !== undefined,
+  }));
   return { name: cluster.name, config: cluster, members, tls };
 }
 

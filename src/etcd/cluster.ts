@@ -1,12 +1,19 @@
-// A cluster as the exporter, `status` and the pipeline see it: one client per
-// member, every member read concurrently, each bounded by its own timeout, so
-// one dead member costs its own row and never the whole answer.
+// A cluster as the exporter and `status` see it. Each member is read through
+// its own /metrics page (what scraping etcd directly costs), all members
+// concurrently, each bounded by its own timeout: one dead member costs its own
+// row, never the whole answer. The alarm store is replicated, so one Status
+// call per read gives every member's alarms.
 import { performance } from 'node:perf_hooks';
 import { EtcdAccessError, errorMessage } from '../errors.js';
 import type { MemberTarget, ResolvedCluster } from '../config/resolve.js';
+import { hedged } from '../util/hedge.js';
 import { MemberClient, type MemberInfo } from './member-client.js';
 import { MetricsReader } from './metrics-reader.js';
-import type { AlarmEntry, ClusterReading, MemberReading } from './types.js';
+import type { AlarmEntry, ClusterReading, MemberReading, MemberStatus } from './types.js';
+
+const MEMBER_LIST_TTL_MS = 60_000;
+/** How long the preferred member may take to give the alarm list before the others are asked too. */
+const ALARM_HEDGE_MS = 250;
 
 function asAccessError(endpoint: string, err: unknown): EtcdAccessError {
   if (err instanceof EtcdAccessError) return err;
@@ -17,10 +24,17 @@ function hostPort(endpoint: string): string {
   return new URL(endpoint).host;
 }
 
+type OwnReading =
+  | { ok: true; target: MemberTarget; status: Omit<MemberStatus, 'name' | 'alarms'>; durationSeconds: number }
+  | { ok: false; target: MemberTarget; error: EtcdAccessError; durationSeconds: number };
+
 export class EtcdCluster {
   readonly name: string;
   readonly members: MemberClient[];
   private readonly metrics: MetricsReader;
+  private memberCache: { members: MemberInfo[]; at: number } | undefined;
+  /** The member that gave the alarm list last time: asked first next time. */
+  private alarmSource = 0;
   /** Names seen earlier, so a member that goes down keeps its `member` label. */
   private readonly knownNames = new Map<string, string>();
 
@@ -33,33 +47,90 @@ export class EtcdCluster {
     this.metrics = new MetricsReader(resolved.tls, timeoutMs);
   }
 
-  get metricsReader(): MetricsReader {
-    return this.metrics;
-  }
-
   async read(timeoutMs: number): Promise<ClusterReading> {
     const readAt = new Date();
-    const memberList = Promise.any(this.members.map((m) => m.memberList(timeoutMs))).catch(() => undefined);
+    const alarmStore = this.readAlarms(timeoutMs);
     const readings = await Promise.all(this.members.map((m) => this.readMember(m, timeoutMs)));
-    const members = (await memberList) ?? [];
-
-    const alarmsByKey = new Map<string, AlarmEntry>();
-    for (const r of readings) {
-      if (r.ok) for (const a of r.alarms) alarmsByKey.set(`${a.memberId}/${a.alarm}`, a);
-    }
-    const anyOk = readings.some((r) => r.ok);
-    const alarms = anyOk ? [...alarmsByKey.values()] : undefined;
+    const alarms = await alarmStore;
+    const members = await this.membership(readings.flatMap((r) => (r.ok ? [r.status.id] : [])), timeoutMs);
 
     const alarmsOf = (id: string | undefined) => (alarms && id !== undefined ? alarms.filter((a) => a.memberId === id).map((a) => a.alarm) : undefined);
     const result: MemberReading[] = readings.map((r) => {
-      const info = this.memberInfo(r.target, r.ok ? r.id : undefined, members);
-      const name = this.nameFor(r.target, info, r.ok ? r.id : undefined);
+      const id = r.ok ? r.status.id : undefined;
+      const info = this.memberInfo(r.target, id, members);
+      const name = this.nameFor(r.target, info, id);
       const base = { target: r.target, name, durationSeconds: r.durationSeconds };
       if (!r.ok) return { ...base, ok: false, id: info?.id, alarms: alarmsOf(info?.id), error: r.error };
-      const memberAlarms = alarmsOf(r.id) ?? [];
-      return { ...base, ok: true, id: r.id, alarms: memberAlarms, status: { ...r.status, name, alarms: memberAlarms } };
+      const memberAlarms = alarmsOf(r.status.id);
+      return { ...base, ok: true, id: r.status.id, alarms: memberAlarms, status: { ...r.status, name, alarms: memberAlarms ?? [] } };
     });
     return { cluster: this.name, members: result, alarms, readAt };
+  }
+
+  /** The alarm store, from one member's Status (no raft round, unlike the Alarm RPC). */
+  private async readAlarms(timeoutMs: number): Promise<AlarmEntry[] | undefined> {
+    try {
+      const { value, index } = await hedged(this.members.length, this.alarmSource, ALARM_HEDGE_MS, (i) => this.members[i]!.status(timeoutMs));
+      this.alarmSource = index;
+      return value.alarms;
+    } catch (err) {
+      // No member answered: the member reads report why; alarms stay unknown.
+      if (err instanceof AggregateError) return undefined;
+      throw err;
+    }
+  }
+
+  private async readMember(client: MemberClient, timeoutMs: number): Promise<OwnReading> {
+    const started = performance.now();
+    const target = client.target;
+    try {
+      const metrics = await this.metrics.read(target, timeoutMs);
+      let { id, version } = metrics;
+      if (id === undefined || version === undefined) {
+        // etcd before 3.4 does not name itself on /metrics.
+        const status = await client.status(timeoutMs);
+        id = status.id;
+        version = status.version;
+      }
+      return {
+        ok: true,
+        target,
+        durationSeconds: (performance.now() - started) / 1000,
+        status: {
+          endpoint: target.endpoint,
+          metricsUrl: target.metricsUrl,
+          id,
+          isLeader: metrics.isLeader,
+          hasLeader: metrics.hasLeader,
+          isLearner: metrics.isLearner,
+          version,
+          dbSizeBytes: metrics.dbSizeBytes,
+          dbSizeInUseBytes: metrics.dbSizeInUseBytes,
+          quotaBytes: metrics.quotaBytes,
+        },
+      };
+    } catch (err) {
+      return { ok: false, target, error: asAccessError(target.endpoint, err), durationSeconds: (performance.now() - started) / 1000 };
+    }
+  }
+
+  /**
+   * The member list (names, client URLs), asked of the first member to answer.
+   * Membership rarely changes, so it is asked again only after a minute or when
+   * a member id appears that the list does not know.
+   */
+  private async membership(seenIds: string[], timeoutMs: number): Promise<MemberInfo[]> {
+    const fresh = this.memberCache && Date.now() - this.memberCache.at < MEMBER_LIST_TTL_MS;
+    const known = (id: string) => this.memberCache?.members.some((m) => m.id === id) ?? false;
+    if (fresh && seenIds.every(known)) return this.memberCache?.members ?? [];
+    try {
+      const members = await Promise.any(this.members.map((m) => m.memberList(timeoutMs)));
+      this.memberCache = { members, at: Date.now() };
+    } catch (err) {
+      // Every member failed to list: the member reads already report why; keep the old names.
+      if (!(err instanceof AggregateError)) throw err;
+    }
+    return this.memberCache?.members ?? [];
   }
 
   private memberInfo(target: MemberTarget, id: string | undefined, members: MemberInfo[]): MemberInfo | undefined {
@@ -74,47 +145,6 @@ export class EtcdCluster {
       return name;
     }
     return this.knownNames.get(target.endpoint) ?? hostPort(target.endpoint);
-  }
-
-  private async readMember(client: MemberClient, timeoutMs: number) {
-    const started = performance.now();
-    const target = client.target;
-    try {
-      const [grpcResult, metricsResult] = await Promise.allSettled([client.status(timeoutMs), this.metrics.read(target.metricsUrl, timeoutMs)]);
-      // The gRPC error names the endpoint the user configured; report it first.
-      if (grpcResult.status === 'rejected') throw grpcResult.reason;
-      if (metricsResult.status === 'rejected') throw metricsResult.reason;
-      const grpc = grpcResult.value;
-      const metrics = metricsResult.value;
-      return {
-        ok: true as const,
-        target,
-        id: grpc.id,
-        alarms: grpc.alarms,
-        durationSeconds: (performance.now() - started) / 1000,
-        status: {
-          endpoint: target.endpoint,
-          metricsUrl: target.metricsUrl,
-          id: grpc.id,
-          name: grpc.id,
-          isLeader: grpc.leaderId === grpc.id,
-          leaderId: grpc.leaderId,
-          isLearner: grpc.isLearner,
-          version: grpc.version,
-          revision: grpc.revision,
-          raftTerm: grpc.raftTerm,
-          raftIndex: grpc.raftIndex,
-          raftAppliedIndex: grpc.raftAppliedIndex,
-          // The spec's definitions are etcd's own gauges, so sizes come from /metrics.
-          dbSizeBytes: metrics.dbSizeBytes,
-          dbSizeInUseBytes: metrics.dbSizeInUseBytes,
-          quotaBytes: metrics.quotaBytes,
-          alarms: [],
-        },
-      };
-    } catch (err) {
-      return { ok: false as const, target, error: asAccessError(target.endpoint, err), durationSeconds: (performance.now() - started) / 1000 };
-    }
   }
 
   async close(): Promise<void> {

@@ -15,21 +15,26 @@ import { EtcdAccessError, errorMessage } from '../errors.js';
 import type { MemberTarget, TlsMaterial } from '../config/resolve.js';
 import { diagnoseConnection } from './diagnose.js';
 import { memberIdHex } from './space.js';
-import type { AlarmEntry, AlarmName, MemberStatus } from './types.js';
+import type { AlarmEntry, AlarmName } from './types.js';
 
 /** Maintenance.Status, with etcd's uint64 strings turned into numbers and hex ids. */
-export type GrpcStatus = Pick<
-  MemberStatus,
-  'id' | 'leaderId' | 'version' | 'revision' | 'raftTerm' | 'raftIndex' | 'raftAppliedIndex' | 'isLearner'
-> & {
-  /** Sizes as Status reports them (the exporter uses /metrics, the spec's definition). */
+export interface GrpcStatus {
+  id: string;
+  /** Leader's id in hex, "0" when the member knows no leader. */
+  leaderId: string;
+  version: string;
+  revision: number;
+  raftTerm: number;
+  raftIndex: number;
+  raftAppliedIndex: number;
   dbSizeBytes: number;
   dbSizeInUseBytes: number;
+  isLearner: boolean;
   /** Alarms in this member's local alarm store (every member's alarms), without a raft round. */
   alarms: AlarmEntry[];
   /** etcd's own status errors, e.g. "etcdserver: no leader". */
   errors: string[];
-};
+}
 
 export interface MemberInfo {
   id: string;

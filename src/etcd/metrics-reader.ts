@@ -2,9 +2,9 @@
 // handshake per member, not per scrape), mTLS, and a hard timeout.
 import { Agent, request, errors as undiciErrors } from 'undici';
 import { EtcdAccessError, errorMessage } from '../errors.js';
-import type { TlsMaterial } from '../config/resolve.js';
+import type { MemberTarget, TlsMaterial } from '../config/resolve.js';
 import { diagnoseConnection } from './diagnose.js';
-import { parseExposition, type Sample } from './prom-text.js';
+import { findSamples, parseExposition, type Sample } from './prom-text.js';
 import { DeadlineExceeded, withDeadline } from '../util/deadline.js';
 
 /** What the exporter needs from etcd's own metrics. */
@@ -15,6 +15,11 @@ export interface EtcdMetrics {
   quotaBytes: number | undefined;
   isLeader: boolean;
   hasLeader: boolean;
+  isLearner: boolean;
+  /** Member id in hex (etcd_server_id, etcd >= 3.4). */
+  id: string | undefined;
+  /** etcd_server_version's label. */
+  version: string | undefined;
 }
 
 export const ETCD_METRIC_NAMES = {
@@ -23,8 +28,12 @@ export const ETCD_METRIC_NAMES = {
   quota: 'etcd_server_quota_backend_bytes',
   isLeader: 'etcd_server_is_leader',
   hasLeader: 'etcd_server_has_leader',
+  isLearner: 'etcd_server_is_learner',
+  id: 'etcd_server_id',
+  version: 'etcd_server_version',
 } as const;
 
+const REQUIRED = new Set<string>([ETCD_METRIC_NAMES.dbSize, ETCD_METRIC_NAMES.dbSizeInUse, ETCD_METRIC_NAMES.isLeader, ETCD_METRIC_NAMES.hasLeader]);
 const WANTED = new Set<string>(Object.values(ETCD_METRIC_NAMES));
 
 export class MissingMetricError extends Error {
@@ -34,9 +43,14 @@ export class MissingMetricError extends Error {
   }
 }
 
-export function extractEtcdMetrics(text: string): EtcdMetrics {
+export function extractEtcdMetrics(page: Buffer | string): EtcdMetrics {
+  const bytes = typeof page === 'string' ? Buffer.from(page) : page;
+  const fast = findSamples(bytes, WANTED);
+  // Optional gauges may be absent (etcd_server_id before 3.4); a missing required
+  // one means an unusual layout (or not an etcd page): the full parser decides.
+  const samples = fast.missing.some((name) => REQUIRED.has(name)) ? parseExposition(bytes.toString('utf8'), WANTED) : fast.samples;
   const byName = new Map<string, Sample>();
-  for (const sample of parseExposition(text, WANTED)) byName.set(sample.name, sample);
+  for (const sample of samples) byName.set(sample.name, sample);
   const value = (name: string): number => {
     const sample = byName.get(name);
     if (!sample) throw new MissingMetricError(name);
@@ -49,6 +63,9 @@ export function extractEtcdMetrics(text: string): EtcdMetrics {
     quotaBytes: quota !== undefined && quota > 0 ? quota : undefined,
     isLeader: value(ETCD_METRIC_NAMES.isLeader) === 1,
     hasLeader: value(ETCD_METRIC_NAMES.hasLeader) === 1,
+    isLearner: byName.get(ETCD_METRIC_NAMES.isLearner)?.value === 1,
+    id: byName.get(ETCD_METRIC_NAMES.id)?.labels.server_id,
+    version: byName.get(ETCD_METRIC_NAMES.version)?.labels.server_version,
   };
 }
 
@@ -72,9 +89,17 @@ export class MetricsReader {
     });
   }
 
-  async fetchText(url: string, timeoutMs: number): Promise<string> {
+  /**
+   * The page's raw bytes: decoding 150 KB into a string per member per scrape is
+   * the costliest part of a scrape. Errors name the endpoint (and --endpoints)
+   * when the URL is derived from it, the URL (and --metrics-urls) when configured.
+   */
+  async fetchPage(target: MemberTarget, timeoutMs: number): Promise<Buffer> {
+    const url = target.metricsUrl;
+    const shown = target.separateMetricsUrl ? url : target.endpoint;
+    const setting = target.separateMetricsUrl ? '--metrics-urls' : '--endpoints';
     const controller = new AbortController();
-    const exchange = async (): Promise<{ statusCode: number; text: string }> => {
+    const exchange = async (): Promise<{ statusCode: number; page: Buffer }> => {
       const response = await request(url, {
         dispatcher: this.agent,
         signal: controller.signal,
@@ -82,32 +107,30 @@ export class MetricsReader {
         bodyTimeout: timeoutMs,
         headers: { accept: 'text/plain' },
       });
-      return { statusCode: response.statusCode, text: await response.body.text() };
+      return { statusCode: response.statusCode, page: Buffer.from(await response.body.arrayBuffer()) };
     };
-    let result: { statusCode: number; text: string };
+    let result: { statusCode: number; page: Buffer };
     try {
       result = await withDeadline(exchange(), timeoutMs, () => controller.abort());
     } catch (err) {
       if (err instanceof DeadlineExceeded || err instanceof undiciErrors.ConnectTimeoutError) {
-        throw new EtcdAccessError(url, 'timeout', `${url} did not answer within ${timeoutMs} ms`, 'check that the member is running and not overloaded', { cause: err });
+        throw new EtcdAccessError(shown, 'timeout', `etcd at ${shown} did not answer within ${timeoutMs} ms`, 'check that the member is running and not overloaded', { cause: err });
       }
-      if (isConnectionError(err)) {
-        throw await diagnoseConnection(url, this.tls, err, { setting: '--metrics-urls (or --endpoints)', timeoutMs: Math.min(2_000, timeoutMs) });
-      }
+      if (isConnectionError(err)) throw await diagnoseConnection(shown, this.tls, err, { setting, timeoutMs: Math.min(2_000, timeoutMs) });
       throw err;
     }
     if (result.statusCode !== 200) {
-      throw new EtcdAccessError(url, 'rejected', `${url} answered HTTP ${result.statusCode}`, 'point --metrics-urls at the etcd metrics listener (e.g. http://127.0.0.1:2381/metrics)');
+      throw new EtcdAccessError(url, 'rejected', `${url} answered HTTP ${result.statusCode}`, `point ${setting} at etcd (its metrics listener, e.g. http://127.0.0.1:2381, when separate)`);
     }
-    return result.text;
+    return result.page;
   }
 
-  async read(url: string, timeoutMs: number): Promise<EtcdMetrics> {
-    const text = await this.fetchText(url, timeoutMs);
+  async read(target: MemberTarget, timeoutMs: number): Promise<EtcdMetrics> {
+    const page = await this.fetchPage(target, timeoutMs);
     try {
-      return extractEtcdMetrics(text);
+      return extractEtcdMetrics(page);
     } catch (err) {
-      throw new EtcdAccessError(url, 'protocol', `${url} is not an etcd metrics page (${errorMessage(err)})`, 'point --metrics-urls at the etcd metrics listener (e.g. http://127.0.0.1:2381/metrics)', { cause: err });
+      throw new EtcdAccessError(target.metricsUrl, 'protocol', `${target.metricsUrl} is not an etcd metrics page (${errorMessage(err)})`, 'point --metrics-urls at the etcd metrics listener (e.g. http://127.0.0.1:2381/metrics)', { cause: err });
     }
   }
 

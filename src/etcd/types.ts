@@ -4,7 +4,7 @@ import type { MemberTarget } from '../config/resolve.js';
 
 export type AlarmName = 'NOSPACE' | 'CORRUPT' | (string & {});
 
-/** What one member says about itself, read over gRPC and /metrics at one moment. */
+/** What one member says about its space, from its own /metrics, at one moment. */
 export interface MemberStatus {
   endpoint: string;
   metricsUrl: string;
@@ -13,21 +13,17 @@ export interface MemberStatus {
   /** Member name, or the id when the member has no name yet. */
   name: string;
   isLeader: boolean;
-  /** Leader's id in hex, "0" when the member knows no leader. */
-  leaderId: string;
+  /** Whether this member knows a leader (etcd_server_has_leader). */
+  hasLeader: boolean;
   isLearner: boolean;
   version: string;
-  revision: number;
-  raftTerm: number;
-  raftIndex: number;
-  raftAppliedIndex: number;
   /** Physically allocated size of the database file (what etcd checks against the quota). */
   dbSizeBytes: number;
   /** Logically used part of the file; the rest is free pages a defragment returns. */
   dbSizeInUseBytes: number;
   /** The member's --quota-backend-bytes; undefined when the quota is disabled. */
   quotaBytes: number | undefined;
-  /** Alarms raised by this member (from the cluster's alarm list). */
+  /** Alarms raised by this member (from the cluster's alarm store). */
   alarms: AlarmName[];
 }
 

@@ -28,7 +28,7 @@ export function renderMemberMetrics(readings: ClusterReading[]): Registry {
   const gauge = (name: string, help: string, extraLabels: string[] = []): Gauge =>
     new Gauge({ name, help, labelNames: [...LABELS, ...extraLabels], registers: [registry] });
 
-  const up = gauge('etcd_space_up', '1 if the last read of this member (gRPC status and /metrics) succeeded.');
+  const up = gauge('etcd_space_up', '1 if the last read of this member (its /metrics page) succeeded.');
   const dbSize = gauge('etcd_space_db_size_bytes', 'Physically allocated size of the backend database (etcd_mvcc_db_total_size_in_bytes).');
   const inUse = gauge('etcd_space_db_size_in_use_bytes', 'Logically used size of the backend database (etcd_mvcc_db_total_size_in_use_in_bytes).');
   const quota = gauge('etcd_space_quota_bytes', 'Backend quota of the member (etcd_server_quota_backend_bytes).');

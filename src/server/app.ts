@@ -1,7 +1,7 @@
 // The HTTP surface of `serve`: /metrics, health, the landing page. Later
 // concerns (webhook, runs API) mount their routers through `routes`.
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { ScrapeCollector } from '../exporter/collector.js';
@@ -26,9 +26,14 @@ export function createApp(deps: AppDependencies): express.Express {
 
   app.get('/metrics', async (req: Request, res: Response) => {
     const header = ScrapeTimeoutHeader.safeParse(req.get('X-Prometheus-Scrape-Timeout-Seconds'));
-    const readings = await deps.collector.collect(header.success ? header.data : undefined);
-    const merged = Registry.merge([deps.processRegistry, renderMemberMetrics(readings)]);
-    res.set('Content-Type', merged.contentType).send(await merged.metrics());
+    const readings = deps.collector.collect(header.success ? header.data : undefined);
+    // The member reads wait on etcd; render the process metrics (CPU work) in the
+    // meantime, once the requests have gone out (undici writes them on setImmediate).
+    await new Promise((resolve) => setImmediate(resolve));
+    const processText = await deps.processRegistry.metrics();
+    const members = renderMemberMetrics(await readings);
+    // The two registries hold disjoint names (etcd_space_* per member vs process metrics and build info).
+    res.set('Content-Type', members.contentType).send(processText + (await members.metrics()));
   });
 
   app.get('/healthz', (_req, res) => {

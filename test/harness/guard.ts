@@ -33,8 +33,9 @@ export interface RunningGuard {
   stop: () => Promise<void>;
 }
 
-export async function startGuard(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningGuard> {
-  const port = await freePort();
+/** Starts `serve` on 127.0.0.1 (port: a free one unless given) and waits until /readyz answers. */
+export async function startGuard(args: string[], env: NodeJS.ProcessEnv = {}, port?: number): Promise<RunningGuard> {
+  port ??= await freePort();
   const child = spawnTracked(process.execPath, [GUARD_BIN, ...args, '--listen', `127.0.0.1:${port}`], { env: cleanEnv(env) });
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));

@@ -15,11 +15,22 @@ function killEverything(): void {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 }
 
+let interruptHandler: (() => Promise<void>) | undefined;
+
+/** Runs `handler` (bounded to 15 s) on Ctrl-C or SIGTERM before everything is killed. */
+export function onInterrupt(handler: () => Promise<void>): void {
+  interruptHandler = handler;
+}
+
 process.on('exit', killEverything);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    killEverything();
-    process.exit(130);
+    const graceful = interruptHandler?.() ?? Promise.resolve();
+    const bounded = Promise.race([graceful, new Promise((resolve) => setTimeout(resolve, 15_000))]);
+    void bounded.finally(() => {
+      killEverything();
+      process.exit(interruptHandler ? 0 : 130);
+    });
   });
 }
 

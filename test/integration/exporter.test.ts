@@ -50,7 +50,8 @@ describe('serve /metrics on a 3-member mTLS cluster at NOSPACE', () => {
     assert.deepEqual([...byMember(samples, 'etcd_space_alarm_active', { alarm: 'CORRUPT' }).values()], [0, 0, 0]);
     assert.deepEqual([...byMember(samples, 'etcd_space_up').values()], [1, 1, 1]);
     assert.equal([...byMember(samples, 'etcd_space_is_leader').values()].reduce((a, b) => a + b), 1, 'exactly one leader');
-    for (const ratio of byMember(samples, 'etcd_space_quota_usage_ratio').values()) assert.ok(ratio > 0.95, `quota usage ${ratio}`);
+    // The fill trips each member with a write of a fifth of the quota: every member is above 80%.
+    for (const ratio of byMember(samples, 'etcd_space_quota_usage_ratio').values()) assert.ok(ratio > 0.8, `quota usage ${ratio}`);
     for (const ratio of byMember(samples, 'etcd_space_fragmentation_ratio').values()) assert.ok(ratio > 0 && ratio < 1, `fragmentation ${ratio}`);
     const names = new Set(samples.filter((s) => s.name === 'etcd_space_up').map((s) => s.labels.member));
     assert.deepEqual([...names].sort(), ['m1', 'm2', 'm3'], 'member label is the etcd member name');

@@ -53,7 +53,7 @@ describe('status on a 3-member mTLS cluster at NOSPACE', () => {
     assert.equal(members.filter((m) => m.isLeader).length, 1);
     for (const m of members) {
       assert.ok(m.fragmentationRatio > 0, 'fragmented');
-      assert.ok(m.quotaUsageRatio > 0.95, 'near or over the quota');
+      assert.ok(m.quotaUsageRatio > 0.8, 'near or over the quota (see fill.ts)');
     }
   });
 

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { ExpositionParseError, parseExposition } from '../../src/etcd/prom-text.js';
+import { ExpositionParseError, findSamples, parseExposition } from '../../src/etcd/prom-text.js';
 import { extractEtcdMetrics, MissingMetricError } from '../../src/etcd/metrics-reader.js';
 
 const fixture = readFileSync(new URL('../fixtures/etcd-3.4.23-nospace-metrics.txt', import.meta.url), 'utf8');
@@ -61,11 +61,22 @@ describe('parseExposition', () => {
 describe('extractEtcdMetrics', () => {
   it('reads the space gauges from a real etcd 3.4 page under NOSPACE', () => {
     const m = extractEtcdMetrics(fixture);
+    assert.equal(m.id, '65e638ad14e3ee5');
+    assert.equal(m.version, '3.4.23');
+    assert.equal(m.isLearner, false);
     assert.equal(m.dbSizeBytes, 33_845_248);
     assert.equal(m.dbSizeInUseBytes, 28_053_504);
     assert.equal(m.quotaBytes, 33_554_432);
     assert.equal(m.isLeader, false);
     assert.equal(m.hasLeader, true);
+  });
+
+  it('reads a page without the optional gauges (etcd before 3.4 has no etcd_server_id)', () => {
+    const old = fixture.replace(/^etcd_server_(id|version|is_learner).*$/gm, '');
+    const m = extractEtcdMetrics(old);
+    assert.equal(m.id, undefined);
+    assert.equal(m.version, undefined);
+    assert.equal(m.dbSizeBytes, 33_845_248);
   });
 
   it('treats a disabled quota (0 or negative) as no quota', () => {
@@ -75,5 +86,33 @@ describe('extractEtcdMetrics', () => {
 
   it('names the missing metric when the page is not etcd', () => {
     assert.throws(() => extractEtcdMetrics('go_goroutines 12\n'), (err: unknown) => err instanceof MissingMetricError && err.metric === 'etcd_mvcc_db_total_size_in_bytes');
+  });
+});
+
+describe('findSamples (the fast path on raw bytes)', () => {
+  it('finds the same samples as the full parser on a real etcd page', () => {
+    const wanted = new Set(['etcd_mvcc_db_total_size_in_bytes', 'etcd_server_quota_backend_bytes', 'etcd_server_id', 'grpc_server_handled_total']);
+    const page = Buffer.from(fixture);
+    const { samples: fast, missing } = findSamples(page, wanted);
+    assert.deepEqual(missing, []);
+    const full = parseExposition(fixture, wanted);
+    const key = (s: { name: string; value: number }) => `${s.name}=${s.value}`;
+    assert.deepEqual(fast.map(key).sort(), full.map(key).sort());
+    assert.ok(fast.length > 10, 'labelled series with many samples are all found');
+  });
+
+  it('does not confuse a name with a longer one that starts the same, nor with comments', () => {
+    const page = Buffer.from('# HELP b_total x\n# TYPE b gauge\nb_total 5\nb{x="1"} 2\nb 3\n');
+    assert.deepEqual(findSamples(page, new Set(['b'])).samples.map((s) => s.value), [2, 3]);
+  });
+
+  it('finds a sample on the first line and one without a trailing newline', () => {
+    assert.deepEqual(findSamples(Buffer.from('b 1\nc 2'), new Set(['b', 'c'])).samples.map((s) => s.value), [1, 2]);
+  });
+
+  it('leaves indented or missing samples to the full parser', () => {
+    assert.deepEqual(findSamples(Buffer.from('  b 1\n'), new Set(['b'])), { samples: [], missing: ['b'] });
+    assert.deepEqual(findSamples(Buffer.from('c 1\nb 2\n'), new Set(['a', 'b'])), { samples: [{ name: 'b', labels: {}, value: 2 }], missing: ['a'] });
+    assert.equal(extractEtcdMetrics(fixture.replace(/^etcd_/gm, ' etcd_')).dbSizeBytes, 33_845_248, 'the fallback reads indented lines');
   });
 });

@@ -7,7 +7,7 @@ import type { ClusterReading, MemberReading } from '../../src/etcd/types.js';
 function down(endpoint: string, kind: 'timeout' | 'tls'): MemberReading {
   return {
     ok: false,
-    target: { endpoint, metricsUrl: `${endpoint}/metrics` },
+    target: { endpoint, metricsUrl: `${endpoint}/metrics`, separateMetricsUrl: false },
     name: endpoint,
     id: undefined,
     alarms: undefined,

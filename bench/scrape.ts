@@ -1,0 +1,155 @@
+// Scrape cost: etcd-space-guard's /metrics against fetching the three members'
+// /metrics pages directly (what Prometheus does when it scrapes etcd itself),
+// alternated in the same run on the same cluster; then 32 concurrent scrapers;
+// then `etcd-space-guard status` against `etcdctl endpoint status`.
+//
+//   npm run build && npx tsx bench/scrape.ts [--iterations 300] [--rounds 20]
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { Agent, request } from 'undici';
+import { EtcdTestCluster } from '../test/harness/etcd-cluster.js';
+import { fillToNoSpace } from '../test/harness/fill.js';
+import { GUARD_BIN, startGuard } from '../test/harness/guard.js';
+import { run } from '../test/harness/processes.js';
+import { describeMachine, machineLine } from './lib/machine.js';
+import { ms, summarize, type Summary } from './lib/stats.js';
+
+const { values: args } = parseArgs({
+  options: {
+    iterations: { type: 'string', default: '300' },
+    rounds: { type: 'string', default: '20' },
+    concurrency: { type: 'string', default: '32' },
+    'cli-runs': { type: 'string', default: '20' },
+  },
+});
+const iterations = Number(args.iterations);
+const rounds = Number(args.rounds);
+const concurrency = Number(args.concurrency);
+const cliRuns = Number(args['cli-runs']);
+
+async function timed(fn: () => Promise<void>): Promise<number> {
+  const started = performance.now();
+  await fn();
+  return performance.now() - started;
+}
+
+async function fetchBody(url: string, dispatcher: Agent): Promise<number> {
+  const response = await request(url, { dispatcher });
+  const body = await response.body.text();
+  if (response.statusCode !== 200) throw new Error(`${url}: HTTP ${response.statusCode}`);
+  return body.length;
+}
+
+function row(name: string, s: Summary): string {
+  return `| ${name} | ${s.n} | ${ms(s.median)} | ${ms(s.p90)} | ${ms(s.p99)} |`;
+}
+
+async function main(): Promise<void> {
+  const machine = describeMachine();
+  console.error(`machine: ${machineLine(machine)}`);
+  const cluster = await EtcdTestCluster.start({ tls: true });
+  try {
+    await fillToNoSpace(cluster);
+    const pki = cluster.pki;
+    if (!pki) throw new Error('the benchmark cluster has no TLS');
+    const guard = await startGuard(['serve', ...cluster.connectionArgs(), '--log-level', 'warn']);
+    const direct = new Agent({ connect: { ca: readFileSync(pki.caFile), cert: readFileSync(pki.clientCertFile), key: readFileSync(pki.clientKeyFile) } });
+    const plain = new Agent({ connections: concurrency });
+    const memberUrls = cluster.endpoints.map((e) => `${e}/metrics`);
+    const scrapeGuard = () => fetchBody(`${guard.url}/metrics`, plain).then(() => undefined);
+    const scrapeDirect = () => Promise.all(memberUrls.map((u) => fetchBody(u, direct))).then(() => undefined);
+
+    const directBytes = (await Promise.all(memberUrls.map((u) => fetchBody(u, direct)))).reduce((a, b) => a + b, 0);
+    const guardBytes = await fetchBody(`${guard.url}/metrics`, plain);
+    for (let i = 0; i < 30; i++) {
+      await scrapeGuard();
+      await scrapeDirect();
+    }
+
+    const guardTimes: number[] = [];
+    const directTimes: number[] = [];
+    for (let i = 0; i < iterations; i++) {
+      // Alternate the order so neither side always runs on a warmer cache.
+      if (i % 2 === 0) {
+        guardTimes.push(await timed(scrapeGuard));
+        directTimes.push(await timed(scrapeDirect));
+      } else {
+        directTimes.push(await timed(scrapeDirect));
+        guardTimes.push(await timed(scrapeGuard));
+      }
+    }
+
+    let errors = 0;
+    const concurrentTimes: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          try {
+            concurrentTimes.push(await timed(scrapeGuard));
+          } catch (err) {
+            errors++;
+            console.error(`scrape failed: ${String(err)}`);
+          }
+        }),
+      );
+    }
+
+    const env = { ...process.env, ETCDCTL_API: '3' };
+    const guardCli: number[] = [];
+    const etcdctl: number[] = [];
+    for (let i = 0; i < cliRuns; i++) {
+      guardCli.push(
+        await timed(async () => {
+          const r = await run(process.execPath, [GUARD_BIN, 'status', '-o', 'json', ...cluster.connectionArgs()], { env });
+          if (r.code !== 0) throw new Error(`status failed: ${r.stderr}`);
+        }),
+      );
+      etcdctl.push(
+        await timed(async () => {
+          const r = await run('etcdctl', [...cluster.connectionArgs(), 'endpoint', 'status', '-w', 'json'], { env });
+          if (r.code !== 0) throw new Error(`etcdctl failed: ${r.stderr}`);
+        }),
+      );
+    }
+
+    await guard.stop();
+    await direct.close();
+    await plain.close();
+
+    const g = summarize(guardTimes);
+    const d = summarize(directTimes);
+    const c = summarize(concurrentTimes);
+    const cli = summarize(guardCli);
+    const ctl = summarize(etcdctl);
+    const result = {
+      machine,
+      cluster: '3 members, mTLS, 32 MiB quota, filled to NOSPACE',
+      pageBytes: { directAllMembers: directBytes, guard: guardBytes },
+      scrape: { guard: g, direct: d, medianRatio: g.median / d.median },
+      concurrent: { scrapers: concurrency, rounds, errors, latency: c },
+      cli: { guardStatus: cli, etcdctlEndpointStatus: ctl, medianRatio: cli.median / ctl.median },
+    };
+    mkdirSync('.bench', { recursive: true });
+    const file = `.bench/scrape-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+    writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+
+    console.log(`### Scrape cost (${new Date().toISOString().slice(0, 10)})\n`);
+    console.log(`Machine: ${machineLine(machine)}. Cluster: ${result.cluster}.\n`);
+    console.log('| what (latency in ms) | n | median | p90 | p99 |');
+    console.log('| --- | ---: | ---: | ---: | ---: |');
+    console.log(row('etcd-space-guard /metrics (all 3 members, keep-alive)', g));
+    console.log(row('3 member /metrics fetched directly, concurrently (mTLS keep-alive)', d));
+    console.log(row(`etcd-space-guard /metrics, ${concurrency} concurrent scrapers`, c));
+    console.log(row('`etcd-space-guard status -o json` (process start to exit)', cli));
+    console.log(row('`etcdctl endpoint status -w json` (process start to exit)', ctl));
+    console.log(`\nMedian ratio exporter / direct: **${result.scrape.medianRatio.toFixed(2)}** (goal <= 1.5).`);
+    console.log(`${concurrency} concurrent scrapers x ${rounds} rounds: **${errors} errors**.`);
+    console.log(`Page sizes: the three etcd pages ${(directBytes / 1024).toFixed(0)} KiB together, the exporter's ${(guardBytes / 1024).toFixed(1)} KiB.`);
+    console.log(`Raw data: ${file}`);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+await main();

@@ -1,0 +1,71 @@
+// `npm run demo`: a throwaway 3-member etcd cluster with mTLS and a 32 MiB
+// quota, driven into NOSPACE, then etcd-space-guard pointed at it. Leaves
+// `serve` running for a browser; Ctrl-C stops everything and removes the files.
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { EtcdTestCluster } from '../test/harness/etcd-cluster.js';
+import { fillToNoSpace } from '../test/harness/fill.js';
+import { GUARD_BIN, get, runGuard, startGuard, type RunningGuard } from '../test/harness/guard.js';
+import { freePort } from '../test/harness/ports.js';
+import { onInterrupt } from '../test/harness/processes.js';
+
+const say = (text = ''): void => {
+  process.stdout.write(`${text}\n`);
+};
+const step = (n: number, text: string): void => say(`\n\x1b[1m${n}. ${text}\x1b[0m`);
+
+/** 9379, the guard's usual port, unless something already listens there. */
+async function demoPort(): Promise<number> {
+  const taken = await get('http://127.0.0.1:9379/').then(
+    () => true,
+    () => false,
+  );
+  return taken ? freePort() : 9379;
+}
+
+async function main(): Promise<void> {
+  say('etcd-space-guard demo: a throwaway etcd cluster runs out of space, and the guard sees it.');
+
+  step(1, 'Starting a 3-member etcd cluster with mTLS and a 32 MiB quota');
+  const cluster = await EtcdTestCluster.start({ tls: true, quotaBytes: 32 * 2 ** 20 });
+  const running: { guard?: RunningGuard } = {};
+  const stopped = new Promise<void>((resolve) => {
+    onInterrupt(async () => {
+      say('\nStopping the guard and etcd, removing the cluster files.');
+      await running.guard?.stop();
+      await cluster.stop();
+      resolve();
+    });
+  });
+  say(`   members: ${cluster.endpoints.join(', ')}`);
+  say(`   files:   ${cluster.dir}`);
+
+  step(2, 'Writing until etcd refuses writes (the NOSPACE alarm)');
+  const fill = await fillToNoSpace(cluster);
+  say(`   ${fill.live.size} live keys, then ${fill.churnWrites} overwrites of 512 KiB, then: "etcdserver: mvcc: database space exceeded"`);
+  const alarms = await cluster.etcdctl(['alarm', 'list']);
+  say(`   $ etcdctl alarm list\n${alarms.stdout.trim().replace(/^/gm, '   ')}`);
+
+  const flags = cluster.connectionArgs();
+  step(3, 'etcd-space-guard status');
+  const status = await runGuard(['status', ...flags]);
+  say(status.stdout.replace(/^/gm, '   ').trimEnd());
+
+  step(4, 'etcd-space-guard serve: the exporter Prometheus scrapes');
+  const guard = await startGuard(['serve', ...flags], {}, await demoPort());
+  running.guard = guard;
+  const log = join(cluster.dir, 'guard.log');
+  const out = createWriteStream(log);
+  guard.process.stdout?.pipe(out);
+  guard.process.stderr?.pipe(out);
+  const metrics = await get(`${guard.url}/metrics`);
+  const shown = metrics.body.split('\n').filter((l) => /^etcd_space_(alarm_active\{.*NOSPACE|quota_usage_ratio|fragmentation_ratio)/.test(l));
+  say(shown.map((l) => `   ${l}`).join('\n'));
+
+  say(`\nServing at ${guard.url}/ (metrics: ${guard.url}/metrics). Guard log: ${log}`);
+  say(`Try it yourself: node ${GUARD_BIN} status ${flags.join(' ')}`);
+  say('Press Ctrl-C to stop everything.');
+  await stopped;
+}
+
+await main();
