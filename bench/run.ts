@@ -5,7 +5,7 @@ const benchmarks = ['bench/scrape.ts'];
 let failed = 0;
 for (const file of benchmarks) {
   console.error(`\n== ${file}`);
-  const result = spawnSync(process.execPath, ['--import', 'tsx', file, ...process.argv.slice(2)], { stdio: 'inherit' });
+  const result = spawnSync(process.execPath, ['--no-deprecation', '--import', 'tsx', file, ...process.argv.slice(2)], { stdio: 'inherit' });
   if (result.status !== 0) failed++;
 }
 process.exit(failed === 0 ? 0 : 1);

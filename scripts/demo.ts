@@ -12,7 +12,8 @@ import { onInterrupt } from '../test/harness/processes.js';
 const say = (text = ''): void => {
   process.stdout.write(`${text}\n`);
 };
-const step = (n: number, text: string): void => say(`\n\x1b[1m${n}. ${text}\x1b[0m`);
+const bold = (text: string): string => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
+const step = (n: number, text: string): void => say(`\n${bold(`${n}. ${text}`)}`);
 
 /** 9379, the guard's usual port, unless something already listens there. */
 async function demoPort(): Promise<number> {
