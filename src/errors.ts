@@ -25,7 +25,7 @@ export class UsageError extends GuardError {
   readonly exitCode = 2;
 }
 
-export type EtcdFailureKind = 'unreachable' | 'timeout' | 'tls' | 'auth' | 'protocol' | 'rejected';
+export type EtcdFailureKind = 'unreachable' | 'timeout' | 'tls' | 'auth' | 'protocol' | 'rejected' | 'nospace';
 
 /** etcd (gRPC or /metrics) could not be read or refused a request. */
 export class EtcdAccessError extends GuardError {

@@ -107,8 +107,9 @@ export async function runCli(argv: string[], output: Output = processOutput): Pr
     return exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // Help and version are successes; every other commander error is a usage error.
-      return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? 0 : 2;
+      // --help and --version exit 0; help shown because a command is missing, and every
+      // other commander error, are usage errors.
+      return err.exitCode === 0 ? 0 : 2;
     }
     const debug = argv.includes('--debug');
     return reportError(err, output, debug);

@@ -37,7 +37,9 @@ export function statusJson(readings: ClusterReading[]): string {
     name: r.cluster,
     readAt: r.readAt.toISOString(),
     alarms: r.alarms ?? null,
+    alarmsError: r.alarmsError ? { kind: r.alarmsError.kind, message: r.alarmsError.message } : null,
     members: r.members.map(memberJson),
+    otherMembers: r.otherMembers,
   }));
   return `${JSON.stringify({ clusters }, null, 2)}\n`;
 }
@@ -85,7 +87,12 @@ export function statusTable(readings: ClusterReading[]): string {
       ]);
     }
   }
-  return `${table.toString()}\n`;
+  const notes = readings.flatMap((r) =>
+    r.otherMembers
+      .filter((o) => o.alarms.length > 0)
+      .map((o) => `${multiCluster ? `${r.cluster}: ` : ''}member ${o.name} (${o.endpoint ?? o.id}), not in --endpoints, has ${o.alarms.join(', ')}: it blocks the whole cluster`),
+  );
+  return `${table.toString()}\n${notes.map((n) => `${n}\n`).join('')}`;
 }
 
 /** One sentence for all failed members: the first failure, and how many others failed alike. */

@@ -105,10 +105,12 @@ function splitMessage(issue: z.core.$ZodIssue): [string, string] {
   const message = issue.message;
   if (issue.code === 'too_small' && message.startsWith('Too small')) {
     if (issue.origin === 'string') return ['must not be empty', 'give a value or leave the setting out'];
-    return [issue.origin === 'array' ? `needs at least ${String(issue.minimum)} entries` : `must be at least ${String(issue.minimum)}`, 'raise it'];
+    if (issue.origin === 'array') return [`needs at least ${String(issue.minimum)} entries`, 'add entries'];
+    return [issue.inclusive === false ? `must be greater than ${String(issue.minimum)}` : `must be at least ${String(issue.minimum)}`, 'raise it'];
   }
   if (issue.code === 'too_big' && message.startsWith('Too big')) {
-    return [issue.origin === 'array' ? `has more than ${String(issue.maximum)} entries` : `must be at most ${String(issue.maximum)}`, 'lower it'];
+    if (issue.origin === 'array') return [`has more than ${String(issue.maximum)} entries`, 'remove entries'];
+    return [issue.inclusive === false ? `must be less than ${String(issue.maximum)}` : `must be at most ${String(issue.maximum)}`, 'lower it'];
   }
   const separator = message.indexOf('; ');
   if (separator > 0) return [message.slice(0, separator), message.slice(separator + 2)];

@@ -11,6 +11,9 @@ export function redactConfig(config: Config): Config {
     for (const name of Object.keys(http.headers)) {
       if (SECRET_HEADER.test(name)) http.headers[name] = REDACTED;
     }
+    // Chat webhooks carry their secret in the path (hooks.slack.com/services/T/B/secret).
+    const url = new URL(http.url);
+    if (url.pathname !== '/' || url.search) http.url = `${url.origin}/${REDACTED}`;
   }
   return copy;
 }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { ConfigError, errorCode, errorMessage } from '../errors.js';
 import type { ConfigPath } from './issues.js';
-import type { LoadedConfig } from './load.js';
+import { ENV, type LoadedConfig } from './load.js';
 import type { ClusterConfig, Config } from './schema.js';
 
 export interface TlsMaterial {
@@ -126,7 +126,7 @@ export function resolveWebhookAuth(config: Config, describe: (path: ConfigPath) 
     if (password === '') throw new ConfigError(`the webhook password file "${basicAuth.passwordFile}" is empty`, 'write the password into it');
     return { kind: 'basic', username: basicAuth.username, password, source: `file ${basicAuth.passwordFile}` };
   }
-  const fromEnv = env.ETCD_SPACE_GUARD_WEBHOOK_TOKEN;
-  if (fromEnv !== undefined && fromEnv.trim() !== '') return { kind: 'bearer', token: fromEnv.trim(), source: 'environment ETCD_SPACE_GUARD_WEBHOOK_TOKEN' };
+  const fromEnv = env[ENV.webhookToken];
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return { kind: 'bearer', token: fromEnv.trim(), source: `environment ${ENV.webhookToken}` };
   return { kind: 'none', source: insecure ? 'webhook.insecure' : 'nothing configured' };
 }

@@ -49,15 +49,19 @@ export function endpointProblem(value: string): string | undefined {
   return undefined;
 }
 
-const metricsUrl = z.string().superRefine((value, ctx) => {
+const httpUrl = z.string().superRefine((value, ctx) => {
+  let url: URL;
   try {
-    const url = new URL(value);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      ctx.addIssue({ code: 'custom', message: `"${value}" must start with http:// or https://` });
-    }
+    url = new URL(value);
   } catch {
     ctx.addIssue({ code: 'custom', message: `"${value}" is not a URL; write it like http://127.0.0.1:2381` });
+    return;
   }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    ctx.addIssue({ code: 'custom', message: `"${value}" must start with http:// or https://` });
+  }
+  // Credentials in a URL end up in logs and error messages.
+  if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not contain credentials; use TLS client certificates or a header' });
 });
 
 export const TlsSchema = z.strictObject({
@@ -73,7 +77,7 @@ export const ClusterSchema = z
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be letters, digits, "_", "." or "-" (at most 63)'),
     endpoints: z.array(endpointUrl).min(1, 'needs at least one endpoint'),
     /** Where each member's /metrics is read, paired with endpoints by position. Default: endpoint + /metrics. */
-    metricsUrls: z.array(metricsUrl).optional(),
+    metricsUrls: z.array(httpUrl).optional(),
     tls: TlsSchema.prefault({}),
   })
   .superRefine((cluster, ctx) => {
@@ -85,18 +89,18 @@ export const ClusterSchema = z
       });
     }
     if (Boolean(cluster.tls.certFile) !== Boolean(cluster.tls.keyFile)) {
+      const [given, missing] = cluster.tls.certFile ? ['certFile', 'keyFile (--key)'] : ['keyFile', 'certFile (--cert)'];
       ctx.addIssue({
         code: 'custom',
-        path: ['tls', cluster.tls.certFile ? 'keyFile' : 'certFile'],
-        message: 'a client certificate needs both certFile and keyFile',
+        path: ['tls', given],
+        message: `is set without ${missing}; a client certificate needs both`,
       });
     }
   });
 
 const HttpHookSchema = z.strictObject({
-  url: metricsUrl,
+  url: httpUrl,
   timeoutSeconds: positiveSeconds.default(10),
-  /** Header values may be read from files (for tokens) with headerFiles. */
   headers: z.record(z.string(), z.string()).default({}),
 });
 
@@ -160,7 +164,12 @@ export const ConfigSchema = z.strictObject({
       timeoutSeconds: positiveSeconds.default(1800),
     })
     .prefault({}),
-  compaction: z.strictObject({ retainRevisions: z.number().int().min(0).default(0) }).prefault({}),
+  compaction: z
+    .strictObject({
+      retainRevisions: z.number().int().min(0).default(0),
+      timeoutSeconds: positiveSeconds.default(300),
+    })
+    .prefault({}),
   defrag: z
     .strictObject({
       timeoutSeconds: positiveSeconds.default(300),
@@ -189,6 +198,8 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       enabled: z.boolean().default(true),
       allowSingleMember: z.boolean().default(false),
+      /** Status and /metrics reads during a run. */
+      readTimeoutSeconds: positiveSeconds.max(120).default(10),
     })
     .prefault({}),
   policy: z

@@ -8,7 +8,7 @@ const BYTE_UNITS: Record<string, number> = {
 
 /** Parses 1048576, "1048576", "100MiB", "8Gi", "2 GB". Returns undefined when malformed. */
 export function parseBytes(input: string | number): number | undefined {
-  if (typeof input === 'number') return Number.isFinite(input) && input >= 0 ? input : undefined;
+  if (typeof input === 'number') return Number.isFinite(input) && input >= 0 ? Math.round(input) : undefined;
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(input);
   if (!match) return undefined;
   const factor = BYTE_UNITS[(match[2] ?? '').toLowerCase()];

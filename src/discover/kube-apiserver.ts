@@ -4,7 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import { errorCode, errorMessage, OperationError } from '../errors.js';
+import { ConfigError, errorCode, errorMessage, OperationError } from '../errors.js';
 
 export const DEFAULT_MANIFEST = '/etc/kubernetes/manifests/kube-apiserver.yaml';
 
@@ -52,7 +52,7 @@ export async function discoverFromManifest(path: string): Promise<DiscoveredEtcd
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new OperationError(`cannot read the kube-apiserver manifest ${path} (${errorCode(err) ?? errorMessage(err)})`, 'pass its path with --manifest, or use --from-process on a control-plane node');
+    throw new ConfigError(`cannot read the kube-apiserver manifest ${path} (${errorCode(err) ?? errorMessage(err)})`, 'pass its path with --manifest, or use --from-process on a control-plane node');
   }
   let pod: z.infer<typeof PodSchema>;
   try {

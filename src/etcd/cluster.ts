@@ -8,10 +8,16 @@ import { EtcdAccessError, errorMessage } from '../errors.js';
 import type { MemberTarget, ResolvedCluster } from '../config/resolve.js';
 import { hedged } from '../util/hedge.js';
 import { MemberClient, type MemberInfo } from './member-client.js';
-import { MetricsReader } from './metrics-reader.js';
+import { MetricsReader, type EtcdMetrics } from './metrics-reader.js';
 import type { AlarmEntry, ClusterReading, MemberReading, MemberStatus } from './types.js';
 
 const MEMBER_LIST_TTL_MS = 60_000;
+
+/** Status carries the alarm store from etcd 3.4 on. */
+function statusHasAlarms(version: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 3 || (major === 3 && minor >= 4);
+}
 /** How long the preferred member may take to give the alarm list before the others are asked too. */
 const ALARM_HEDGE_MS = 250;
 
@@ -47,36 +53,67 @@ export class EtcdCluster {
     this.metrics = new MetricsReader(resolved.tls, timeoutMs);
   }
 
+  /** One member's /metrics, parsed (for the pipeline's before/after sizes). */
+  readMetrics(target: MemberTarget, timeoutMs: number): Promise<EtcdMetrics> {
+    return this.metrics.read(target, timeoutMs);
+  }
+
+  /** Reads every member; the whole read, member list and alarm store included, ends within timeoutMs. */
   async read(timeoutMs: number): Promise<ClusterReading> {
     const readAt = new Date();
-    const alarmStore = this.readAlarms(timeoutMs);
+    const deadline = Date.now() + timeoutMs;
+    const remaining = () => Math.max(1, deadline - Date.now());
+    const alarmStore = this.readAlarms(remaining);
+    // The member list is needed for names; refresh it alongside the reads when stale.
+    const listing = this.memberCacheFresh() ? undefined : this.refreshMembership(remaining);
     const readings = await Promise.all(this.members.map((m) => this.readMember(m, timeoutMs)));
-    const alarms = await alarmStore;
-    const members = await this.membership(readings.flatMap((r) => (r.ok ? [r.status.id] : [])), timeoutMs);
+    await listing;
+    const seenIds = readings.flatMap((r) => (r.ok ? [r.status.id] : []));
+    if (!seenIds.every((id) => this.knownMember(id)) && deadline - Date.now() > 50) await this.refreshMembership(remaining);
+    const members = this.memberCache?.members ?? [];
+    const { alarms, error: alarmsError } = await alarmStore;
 
     const alarmsOf = (id: string | undefined) => (alarms && id !== undefined ? alarms.filter((a) => a.memberId === id).map((a) => a.alarm) : undefined);
+    const configuredIds = new Set<string>();
     const result: MemberReading[] = readings.map((r) => {
       const id = r.ok ? r.status.id : undefined;
       const info = this.memberInfo(r.target, id, members);
       const name = this.nameFor(r.target, info, id);
+      const memberId = id ?? info?.id;
+      if (memberId !== undefined) configuredIds.add(memberId);
       const base = { target: r.target, name, durationSeconds: r.durationSeconds };
       if (!r.ok) return { ...base, ok: false, id: info?.id, alarms: alarmsOf(info?.id), error: r.error };
       const memberAlarms = alarmsOf(r.status.id);
       return { ...base, ok: true, id: r.status.id, alarms: memberAlarms, status: { ...r.status, name, alarms: memberAlarms ?? [] } };
     });
-    return { cluster: this.name, members: result, alarms, readAt };
+
+    // Members outside the configured endpoints, and alarms of ids no list knows.
+    const otherIds = new Set([...members.map((m) => m.id), ...(alarms ?? []).map((a) => a.memberId)].filter((id) => !configuredIds.has(id)));
+    const otherMembers = [...otherIds].map((id) => {
+      const info = members.find((m) => m.id === id);
+      return { id, name: info ? info.name || id : id, endpoint: info?.clientUrls[0], alarms: alarmsOf(id) ?? [] };
+    });
+    return { cluster: this.name, members: result, alarms, alarmsError, otherMembers, readAt };
   }
 
-  /** The alarm store, from one member's Status (no raft round, unlike the Alarm RPC). */
-  private async readAlarms(timeoutMs: number): Promise<AlarmEntry[] | undefined> {
+  /**
+   * The alarm store, from one member's Status (no raft round, unlike the Alarm RPC):
+   * the member that answered last time is asked first, the others after 250 ms.
+   * etcd before 3.4 has no alarms in Status; then the Alarm RPC is asked.
+   */
+  private async readAlarms(remaining: () => number): Promise<{ alarms?: AlarmEntry[]; error?: EtcdAccessError }> {
     try {
-      const { value, index } = await hedged(this.members.length, this.alarmSource, ALARM_HEDGE_MS, (i) => this.members[i]!.status(timeoutMs));
+      const { value, index } = await hedged(this.members.length, this.alarmSource, ALARM_HEDGE_MS, async (i) => {
+        const member = this.members[i]!;
+        const status = await member.status(remaining());
+        return statusHasAlarms(status.version) ? status.alarms : member.alarms(remaining());
+      });
       this.alarmSource = index;
-      return value.alarms;
+      return { alarms: value };
     } catch (err) {
-      // No member answered: the member reads report why; alarms stay unknown.
-      if (err instanceof AggregateError) return undefined;
-      throw err;
+      if (!(err instanceof AggregateError)) throw err;
+      const first: unknown = err.errors[0];
+      return { error: asAccessError(this.members[this.alarmSource]?.endpoint ?? this.name, first) };
     }
   }
 
@@ -114,23 +151,37 @@ export class EtcdCluster {
     }
   }
 
-  /**
-   * The member list (names, client URLs), asked of the first member to answer.
-   * Membership rarely changes, so it is asked again only after a minute or when
-   * a member id appears that the list does not know.
-   */
-  private async membership(seenIds: string[], timeoutMs: number): Promise<MemberInfo[]> {
-    const fresh = this.memberCache && Date.now() - this.memberCache.at < MEMBER_LIST_TTL_MS;
-    const known = (id: string) => this.memberCache?.members.some((m) => m.id === id) ?? false;
-    if (fresh && seenIds.every(known)) return this.memberCache?.members ?? [];
+  /** Member names by id (cached; asked again for unknown ids). */
+  async memberNames(ids: string[], timeoutMs: number): Promise<Map<string, string>> {
+    if (!this.memberCacheFresh() || !ids.every((id) => this.knownMember(id))) await this.refreshMembership(() => timeoutMs);
+    return new Map((this.memberCache?.members ?? []).map((m) => [m.id, m.name || m.id]));
+  }
+
+  /** Every member of the cluster per its member list (ids, names, client URLs), when known. */
+  async memberList(timeoutMs: number): Promise<MemberInfo[]> {
+    if (!this.memberCacheFresh()) await this.refreshMembership(() => timeoutMs);
+    return this.memberCache?.members ?? [];
+  }
+
+  // Membership rarely changes: the list is asked again after a minute, or when a
+  // member id appears that it does not know.
+  private memberCacheFresh(): boolean {
+    return this.memberCache !== undefined && Date.now() - this.memberCache.at < MEMBER_LIST_TTL_MS;
+  }
+
+  private knownMember(id: string): boolean {
+    return this.memberCache?.members.some((m) => m.id === id) ?? false;
+  }
+
+  /** Asks every member at once, keeps the first answer; when none answers, the old list stays. */
+  private async refreshMembership(remaining: () => number): Promise<void> {
     try {
-      const members = await Promise.any(this.members.map((m) => m.memberList(timeoutMs)));
+      const members = await Promise.any(this.members.map((m) => m.memberList(remaining())));
       this.memberCache = { members, at: Date.now() };
     } catch (err) {
-      // Every member failed to list: the member reads already report why; keep the old names.
+      // Every member failed: the member reads report why; names fall back to what was seen before.
       if (!(err instanceof AggregateError)) throw err;
     }
-    return this.memberCache?.members ?? [];
   }
 
   private memberInfo(target: MemberTarget, id: string | undefined, members: MemberInfo[]): MemberInfo | undefined {

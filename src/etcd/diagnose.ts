@@ -22,8 +22,11 @@ function tlsReason(err: unknown): string {
   return alert ? `the server sent the TLS alert "${alert[1] ?? ''}"` : message;
 }
 
+/** A TLS alert from the peer proves it speaks TLS; a record it cannot parse proves the opposite. */
 function isTlsAlert(err: unknown): boolean {
-  return /^ERR_SSL_/.test(errorCode(err) ?? '') || /alert/i.test(errorMessage(err));
+  const code = errorCode(err) ?? '';
+  if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST|RECORD_LENGTH_MISMATCH/.test(code)) return false;
+  return /alert/i.test(`${code} ${errorMessage(err)}`);
 }
 
 function describeTlsFailure(endpoint: string, err: unknown): { problem: string; fix: string } {

@@ -6,6 +6,7 @@ import { noop } from 'cockatiel';
 import {
   Etcd3,
   GRPCDeadlineExceededError,
+  GRPCResourceExhastedError,
   GRPCUnauthenticatedError,
   GRPCUnavailableError,
   EtcdPermissionDeniedError,
@@ -14,7 +15,7 @@ import {
 import { EtcdAccessError, errorMessage } from '../errors.js';
 import type { MemberTarget, TlsMaterial } from '../config/resolve.js';
 import { diagnoseConnection } from './diagnose.js';
-import { memberIdHex } from './space.js';
+import { memberIdDecimal, memberIdHex } from './space.js';
 import type { AlarmEntry, AlarmName } from './types.js';
 
 /** Maintenance.Status, with etcd's uint64 strings turned into numbers and hex ids. */
@@ -122,6 +123,40 @@ export class MemberClient {
     return response.members.map((m) => ({ id: memberIdHex(m.ID), name: m.name, clientUrls: m.clientURLs, isLearner: Boolean(m.isLearner) }));
   }
 
+  /** Compacts the keyspace history up to `revision`; physical: returns once the member has freed it. */
+  async compact(revision: number, timeoutMs: number): Promise<void> {
+    await this.call('compaction', timeoutMs, (deadline) => this.etcd.kv.compact({ revision, physical: true }, { deadline }));
+  }
+
+  /** Rewrites this member's database file without its free pages; blocks the member meanwhile. */
+  async defragment(timeoutMs: number): Promise<void> {
+    await this.call('defragment', timeoutMs, (deadline) => this.etcd.maintenance.defragment({ deadline }));
+  }
+
+  /** Asks this member, which must be the leader, to hand leadership to `targetId` (hex). */
+  async moveLeader(targetId: string, timeoutMs: number): Promise<void> {
+    await this.call('move leader', timeoutMs, (deadline) => this.etcd.maintenance.moveLeader({ targetID: memberIdDecimal(targetId) }, { deadline }));
+  }
+
+  /** Deactivates one member's NOSPACE alarm. CORRUPT is never disarmed: there is no method for it. */
+  async disarmNoSpace(memberId: string, timeoutMs: number): Promise<void> {
+    await this.call('alarm disarm', timeoutMs, (deadline) =>
+      this.etcd.maintenance.alarm({ action: 'Deactivate', memberID: memberIdDecimal(memberId), alarm: 'Nospace' }, { deadline }),
+    );
+  }
+
+  /** The member's snapshot stream (messages with `blob` chunks; etcd's SHA-256 of the rest is the last 32 bytes). */
+  async snapshot(timeoutMs: number): Promise<NodeJS.ReadableStream> {
+    const stream = await this.call('snapshot', timeoutMs, (deadline) => this.etcd.maintenance.snapshot({ deadline }));
+    return stream as unknown as NodeJS.ReadableStream;
+  }
+
+  /** Writes then deletes `key`: proof that the cluster accepts writes. */
+  async writeProbe(key: string, timeoutMs: number): Promise<void> {
+    await this.call('write probe (put)', timeoutMs, (deadline) => this.etcd.kv.put({ key: Buffer.from(key), value: Buffer.from(new Date().toISOString()) }, { deadline }));
+    await this.call('write probe (delete)', timeoutMs, (deadline) => this.etcd.kv.deleteRange({ key: Buffer.from(key) }, { deadline }));
+  }
+
   close(): void {
     this.etcd.close();
   }
@@ -142,6 +177,9 @@ export class MemberClient {
     }
     if (err instanceof GRPCUnauthenticatedError || err instanceof EtcdPermissionDeniedError) {
       return new EtcdAccessError(endpoint, 'auth', `etcd at ${endpoint} refused ${operation} (${errorMessage(err)})`, "use a client certificate whose common name is an etcd user with the root role (or etcd's own client certificate)", { cause: err });
+    }
+    if (err instanceof GRPCResourceExhastedError || /database space exceeded/.test(errorMessage(err))) {
+      return new EtcdAccessError(endpoint, 'nospace', `etcd at ${endpoint} refused ${operation}: database space exceeded (NOSPACE)`, 'free space first: compact, defragment every member, then disarm the alarm', { cause: err });
     }
     return new EtcdAccessError(endpoint, 'rejected', `etcd at ${endpoint} failed ${operation} (${errorMessage(err)})`, "check the member's logs", { cause: err });
   }

@@ -20,6 +20,8 @@ export interface EtcdMetrics {
   id: string | undefined;
   /** etcd_server_version's label. */
   version: string | undefined;
+  /** 1 while a defragment runs on this member (etcd_disk_defrag_inflight, etcd >= 3.4). */
+  defragInflight: boolean | undefined;
 }
 
 export const ETCD_METRIC_NAMES = {
@@ -31,6 +33,7 @@ export const ETCD_METRIC_NAMES = {
   isLearner: 'etcd_server_is_learner',
   id: 'etcd_server_id',
   version: 'etcd_server_version',
+  defragInflight: 'etcd_disk_defrag_inflight',
 } as const;
 
 const REQUIRED = new Set<string>([ETCD_METRIC_NAMES.dbSize, ETCD_METRIC_NAMES.dbSizeInUse, ETCD_METRIC_NAMES.isLeader, ETCD_METRIC_NAMES.hasLeader]);
@@ -57,6 +60,7 @@ export function extractEtcdMetrics(page: Buffer | string): EtcdMetrics {
     return sample.value;
   };
   const quota = byName.get(ETCD_METRIC_NAMES.quota)?.value;
+  const inflight = byName.get(ETCD_METRIC_NAMES.defragInflight)?.value;
   return {
     dbSizeBytes: value(ETCD_METRIC_NAMES.dbSize),
     dbSizeInUseBytes: value(ETCD_METRIC_NAMES.dbSizeInUse),
@@ -66,6 +70,7 @@ export function extractEtcdMetrics(page: Buffer | string): EtcdMetrics {
     isLearner: byName.get(ETCD_METRIC_NAMES.isLearner)?.value === 1,
     id: byName.get(ETCD_METRIC_NAMES.id)?.labels.server_id,
     version: byName.get(ETCD_METRIC_NAMES.version)?.labels.server_version,
+    defragInflight: inflight === undefined ? undefined : inflight === 1,
   };
 }
 
@@ -130,7 +135,10 @@ export class MetricsReader {
     try {
       return extractEtcdMetrics(page);
     } catch (err) {
-      throw new EtcdAccessError(target.metricsUrl, 'protocol', `${target.metricsUrl} is not an etcd metrics page (${errorMessage(err)})`, 'point --metrics-urls at the etcd metrics listener (e.g. http://127.0.0.1:2381/metrics)', { cause: err });
+      const fix = target.separateMetricsUrl
+        ? 'point --metrics-urls at the etcd metrics listener (e.g. http://127.0.0.1:2381/metrics)'
+        : 'check that --endpoints lists etcd client URLs, or give the metrics listener with --metrics-urls';
+      throw new EtcdAccessError(target.metricsUrl, 'protocol', `${target.metricsUrl} is not an etcd metrics page (${errorMessage(err)})`, fix, { cause: err });
     }
   }
 

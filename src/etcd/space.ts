@@ -21,3 +21,8 @@ export function reclaimableBytes(dbSizeBytes: number, dbSizeInUseBytes: number):
 export function memberIdHex(id: string | number | bigint): string {
   return BigInt(id).toString(16);
 }
+
+/** The decimal uint64 etcd's requests take, from the hex form used everywhere else. */
+export function memberIdDecimal(hex: string): string {
+  return BigInt(`0x${hex}`).toString(10);
+}

@@ -47,11 +47,27 @@ export interface AlarmEntry {
   alarm: AlarmName;
 }
 
+/** A member of the cluster that is not among the configured endpoints: only its alarms are known. */
+export interface OtherMember {
+  id: string;
+  name: string;
+  /** Its first client URL, when the member list is known. */
+  endpoint: string | undefined;
+  alarms: AlarmName[];
+}
+
 /** One concurrent read of every member of a cluster. */
 export interface ClusterReading {
   cluster: string;
   members: MemberReading[];
   /** The cluster-wide alarm list, when any member could answer it. */
   alarms: AlarmEntry[] | undefined;
+  /** Why the alarm list is unknown (every member failed to give it). */
+  alarmsError: EtcdAccessError | undefined;
+  /**
+   * Members not in the configured endpoints (e.g. a kubeadm node watching only its
+   * local member): their alarms still block the whole cluster, so they are reported.
+   */
+  otherMembers: OtherMember[];
   readAt: Date;
 }

@@ -39,18 +39,23 @@ export class ScrapeCollector {
   private async readAll(timeoutMs: number): Promise<ClusterReading[]> {
     const readings = await Promise.all(this.clusters.map((c) => c.read(timeoutMs)));
     for (const reading of readings) {
+      this.logChange(`${reading.cluster}/alarms`, reading.alarmsError?.message, { cluster: reading.cluster }, 'alarm list unreadable: alarm series omitted');
       for (const m of reading.members) {
-        const key = `${reading.cluster}/${m.target.endpoint}`;
-        const previous = this.lastErrors.get(key);
-        if (!m.ok && previous !== m.error.message) {
-          this.log.warn({ cluster: reading.cluster, endpoint: m.target.endpoint, kind: m.error.kind, err: m.error.message }, 'member read failed');
-          this.lastErrors.set(key, m.error.message);
-        } else if (m.ok && previous !== undefined) {
-          this.log.info({ cluster: reading.cluster, endpoint: m.target.endpoint }, 'member read recovered');
-          this.lastErrors.delete(key);
-        }
+        this.logChange(`${reading.cluster}/${m.target.endpoint}`, m.ok ? undefined : m.error.message, { cluster: reading.cluster, endpoint: m.target.endpoint }, 'member read failed');
       }
     }
     return readings;
+  }
+
+  /** Logs a failure when it starts or changes, and its recovery; not on every scrape. */
+  private logChange(key: string, error: string | undefined, context: Record<string, string>, message: string): void {
+    const previous = this.lastErrors.get(key);
+    if (error !== undefined && previous !== error) {
+      this.log.warn({ ...context, err: error }, message);
+      this.lastErrors.set(key, error);
+    } else if (error === undefined && previous !== undefined) {
+      this.log.info(context, `${message.split(':')[0] ?? message}: recovered`);
+      this.lastErrors.delete(key);
+    }
   }
 }

@@ -63,6 +63,15 @@ export function renderMemberMetrics(readings: ClusterReading[]): Registry {
         quotaUsage.set(labels, quotaUsageRatio(s.dbSizeBytes, s.quotaBytes) ?? 0);
       }
     }
+    // A member outside the configured endpoints still blocks every write with its
+    // NOSPACE alarm: export its alarms (nothing else is read from it).
+    if (reading.alarms) {
+      for (const other of reading.otherMembers) {
+        const labels = { cluster: reading.cluster, member: other.name, endpoint: other.endpoint ?? '' };
+        const active = new Set(other.alarms);
+        for (const name of new Set([...KNOWN_ALARMS, ...active])) alarm.set({ ...labels, alarm: name }, active.has(name) ? 1 : 0);
+      }
+    }
   }
   return registry;
 }

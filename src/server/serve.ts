@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.js';
-import { resolveClusters } from '../config/resolve.js';
+import { selectClusters } from '../config/resolve.js';
 import { EtcdCluster } from '../etcd/cluster.js';
 import { ConfigError, errorCode, errorMessage } from '../errors.js';
 import { ScrapeCollector } from '../exporter/collector.js';
@@ -31,7 +31,7 @@ function listen(server: Server, host: string | undefined, port: number): Promise
 
 export async function startServer(loaded: LoadedConfig, log: Logger): Promise<RunningServer> {
   const { config } = loaded;
-  const clusters = resolveClusters(loaded).map((resolved) => new EtcdCluster(resolved, config.scrape.timeoutSeconds * 1000));
+  const clusters = selectClusters(loaded).map((resolved) => new EtcdCluster(resolved, config.scrape.timeoutSeconds * 1000));
   const collector = new ScrapeCollector(clusters, config.scrape.timeoutSeconds * 1000, log);
   let ready = false;
   const app = createApp({

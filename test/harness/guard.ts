@@ -44,13 +44,16 @@ export async function startGuard(args: string[], env: NodeJS.ProcessEnv = {}, po
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`etcd-space-guard exited with ${child.exitCode}: ${output}`);
+    let problem: string;
     try {
       const response = await request(`${url}/readyz`);
       await response.body.dump();
       if (response.statusCode === 200) break;
+      problem = `/readyz answered ${response.statusCode}`;
     } catch (err) {
-      if (Date.now() > deadline) throw new Error(`etcd-space-guard not ready within 15 s: ${String(err)}\n${output}`, { cause: err });
+      problem = String(err);
     }
+    if (Date.now() > deadline) throw new Error(`etcd-space-guard not ready within 15 s: ${problem}\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return { url, process: child, output: () => output, stop: () => stopProcess(child) };

@@ -25,6 +25,12 @@ describe('exit codes and usage', () => {
     assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
   });
 
+  it('no command at all exits 2 and shows the commands', async () => {
+    const result = await runGuard([]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /Commands:/);
+  });
+
   it('an unknown flag or command exits 2 with usage advice', async () => {
     const flag = await runGuard(['status', '--frobnicate']);
     assert.equal(flag.code, 2);
@@ -91,9 +97,9 @@ describe('discover', () => {
     assert.match(checked.stderr, /cannot read the CA file from clusters\[0\]\.tls\.caFile in .*discovered\.yaml "\/pki\/ca\.crt" \(ENOENT\)/);
   });
 
-  it('a missing manifest exits 1 with the way out', async () => {
+  it('a missing manifest exits 2 with the way out', async () => {
     const result = await runGuard(['discover', '--manifest', join(dir, 'nope.yaml')]);
-    assert.equal(result.code, 1);
+    assert.equal(result.code, 2);
     assert.match(result.stderr, /cannot read the kube-apiserver manifest .*nope\.yaml \(ENOENT\); pass its path with --manifest/);
   });
 });

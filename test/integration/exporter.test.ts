@@ -108,6 +108,21 @@ describe('serve /metrics on a 3-member mTLS cluster at NOSPACE', () => {
     }
   });
 
+  it('every member hung (a partition): still 200 within the timeout, every member up 0', async () => {
+    for (let i = 0; i < 3; i++) cluster.pauseMember(i);
+    try {
+      const started = performance.now();
+      const { status, body } = await get(`${guard.url}/metrics`);
+      const seconds = (performance.now() - started) / 1000;
+      assert.equal(status, 200);
+      assert.ok(seconds < SCRAPE_TIMEOUT_SECONDS + 1.5, `answered in ${seconds.toFixed(2)} s with a ${SCRAPE_TIMEOUT_SECONDS} s timeout`);
+      assert.deepEqual([...byMember(parseExposition(body), 'etcd_space_up').values()], [0, 0, 0]);
+    } finally {
+      for (let i = 0; i < 3; i++) cluster.resumeMember(i);
+    }
+    await cluster.waitHealthy();
+  });
+
   it('a killed member: 200 within the timeout, that member up 0, its alarm still shown', async () => {
     await cluster.killMember(2);
     const started = performance.now();

@@ -42,6 +42,26 @@ describe('a plain-http 3-member cluster at NOSPACE', () => {
     }
   });
 
+  it("watching one member (a kubeadm node's view) still reports the others' alarms", async () => {
+    const one = cluster.endpoints[0] ?? '';
+    const result = await runGuard(['status', '-o', 'json', `--endpoints=${one}`]);
+    assert.equal(result.code, 0, result.stderr);
+    const json = JSON.parse(result.stdout) as { clusters: { otherMembers: { name: string; alarms: string[] }[] }[] };
+    const others = json.clusters[0]?.otherMembers ?? [];
+    assert.deepEqual(others.map((o) => [o.name, o.alarms]).sort(), [['m2', ['NOSPACE']], ['m3', ['NOSPACE']]]);
+    const table = await runGuard(['status', `--endpoints=${one}`]);
+    assert.match(table.stdout, /member m2 \(http:\/\/127\.0\.0\.1:\d+\), not in --endpoints, has NOSPACE: it blocks the whole cluster/);
+
+    const guard = await startGuard(['serve', `--endpoints=${one}`]);
+    try {
+      const samples = parseExposition((await get(`${guard.url}/metrics`)).body);
+      const nospace = samples.filter((s) => s.name === 'etcd_space_alarm_active' && s.labels.alarm === 'NOSPACE');
+      assert.deepEqual(nospace.map((s) => [s.labels.member, s.value]).sort(), [['m1', 1], ['m2', 1], ['m3', 1]]);
+    } finally {
+      await guard.stop();
+    }
+  });
+
   it('reading never changed the data: every live key is intact', async () => {
     const client = cluster.client();
     try {

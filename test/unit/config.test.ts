@@ -168,9 +168,17 @@ describe('bad input names its origin and the fix', () => {
     assert.match((await configError({ config: file })).message, /snapshot\.keep in .* must be a number; correct its type/);
   });
 
-  it('out-of-range values say the bound', async () => {
+  it('out-of-range values say the bound, exclusive or not', async () => {
     const file = yamlFile('trigger:\n  minQuotaUsage: 1.5\n');
-    assert.match((await configError({ config: file })).message, /trigger\.minQuotaUsage in .* must be at most 1/);
+    assert.match((await configError({ config: file })).message, /trigger\.minQuotaUsage in .* must be at most 1; lower it/);
+    const zero = yamlFile('scrape:\n  timeoutSeconds: 0\n');
+    assert.match((await configError({ config: zero })).message, /scrape\.timeoutSeconds in .* must be greater than 0; raise it/);
+  });
+
+  it('URLs with credentials are refused (they would end up in logs)', async () => {
+    const err = await configError({ endpoints: 'http://127.0.0.1:2379', metricsUrls: 'http://admin:s3cret@127.0.0.1:2381' });
+    assert.match(err.message, /^--metrics-urls must not contain credentials/);
+    assert.ok(!err.message.includes('s3cret'));
   });
 
   it('a YAML syntax error gives the line', async () => {
@@ -224,9 +232,9 @@ describe('TLS files are read and checked at startup', () => {
     assert.throws(() => resolveClusters(loaded), /the client key from --key does not belong to the certificate from --cert/);
   });
 
-  it('a certificate without its key is refused', async () => {
+  it('a certificate without its key is refused, naming the flag given and the one missing', async () => {
     const err = await configError({ endpoints: 'https://127.0.0.1:2379', cert: pki.clientCertFile });
-    assert.match(err.message, /a client certificate needs both certFile and keyFile/);
+    assert.equal(err.message, '--cert is set without keyFile (--key); a client certificate needs both');
   });
 
   it('a file that is not PEM is refused', async () => {
@@ -265,6 +273,7 @@ describe('webhook secrets', () => {
     const loaded = await loadConfig({ config: yamlFile('hooks:\n  http:\n    url: http://hooks.local/x\n    headers: { Authorization: "Bearer abc", X-Team: sre }\n') }, {});
     const shown = redactConfig(loaded.config);
     assert.equal(shown.hooks.http?.headers.Authorization, REDACTED);
+    assert.equal(shown.hooks.http?.url, 'http://hooks.local/<redacted>', 'secret webhook paths are hidden too');
     assert.equal(shown.hooks.http?.headers['X-Team'], 'sre');
     assert.equal(loaded.config.hooks.http?.headers.Authorization, 'Bearer abc', 'the original keeps the value');
   });

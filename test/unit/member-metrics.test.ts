@@ -26,6 +26,8 @@ function status(overrides: Partial<MemberStatus>): MemberStatus {
 const reading: ClusterReading = {
   cluster: 'prod',
   readAt: new Date(0),
+  alarmsError: undefined,
+  otherMembers: [{ id: 'd4', name: 'm4', endpoint: 'https://10.0.0.4:2379', alarms: ['NOSPACE'] }],
   alarms: [
     { memberId: 'a1', alarm: 'NOSPACE' },
     { memberId: 'c3', alarm: 'NOSPACE' },
@@ -61,6 +63,13 @@ async function samples(): Promise<Map<string, number>> {
 }
 
 describe('renderMemberMetrics', () => {
+  it('exports the alarms of a member outside the configured endpoints (its NOSPACE blocks the cluster)', async () => {
+    const s = await samples();
+    assert.equal(s.get('etcd_space_alarm_active|m4|NOSPACE'), 1);
+    assert.equal(s.get('etcd_space_alarm_active|m4|CORRUPT'), 0);
+    assert.equal(s.has('etcd_space_up|m4|'), false, 'it is not read, so it has no up series');
+  });
+
   it('exports every per-member metric of the spec with cluster, member and endpoint labels', async () => {
     const text = await renderMemberMetrics([reading]).metrics();
     for (const name of MEMBER_METRIC_NAMES) assert.match(text, new RegExp(`^# TYPE ${name} gauge$`, 'm'), name);

@@ -96,7 +96,7 @@ describe('findSamples (the fast path on raw bytes)', () => {
     const { samples: fast, missing } = findSamples(page, wanted);
     assert.deepEqual(missing, []);
     const full = parseExposition(fixture, wanted);
-    const key = (s: { name: string; value: number }) => `${s.name}=${s.value}`;
+    const key = (s: { name: string; labels: Record<string, string>; value: number }) => `${s.name}${JSON.stringify(s.labels)}=${s.value}`;
     assert.deepEqual(fast.map(key).sort(), full.map(key).sort());
     assert.ok(fast.length > 10, 'labelled series with many samples are all found');
   });

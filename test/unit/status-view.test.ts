@@ -16,7 +16,7 @@ function down(endpoint: string, kind: 'timeout' | 'tls'): MemberReading {
   };
 }
 
-const readings = (members: MemberReading[]): ClusterReading[] => [{ cluster: 'c', members, alarms: undefined, readAt: new Date(0) }];
+const readings = (members: MemberReading[]): ClusterReading[] => [{ cluster: 'c', members, alarms: undefined, alarmsError: undefined, otherMembers: [], readAt: new Date(0) }];
 
 describe('status output', () => {
   it('summarises failures in one sentence: the first, and how many failed alike', () => {
