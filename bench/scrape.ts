@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     await fillToNoSpace(cluster);
     const pki = cluster.pki;
     if (!pki) throw new Error('the benchmark cluster has no TLS');
-    const guard = await startGuard(['serve', ...cluster.connectionArgs(), '--log-level', 'warn']);
+    const guard = await startGuard(['serve', '--remediation-disabled', ...cluster.connectionArgs(), '--log-level', 'warn']);
     const direct = new Agent({ connect: { ca: readFileSync(pki.caFile), cert: readFileSync(pki.clientCertFile), key: readFileSync(pki.clientKeyFile) } });
     const plain = new Agent({ connections: concurrency });
     const memberUrls = cluster.endpoints.map((e) => `${e}/metrics`);

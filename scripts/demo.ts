@@ -1,7 +1,8 @@
 // `npm run demo`: a throwaway 3-member etcd cluster with mTLS and a 32 MiB
 // quota, driven into NOSPACE, then etcd-space-guard pointed at it. Leaves
 // `serve` running for a browser; Ctrl-C stops everything and removes the files.
-import { createWriteStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EtcdTestCluster } from '../test/harness/etcd-cluster.js';
 import { fillToNoSpace } from '../test/harness/fill.js';
@@ -53,7 +54,10 @@ async function main(): Promise<void> {
   say(status.stdout.replace(/^/gm, '   ').trimEnd());
 
   step(4, 'etcd-space-guard serve: the exporter Prometheus scrapes');
-  const guard = await startGuard(['serve', ...flags], {}, await demoPort());
+  const tokenFile = join(cluster.dir, 'webhook-token');
+  writeFileSync(tokenFile, `${randomBytes(16).toString('hex')}\n`, { mode: 0o600 });
+  const stateDir = join(cluster.dir, 'state');
+  const guard = await startGuard(['serve', ...flags, '--webhook-token-file', tokenFile, '--state-dir', stateDir, '--snapshot-dir', join(cluster.dir, 'snapshots')], {}, await demoPort());
   running.guard = guard;
   const log = join(cluster.dir, 'guard.log');
   const out = createWriteStream(log);

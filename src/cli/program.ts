@@ -72,6 +72,26 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     );
 
   program
+    .command('remediate')
+    .description('run the NOSPACE runbook now: snapshot, compact, defragment member by member, disarm, verify')
+    .option('--dry-run', 'print the plan and change nothing')
+    .option('-y, --yes', 'do not ask for confirmation (required when not run from a terminal)')
+    .option('--force', 'run although etcd shows no need (no alarm, quota usage below the trigger); the safety gates still apply')
+    .option('--snapshot-dir <dir>', 'where the snapshot is written (default ./snapshots)')
+    .option('--state-dir <dir>', 'where the run history is kept (default ./state)')
+    .option('--remediation-disabled', 'kill switch: refuse to change anything')
+    .action(
+      run(async (options, command) => {
+        const loaded = await loadFromOptions(options);
+        const own = command.opts<{ dryRun?: boolean; yes?: boolean; force?: boolean }>();
+        const [{ createLogger }, { remediateCommand }] = await Promise.all([import('../log.js'), import('./commands/remediate.js')]);
+        // The terminal shows progress; logs go to stderr, quiet unless asked for.
+        const log = createLogger(options.logLevel === undefined ? 'warn' : loaded.config.logLevel, 2);
+        return remediateCommand(loaded, { dryRun: own.dryRun ?? false, yes: own.yes ?? false, force: own.force ?? false }, output, log);
+      }),
+    );
+
+  program
     .command('check-config')
     .description('validate the configuration and print it, secrets redacted')
     .action(

@@ -17,6 +17,8 @@ export function landingPage(clusterNames: string[]): string {
 <h2>Routes</h2>
 <ul>
 <li><a href="metrics">/metrics</a> &mdash; Prometheus metrics, read from every member at scrape time</li>
+<li><a href="api/runs">/api/runs</a> &mdash; remediation runs, newest first (<code>POST</code> starts one)</li>
+<li><code>POST /webhook/alertmanager</code> &mdash; the Alertmanager webhook receiver</li>
 <li><a href="healthz">/healthz</a>, <a href="readyz">/readyz</a> &mdash; liveness and readiness</li>
 </ul>
 <h2>Clusters</h2>

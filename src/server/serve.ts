@@ -4,7 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.js';
-import { selectClusters } from '../config/resolve.js';
+import { resolveWebhookAuth, selectClusters, type WebhookAuth } from '../config/resolve.js';
+import { runsRouter } from '../api/runs.js';
+import { RemediationMetrics } from '../remediation/metrics.js';
+import { RunLock } from '../remediation/run-lock.js';
+import { RunStore } from '../remediation/run-store.js';
+import { Remediator } from '../remediation/runner.js';
+import { webhookRouter } from '../webhook/route.js';
 import { EtcdCluster } from '../etcd/cluster.js';
 import { ConfigError, errorCode, errorMessage } from '../errors.js';
 import { ScrapeCollector } from '../exporter/collector.js';
@@ -29,17 +35,36 @@ function listen(server: Server, host: string | undefined, port: number): Promise
   });
 }
 
-export async function startServer(loaded: LoadedConfig, log: Logger): Promise<RunningServer> {
+/** An unauthenticated endpoint that compacts and defragments etcd must be chosen, not defaulted to. */
+function webhookAuth(loaded: LoadedConfig, env: NodeJS.ProcessEnv): WebhookAuth {
+  const auth = resolveWebhookAuth(loaded.config, loaded.describe, env);
+  if (auth.kind === 'none' && !loaded.config.webhook.insecure && loaded.config.remediation.enabled) {
+    throw new ConfigError(
+      'the webhook and POST /api/runs can start remediation but no secret is configured',
+      'set --webhook-token-file (or ETCD_SPACE_GUARD_WEBHOOK_TOKEN, or webhook.basicAuth), pass --webhook-insecure to accept unauthenticated requests, or --remediation-disabled to only export metrics',
+    );
+  }
+  return auth;
+}
+
+export async function startServer(loaded: LoadedConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningServer> {
   const { config } = loaded;
+  const auth = webhookAuth(loaded, env);
   const clusters = selectClusters(loaded).map((resolved) => new EtcdCluster(resolved, config.scrape.timeoutSeconds * 1000));
+  const clusterNames = clusters.map((c) => c.name);
   const collector = new ScrapeCollector(clusters, config.scrape.timeoutSeconds * 1000, log);
+  const processRegistry = createProcessRegistry();
+  const metrics = new RemediationMetrics(processRegistry, clusterNames);
+  const store = await RunStore.open(config.state.dir, log);
+  const remediator = new Remediator({ clusters, config, store, lock: new RunLock(config.state.dir), log, metrics });
   let ready = false;
   const app = createApp({
     collector,
-    processRegistry: createProcessRegistry(),
-    clusterNames: clusters.map((c) => c.name),
+    processRegistry,
+    clusterNames,
     log,
     isReady: () => ready,
+    routes: [webhookRouter({ config, auth, remediator, store, clusters, log, metrics }), runsRouter({ store, remediator, auth, clusterNames })],
   });
 
   const { host, port } = parseListen(config.listen);
@@ -49,12 +74,16 @@ export async function startServer(loaded: LoadedConfig, log: Logger): Promise<Ru
     address = await listen(server, host, port);
   } catch (err) {
     await Promise.all(clusters.map((c) => c.close()));
+    await store.close();
     throw new ConfigError(`cannot listen on ${config.listen} (${errorCode(err) ?? errorMessage(err)})`, 'choose a free address with --listen', { cause: err });
   }
   // Prometheus keeps connections open between scrapes; keep them longer than its interval.
   server.keepAliveTimeout = 65_000;
   ready = true;
-  log.info({ listen: `${address.address}:${address.port}`, clusters: clusters.map((c) => c.name) }, 'serving');
+  log.info(
+    { listen: `${address.address}:${address.port}`, clusters: clusterNames, remediation: config.remediation.enabled, webhookAuth: auth.kind, history: store.file },
+    'serving',
+  );
 
   let resolveClosed: () => void = () => undefined;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
@@ -63,6 +92,10 @@ export async function startServer(loaded: LoadedConfig, log: Logger): Promise<Ru
     shuttingDown ??= (async () => {
       ready = false;
       log.info({ reason }, 'shutting down');
+      // A defragment cannot be cancelled: let each run finish its step in flight, start nothing new.
+      const running = clusterNames.flatMap((name) => remediator.inProgress(name) ?? []);
+      if (running.length > 0) log.info({ runs: running.map((r) => r.id) }, 'waiting for the steps in flight to finish');
+      await remediator.stop();
       const forced = setTimeout(() => server.closeAllConnections(), 10_000);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -70,6 +103,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger): Promise<Ru
       });
       clearTimeout(forced);
       await Promise.all(clusters.map((c) => c.close()));
+      await store.close();
       log.info('stopped');
       resolveClosed();
     })();

@@ -28,7 +28,7 @@ describe('serve /metrics on a 3-member mTLS cluster at NOSPACE', () => {
   before(async () => {
     cluster = await EtcdTestCluster.start({ tls: true });
     await fillToNoSpace(cluster);
-    guard = await startGuard(['serve', ...cluster.connectionArgs(), '--scrape-timeout', String(SCRAPE_TIMEOUT_SECONDS)]);
+    guard = await startGuard(['serve', '--remediation-disabled', ...cluster.connectionArgs(), '--scrape-timeout', String(SCRAPE_TIMEOUT_SECONDS)]);
   });
 
   after(async () => {

@@ -27,7 +27,7 @@ describe('a plain-http 3-member cluster at NOSPACE', () => {
   });
 
   it('serve exports the alarm on every member and sizes equal to etcd', async () => {
-    const guard = await startGuard(['serve', `--endpoints=${cluster.endpoints.join(',')}`]);
+    const guard = await startGuard(['serve', '--remediation-disabled', `--endpoints=${cluster.endpoints.join(',')}`]);
     try {
       const samples = parseExposition((await get(`${guard.url}/metrics`)).body);
       const nospace = samples.filter((s) => s.name === 'etcd_space_alarm_active' && s.labels.alarm === 'NOSPACE');
@@ -52,7 +52,7 @@ describe('a plain-http 3-member cluster at NOSPACE', () => {
     const table = await runGuard(['status', `--endpoints=${one}`]);
     assert.match(table.stdout, /member m2 \(http:\/\/127\.0\.0\.1:\d+\), not in --endpoints, has NOSPACE: it blocks the whole cluster/);
 
-    const guard = await startGuard(['serve', `--endpoints=${one}`]);
+    const guard = await startGuard(['serve', '--remediation-disabled', `--endpoints=${one}`]);
     try {
       const samples = parseExposition((await get(`${guard.url}/metrics`)).body);
       const nospace = samples.filter((s) => s.name === 'etcd_space_alarm_active' && s.labels.alarm === 'NOSPACE');

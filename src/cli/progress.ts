@@ -1,0 +1,53 @@
+// Live progress of a run: on a terminal the running step's line updates in
+// place (elapsed time, member being defragmented); elsewhere (CI, logs, pipes)
+// one plain line per step start and end.
+import type { RunListener } from '../remediation/runner.js';
+import type { Run, Step } from '../remediation/types.js';
+
+const MARKS: Record<Step['outcome'], string> = {
+  running: '…',
+  succeeded: '✔',
+  skipped: '–',
+  failed: '✖',
+  refused: '✖',
+  interrupted: '■',
+};
+
+function time(): string {
+  return new Date().toISOString().slice(11, 19);
+}
+
+function seconds(step: Step): string {
+  return step.durationSeconds === undefined ? '' : ` (${step.durationSeconds.toFixed(1)} s)`;
+}
+
+export function progressPrinter(write: (text: string) => void, tty: boolean): RunListener & { close(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let current: Step | undefined;
+  const live = (): void => {
+    if (!current) return;
+    const elapsed = ((Date.now() - Date.parse(current.startedAt)) / 1000).toFixed(0);
+    const member = typeof current.details.current === 'string' ? `: ${current.details.current}` : '';
+    write(`\r\x1b[2K${MARKS.running} ${current.name}${member} (${elapsed} s)`);
+  };
+  return {
+    stepStarted(_run: Run, step: Step) {
+      current = step;
+      if (tty) {
+        live();
+        timer = setInterval(live, 250);
+      } else {
+        write(`${time()} ${step.name}: started\n`);
+      }
+    },
+    stepEnded(_run: Run, step: Step) {
+      clearInterval(timer);
+      current = undefined;
+      const line = `${MARKS[step.outcome]} ${step.name} ${step.outcome}${seconds(step)}${step.reason ? `: ${step.reason}` : ''}`;
+      write(tty ? `\r\x1b[2K${line}\n` : `${time()} ${line}\n`);
+    },
+    close() {
+      clearInterval(timer);
+    },
+  };
+}

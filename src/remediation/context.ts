@@ -1,0 +1,44 @@
+// What a step works with: the run being recorded, the cluster, the settings,
+// the edges (snapshots on disk, hooks), and the facts earlier steps found.
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { EtcdCluster } from '../etcd/cluster.js';
+import type { AlarmEntry } from '../etcd/types.js';
+import type { HookRunner } from './hooks.js';
+import type { MemberObservation } from './observe.js';
+import type { SavedSnapshot, SnapshotStore } from './snapshot-store.js';
+import type { Run } from './types.js';
+
+/** Facts found along the way; later steps read what earlier ones recorded. */
+export interface RunFacts {
+  /** Every member as preflight saw it (gRPC Status and /metrics). */
+  before: MemberObservation[];
+  leaderId: string;
+  alarms: AlarmEntry[];
+  snapshot?: SavedSnapshot;
+  compactedRevision?: number;
+  /** Member ids in the order they were defragmented. */
+  defragmented: string[];
+  /** Set by disarm when it kept the alarm because a member is still too full. */
+  tooFull?: string;
+}
+
+export interface RunContext {
+  run: Run;
+  cluster: EtcdCluster;
+  config: Config;
+  dryRun: boolean;
+  force: boolean;
+  log: Logger;
+  snapshots: SnapshotStore;
+  hooks: HookRunner;
+  /** Takes the cross-process lock for this cluster; returns who holds it when taken already. */
+  acquireLock: () => Promise<string | undefined>;
+  /** Timeout of status and /metrics reads during the run. */
+  readTimeoutMs: number;
+  /** True once SIGTERM asked the run to stop: finish the step in flight, start nothing new. */
+  stopRequested: () => boolean;
+  facts: RunFacts;
+  /** Publishes the running step's details so far (visible in GET /api/runs/:id). */
+  progress: (details: Record<string, unknown>) => void;
+}

@@ -1,0 +1,77 @@
+// Post-run actions: an HTTP POST and/or a command, each given the run report as
+// JSON (the body; the command's stdin). The runbook's "restart kubelet on every
+// node" is a command hook. Off unless configured.
+import { spawn } from 'node:child_process';
+import { request } from 'undici';
+import type { Config } from '../config/schema.js';
+import { errorMessage } from '../errors.js';
+import { withDeadline } from '../util/deadline.js';
+import type { Run } from './types.js';
+
+const OUTPUT_TAIL = 2_000;
+
+export class HookRunner {
+  constructor(private readonly hooks: Config['hooks']) {}
+
+  get configured(): string[] {
+    return [this.hooks.http ? 'http' : '', this.hooks.command ? 'command' : ''].filter(Boolean);
+  }
+
+  /** POSTs the report; resolves with a description, throws on a non-2xx answer or a timeout. */
+  async postReport(report: Run): Promise<string> {
+    const hook = this.hooks.http;
+    if (!hook) return 'no http hook';
+    const timeoutMs = hook.timeoutSeconds * 1000;
+    const controller = new AbortController();
+    const url = new URL(hook.url);
+    const exchange = async (): Promise<number> => {
+      const response = await request(hook.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...hook.headers },
+        body: JSON.stringify(report),
+        signal: controller.signal,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      await response.body.dump();
+      return response.statusCode;
+    };
+    const status = await withDeadline(exchange(), timeoutMs, () => controller.abort());
+    // The URL's path may hold a secret (chat webhooks): name only its origin.
+    if (status < 200 || status >= 300) throw new Error(`${url.origin} answered HTTP ${status}`);
+    return `${url.origin} answered HTTP ${status}`;
+  }
+
+  /** Runs the command with the report on stdin; throws on a non-zero exit or a timeout. */
+  async runCommand(report: Run): Promise<string> {
+    const hook = this.hooks.command;
+    if (!hook) return 'no command hook';
+    const [command, ...args] = hook.argv;
+    if (!command) throw new Error('hooks.command.argv is empty');
+    const child = spawn(command, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ESG_RUN_ID: report.id, ESG_CLUSTER: report.cluster, ESG_OUTCOME: report.outcome },
+    });
+    let output = '';
+    const keep = (chunk: Buffer): void => {
+      output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.stdin.on('error', () => undefined); // a command that does not read stdin closes it early: not a failure
+    child.stdin.end(JSON.stringify(report));
+    const exit = new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (code) => resolve(code));
+    });
+    let code: number | null;
+    try {
+      code = await withDeadline(exit, hook.timeoutSeconds * 1000, () => child.kill('SIGKILL'));
+    } catch (err) {
+      throw new Error(`${hook.argv.join(' ')} did not finish (${errorMessage(err)})${output ? `: ${output.trim().split('\n').pop() ?? ''}` : ''}`, { cause: err });
+    }
+    const last = output.trim().split('\n').pop() ?? '';
+    if (code !== 0) throw new Error(`${hook.argv.join(' ')} exited with ${code}${last ? `: ${last}` : ''}`);
+    return `${command} exited 0${last ? `: ${last}` : ''}`;
+  }
+}

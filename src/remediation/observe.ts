@@ -1,0 +1,62 @@
+// The pipeline's eyes: every member's gRPC Status (raft indexes, leader, revision)
+// and /metrics (sizes, quota), read concurrently with a timeout.
+import { EtcdAccessError, errorMessage } from '../errors.js';
+import type { EtcdCluster } from '../etcd/cluster.js';
+import type { GrpcStatus, MemberClient } from '../etcd/member-client.js';
+import type { EtcdMetrics } from '../etcd/metrics-reader.js';
+import { formatBytes } from '../config/units.js';
+
+export interface MemberObservation {
+  client: MemberClient;
+  endpoint: string;
+  /** Member name, or id, or the endpoint when etcd never told us. */
+  name: string;
+  status?: GrpcStatus;
+  metrics?: EtcdMetrics;
+  error?: EtcdAccessError;
+}
+
+export type HealthyObservation = MemberObservation & { status: GrpcStatus; metrics: EtcdMetrics };
+
+export function isHealthy(o: MemberObservation): o is HealthyObservation {
+  return o.status !== undefined && o.metrics !== undefined && o.error === undefined;
+}
+
+function asAccessError(endpoint: string, err: unknown): EtcdAccessError {
+  if (err instanceof EtcdAccessError) return err;
+  return new EtcdAccessError(endpoint, 'rejected', `reading ${endpoint} failed (${errorMessage(err)})`, 'run again with --debug and report it', { cause: err });
+}
+
+export async function observeMember(cluster: EtcdCluster, client: MemberClient, timeoutMs: number): Promise<MemberObservation> {
+  const endpoint = client.endpoint;
+  try {
+    const [status, metrics] = await Promise.all([client.status(timeoutMs), cluster.readMetrics(client.target, timeoutMs)]);
+    return { client, endpoint, name: status.id, status, metrics };
+  } catch (err) {
+    return { client, endpoint, name: endpoint, error: asAccessError(endpoint, err) };
+  }
+}
+
+export async function observe(cluster: EtcdCluster, timeoutMs: number): Promise<MemberObservation[]> {
+  const observations = await Promise.all(cluster.members.map((m) => observeMember(cluster, m, timeoutMs)));
+  const ids = observations.flatMap((o) => (o.status ? [o.status.id] : []));
+  const names = await cluster.memberNames(ids, timeoutMs);
+  for (const o of observations) if (o.status) o.name = names.get(o.status.id) ?? o.status.id;
+  return observations;
+}
+
+/** The leader the reachable voting members agree on, if a majority of them name the same one. */
+export function agreedLeader(observations: MemberObservation[]): string | undefined {
+  const voters = observations.filter(isHealthy).filter((o) => !o.status.isLearner);
+  const votes = new Map<string, number>();
+  for (const o of voters) if (o.status.leaderId !== '0') votes.set(o.status.leaderId, (votes.get(o.status.leaderId) ?? 0) + 1);
+  for (const [leader, count] of votes) if (count > voters.length / 2) return leader;
+  return undefined;
+}
+
+/** "m1 (33.3 MiB, 104% of quota)" */
+export function describeMember(o: HealthyObservation): string {
+  const quota = o.metrics.quotaBytes;
+  const usage = quota ? `, ${Math.round((100 * o.metrics.dbSizeBytes) / quota)}% of quota` : '';
+  return `${o.name} (${formatBytes(o.metrics.dbSizeBytes)}${usage})`;
+}

@@ -1,0 +1,155 @@
+// Starts runs and keeps them apart: one run per cluster at a time in this
+// process (the webhook's duplicates join the run in progress), a lock file
+// for other processes, every state change persisted, metrics and listeners
+// told. On SIGTERM it lets the step in flight finish and starts nothing new.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import type { EtcdCluster } from '../etcd/cluster.js';
+import type { RunContext } from './context.js';
+import { HookRunner } from './hooks.js';
+import type { RemediationMetrics } from './metrics.js';
+import { runPipeline, type PipelineEvents } from './pipeline.js';
+import type { RunLock } from './run-lock.js';
+import type { RunStore } from './run-store.js';
+import { SnapshotStore } from './snapshot-store.js';
+import type { Run, RunRequest, Step } from './types.js';
+
+export type StartResult =
+  | { kind: 'started'; run: Run; done: Promise<Run> }
+  | { kind: 'in-progress'; run: Run }
+  | { kind: 'disabled'; reason: string }
+  | { kind: 'unknown-cluster'; reason: string }
+  | { kind: 'stopping'; reason: string };
+
+export interface RunListener {
+  stepStarted?(run: Run, step: Step): void;
+  stepEnded?(run: Run, step: Step): void;
+  runEnded?(run: Run): void;
+}
+
+export interface RemediatorDependencies {
+  clusters: EtcdCluster[];
+  config: Config;
+  store: RunStore;
+  lock: RunLock;
+  log: Logger;
+  metrics?: RemediationMetrics;
+}
+
+/** Short, sortable by time, unique enough: "r" + base-36 milliseconds + random. */
+export function newRunId(): string {
+  return `r${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+}
+
+export class Remediator {
+  private readonly running = new Map<string, { run: Run; done: Promise<Run> }>();
+  private readonly listeners = new Set<RunListener>();
+  private stopping = false;
+
+  constructor(private readonly deps: RemediatorDependencies) {}
+
+  get enabled(): boolean {
+    return this.deps.config.remediation.enabled;
+  }
+
+  listen(listener: RunListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  inProgress(cluster: string): Run | undefined {
+    return this.running.get(cluster)?.run;
+  }
+
+  /** The live record of a run in progress (more current than the store between steps). */
+  inProgressById(id: string): Run | undefined {
+    return [...this.running.values()].find((r) => r.run.id === id)?.run;
+  }
+
+  start(request: RunRequest): StartResult {
+    if (!this.enabled) return { kind: 'disabled', reason: 'remediation is disabled (remediation.enabled: false or --remediation-disabled): nothing was changed' };
+    if (this.stopping) return { kind: 'stopping', reason: 'the guard is shutting down' };
+    const cluster = this.deps.clusters.find((c) => c.name === request.cluster);
+    if (!cluster) return { kind: 'unknown-cluster', reason: `no cluster named "${request.cluster}" is configured` };
+    const current = this.running.get(cluster.name);
+    if (current) return { kind: 'in-progress', run: current.run };
+
+    const run: Run = {
+      id: newRunId(),
+      cluster: cluster.name,
+      trigger: request.trigger,
+      dryRun: request.dryRun,
+      force: request.force,
+      startedAt: new Date().toISOString(),
+      outcome: 'running',
+      steps: [],
+      cause: request.cause ?? {},
+      reclaimedBytes: 0,
+    };
+    const done = this.execute(cluster, run);
+    this.running.set(cluster.name, { run, done });
+    return { kind: 'started', run, done };
+  }
+
+  /** Asks every run to stop after its step in flight; resolves when all have ended. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  private async execute(cluster: EtcdCluster, run: Run): Promise<Run> {
+    const { config, store, lock, log, metrics } = this.deps;
+    let locked = false;
+    const ctx: RunContext = {
+      run,
+      cluster,
+      config,
+      dryRun: run.dryRun,
+      force: run.force,
+      log,
+      snapshots: new SnapshotStore(config.snapshot.dir),
+      hooks: new HookRunner(config.hooks),
+      readTimeoutMs: config.remediation.readTimeoutSeconds * 1000,
+      stopRequested: () => this.stopping,
+      acquireLock: async () => {
+        const holder = await lock.acquire(cluster.name, run.id);
+        locked = holder === undefined;
+        return holder;
+      },
+      facts: { before: [], leaderId: '', alarms: [], defragmented: [] },
+      progress: () => undefined,
+    };
+    const persist = (): void => {
+      store.save(run).catch((err: unknown) => log.error({ err, run: run.id }, 'run not persisted'));
+    };
+    const events: PipelineEvents = {
+      stepStarted: (r, step) => {
+        log.info({ run: r.id, cluster: r.cluster, step: step.name, dryRun: r.dryRun }, 'step started');
+        persist();
+        for (const l of this.listeners) l.stepStarted?.(r, step);
+      },
+      stepEnded: (r, step) => {
+        log.info({ run: r.id, cluster: r.cluster, step: step.name, outcome: step.outcome, seconds: step.durationSeconds, reason: step.reason }, 'step ended');
+        metrics?.stepEnded(r, step);
+        persist();
+        for (const l of this.listeners) l.stepEnded?.(r, step);
+      },
+    };
+
+    log.info({ run: run.id, cluster: run.cluster, trigger: run.trigger, dryRun: run.dryRun, force: run.force }, 'run started');
+    metrics?.runStarted(run);
+    persist();
+    try {
+      await runPipeline(ctx, events);
+    } finally {
+      if (locked) await lock.release(cluster.name, run.id).catch((err: unknown) => log.error({ err, run: run.id }, 'lock not released'));
+      this.running.delete(cluster.name);
+      metrics?.runEnded(run);
+      await store.save(run).catch((err: unknown) => log.error({ err, run: run.id }, 'run not persisted'));
+      log.info({ run: run.id, cluster: run.cluster, outcome: run.outcome, reason: run.reason, seconds: run.durationSeconds }, 'run ended');
+      for (const l of this.listeners) l.runEnded?.(run);
+    }
+    return run;
+  }
+}

@@ -1,0 +1,137 @@
+// Snapshots on disk. A snapshot is streamed from etcd straight to a temporary
+// file (with backpressure: a multi-GB database never sits in memory), checked
+// against the SHA-256 etcd appends as its last 32 bytes, fsynced, and only then
+// renamed to its final name. A partial or corrupt file never has a final name.
+import { createHash, type Hash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, statfs } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+const DIGEST_BYTES = 32;
+
+export interface SavedSnapshot {
+  path: string;
+  /** Size of the file, the trailing digest included (as etcdctl writes it). */
+  bytes: number;
+  sha256: string;
+}
+
+/**
+ * Passes etcd's snapshot messages through as bytes while hashing everything but
+ * the last 32 bytes, which it keeps aside to compare with the hash at the end.
+ */
+export class SnapshotVerifier extends Transform {
+  private readonly hash: Hash = createHash('sha256');
+  private tail = Buffer.alloc(0);
+  bytes = 0;
+
+  constructor() {
+    super({ writableObjectMode: true });
+  }
+
+  override _transform(message: unknown, _encoding: BufferEncoding, done: TransformCallback): void {
+    const blob = Buffer.isBuffer(message) ? message : (message as { blob?: Buffer }).blob;
+    if (!blob || blob.length === 0) {
+      done();
+      return;
+    }
+    this.bytes += blob.length;
+    const joined = this.tail.length === 0 ? blob : Buffer.concat([this.tail, blob]);
+    const keep = Math.min(DIGEST_BYTES, joined.length);
+    this.hash.update(joined.subarray(0, joined.length - keep));
+    // Copy: the tail must not pin a whole chunk in memory.
+    this.tail = Buffer.from(joined.subarray(joined.length - keep));
+    done(null, blob);
+  }
+
+  /** Throws unless the stream ended with the SHA-256 of everything before it. */
+  verify(): string {
+    if (this.tail.length < DIGEST_BYTES) throw new Error(`the snapshot is only ${this.bytes} bytes, too short to hold its checksum`);
+    const actual = this.hash.digest();
+    if (!actual.equals(this.tail)) {
+      throw new Error(`checksum mismatch: etcd sent ${this.tail.toString('hex').slice(0, 16)}..., the data hashes to ${actual.toString('hex').slice(0, 16)}...`);
+    }
+    return actual.toString('hex');
+  }
+}
+
+function timestamp(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export class SnapshotStore {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = resolve(dir);
+  }
+
+  fileName(cluster: string, runId: string, at: Date): string {
+    return `${cluster}-${timestamp(at)}-${runId}.db`;
+  }
+
+  /** Bytes free for this user where snapshots go (the nearest existing parent, if the dir does not exist yet). */
+  async freeBytes(): Promise<{ path: string; free: number }> {
+    let path = this.dir;
+    for (;;) {
+      try {
+        const stats = await statfs(path);
+        return { path, free: stats.bavail * stats.bsize };
+      } catch (err) {
+        const parent = dirname(path);
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || parent === path) throw err;
+        path = parent;
+      }
+    }
+  }
+
+  /** Streams `source` into the store; the file gets its final name only once complete and verified. */
+  async save(source: NodeJS.ReadableStream, cluster: string, runId: string, at = new Date()): Promise<SavedSnapshot> {
+    await mkdir(this.dir, { recursive: true });
+    const name = this.fileName(cluster, runId, at);
+    const finalPath = join(this.dir, name);
+    const partialPath = join(this.dir, `.${name}.partial`);
+    const verifier = new SnapshotVerifier();
+    try {
+      await pipeline(source, verifier, createWriteStream(partialPath, { flags: 'wx' }));
+      const sha256 = verifier.verify();
+      const file = await open(partialPath, 'r+');
+      try {
+        await file.sync();
+      } finally {
+        await file.close();
+      }
+      await rename(partialPath, finalPath);
+      await this.syncDir();
+      return { path: finalPath, bytes: verifier.bytes, sha256 };
+    } catch (err) {
+      await rm(partialPath, { force: true });
+      throw err;
+    }
+  }
+
+  /** Keeps the newest `keep` snapshots of `cluster`; returns the paths removed. */
+  async prune(cluster: string, keep: number): Promise<string[]> {
+    const pattern = new RegExp(`^${escapeRegExp(cluster)}-\\d{8}T\\d{6}Z-[A-Za-z0-9]+\\.db$`);
+    const ours = (await readdir(this.dir)).filter((f) => pattern.test(f)).sort();
+    const old = ours.slice(0, Math.max(0, ours.length - keep));
+    for (const file of old) await rm(join(this.dir, file), { force: true });
+    return old.map((file) => join(this.dir, file));
+  }
+
+  /** A rename is durable only once the directory entry is on disk. */
+  private async syncDir(): Promise<void> {
+    const dir = await open(this.dir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+}

@@ -1,0 +1,162 @@
+// Step 4: defragment every member, one at a time, followers first and the
+// leader last (after handing leadership to a follower already done, so the
+// cluster keeps a responsive leader). Before each member the whole cluster is
+// looked at again: every member answering, a leader agreed, no alarm but
+// NOSPACE. After each member: it must answer again and catch up with the
+// leader before the next starts. The first failure stops everything.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { formatBytes } from '../../config/units.js';
+import { errorMessage } from '../../errors.js';
+import type { RunContext } from '../context.js';
+import type { MemberClient } from '../../etcd/member-client.js';
+import { agreedLeader, isHealthy, observe, observeMember, type HealthyObservation, type MemberObservation } from '../observe.js';
+import { fail, interrupt, skipped, succeeded, type StepResult } from '../step-result.js';
+
+const POLL_MS = 200;
+
+interface Defragmented {
+  name: string;
+  id: string;
+  wasLeader: boolean;
+  startedAt: string;
+  seconds: number;
+  beforeBytes: number;
+  afterBytes: number;
+  reclaimedBytes: number;
+}
+
+/** The whole cluster, healthy: every member answers, a leader is agreed, no alarm but NOSPACE. */
+async function healthyCluster(ctx: RunContext, waitMs: number): Promise<{ members: HealthyObservation[]; leaderId: string }> {
+  const deadline = Date.now() + waitMs;
+  let problem = '';
+  for (;;) {
+    const observations = await observe(ctx.cluster, ctx.readTimeoutMs);
+    const down = observations.filter((o) => !isHealthy(o));
+    const members = observations.filter(isHealthy);
+    const blocking = members.flatMap((o) => o.status.alarms).filter((a) => a.alarm !== 'NOSPACE');
+    const leaderId = agreedLeader(members);
+    if (blocking.length > 0) throw fail(`alarm ${blocking.map((a) => `${a.alarm} on ${a.memberId}`).join(', ')} appeared during the run; stopped`);
+    if (down.length === 0 && leaderId !== undefined) return { members, leaderId };
+    problem = down.length > 0 ? `${down.map((o) => `${o.name} (${o.error?.message ?? 'no answer'})`).join('; ')}` : 'no leader agreed';
+    if (Date.now() >= deadline) throw fail(`the cluster is not healthy: ${problem}; stopped before touching another member`);
+    await sleep(POLL_MS);
+  }
+}
+
+/** The client of the member with this id (ids as preflight saw them). */
+function clientOf(ctx: RunContext, id: string): MemberClient | undefined {
+  return ctx.facts.before.find((o) => o.status?.id === id)?.client;
+}
+
+/**
+ * After its defragment, the member must answer again and apply everything the
+ * leader had applied by the time it answered.
+ */
+async function waitBackAndCaughtUp(ctx: RunContext, member: HealthyObservation, timeoutMs: number): Promise<MemberObservation> {
+  const deadline = Date.now() + timeoutMs;
+  let target: number | undefined;
+  let last = 'no answer yet';
+  while (Date.now() < deadline) {
+    const now = await observeMember(ctx.cluster, member.client, ctx.readTimeoutMs);
+    if (!isHealthy(now)) {
+      last = now.error?.message ?? 'no answer';
+    } else if (now.status.leaderId === now.status.id) {
+      return now; // it leads (moveLeader off): nobody to catch up with
+    } else {
+      if (target === undefined) {
+        const leader = clientOf(ctx, now.status.leaderId);
+        target = leader ? await leader.status(ctx.readTimeoutMs).then((s) => s.raftAppliedIndex, () => undefined) : undefined;
+      }
+      if (target !== undefined && now.status.raftAppliedIndex >= target) return now;
+      last = `applied index ${now.status.raftAppliedIndex}, the leader's ${target ?? 'unknown'}`;
+    }
+    await sleep(POLL_MS);
+  }
+  throw fail(`${member.name} did not answer and catch up with the leader within ${Math.round(timeoutMs / 1000)} s after its defragment (${last}); no other member was touched`);
+}
+
+/** Hands leadership to the most caught-up member already defragmented, and waits until all agree. */
+async function moveLeadership(ctx: RunContext, leader: HealthyObservation, members: HealthyObservation[], doneIds: string[]): Promise<string> {
+  const candidates = members.filter((o) => doneIds.includes(o.status.id)).sort((a, b) => b.status.raftAppliedIndex - a.status.raftAppliedIndex);
+  const target = candidates[0];
+  if (!target) throw fail(`no defragmented member to hand leadership to before defragmenting the leader ${leader.name}`);
+  const timeoutMs = ctx.config.defrag.catchUpTimeoutSeconds * 1000;
+  try {
+    await leader.client.moveLeader(target.status.id, timeoutMs);
+  } catch (err) {
+    throw fail(`moving leadership from ${leader.name} to ${target.name} failed (${errorMessage(err)}); the leader was not defragmented`, {}, err);
+  }
+  const { leaderId } = await healthyCluster(ctx, timeoutMs);
+  if (leaderId !== target.status.id) throw fail(`leadership went to ${leaderId}, not ${target.name}; stopped before defragmenting ${leader.name}`);
+  return target.name;
+}
+
+export async function defrag(ctx: RunContext): Promise<StepResult> {
+  const { config } = ctx;
+  const voters = ctx.facts.before.filter(isHealthy).filter((o) => !o.status.isLearner);
+  const learners = ctx.facts.before.filter(isHealthy).filter((o) => o.status.isLearner).map((o) => o.name);
+  const byName = (a: HealthyObservation, b: HealthyObservation) => a.name.localeCompare(b.name);
+  const startLeader = voters.find((o) => o.status.id === ctx.facts.leaderId);
+
+  if (ctx.dryRun) {
+    const followers = voters.filter((o) => o !== startLeader).sort(byName);
+    const order = [...followers, ...(startLeader ? [startLeader] : [])].map((o) => o.name);
+    const move = config.defrag.moveLeader && startLeader && followers.length > 0 ? `, handing leadership from ${startLeader.name} to a defragmented follower first` : '';
+    return skipped(`dry run: would defragment ${order.join(', then ')}, one at a time${move}`, { order });
+  }
+
+  const done: Defragmented[] = [];
+  const doneIds = (): string[] => done.map((d) => d.id);
+  const catchUpMs = config.defrag.catchUpTimeoutSeconds * 1000;
+  const movedLeadership: string[] = [];
+  const details = () => ({ leaderAtStart: startLeader?.name, order: done.map((d) => d.name), members: done, movedLeadership, skippedLearners: learners });
+
+  while (done.length < voters.length) {
+    const remaining = voters.filter((o) => !doneIds().includes(o.status.id));
+    if (ctx.stopRequested()) {
+      throw interrupt(`stopped before defragmenting ${remaining.map((o) => o.name).join(', ')}; ${done.length} of ${voters.length} members were defragmented`, details());
+    }
+    if (done.length > 0 && config.defrag.settleSeconds > 0) await sleep(config.defrag.settleSeconds * 1000);
+
+    const { members, leaderId } = await healthyCluster(ctx, catchUpMs);
+    const pending = members.filter((o) => !o.status.isLearner && !doneIds().includes(o.status.id)).sort(byName);
+    let next = pending.find((o) => o.status.id !== leaderId);
+    let wasLeader = false;
+    if (!next) {
+      // Only the leader is left.
+      next = pending[0];
+      if (!next) throw fail('a member disappeared from the cluster during the run', details());
+      wasLeader = true;
+      if (config.defrag.moveLeader && done.length > 0) {
+        movedLeadership.push(`${next.name} -> ${await moveLeadership(ctx, next, members, doneIds())}`);
+      }
+    }
+
+    ctx.progress({ ...details(), current: next.name });
+    ctx.log.info({ run: ctx.run.id, member: next.name, endpoint: next.endpoint, leader: wasLeader }, 'defragmenting');
+    const startedAt = new Date();
+    try {
+      await next.client.defragment(config.defrag.timeoutSeconds * 1000);
+    } catch (err) {
+      throw fail(`defragmenting ${next.name} failed (${errorMessage(err)}); no other member was touched`, { ...details(), failed: next.name }, err);
+    }
+    const back = await waitBackAndCaughtUp(ctx, next, catchUpMs);
+    const afterBytes = back.metrics?.dbSizeBytes ?? next.metrics.dbSizeBytes;
+    done.push({
+      name: next.name,
+      id: next.status.id,
+      wasLeader,
+      startedAt: startedAt.toISOString(),
+      seconds: (Date.now() - startedAt.getTime()) / 1000,
+      beforeBytes: next.metrics.dbSizeBytes,
+      afterBytes,
+      reclaimedBytes: Math.max(0, next.metrics.dbSizeBytes - afterBytes),
+    });
+    ctx.facts.defragmented.push(next.status.id);
+    ctx.progress(details());
+  }
+
+  const reclaimed = done.reduce((sum, d) => sum + d.reclaimedBytes, 0);
+  const learnerNote = learners.length > 0 ? `; learner ${learners.join(', ')} skipped` : '';
+  return succeeded(`defragmented ${done.map((d) => d.name).join(', then ')}, one at a time, leader last; ${formatBytes(reclaimed)} returned${learnerNote}`, details());
+}

@@ -1,0 +1,51 @@
+// Step 5: disarm NOSPACE, and only NOSPACE. etcd compares the physical file with
+// its quota, so the alarm is disarmed only when every member is back under
+// disarm.maxQuotaUsage of it; otherwise the next write would raise it again and
+// verify reports why. etcd sometimes needs a second disarm: the list is read
+// again and the disarm repeated, with backoff.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorMessage } from '../../errors.js';
+import type { AlarmEntry } from '../../etcd/types.js';
+import type { RunContext } from '../context.js';
+import { agreedLeader, describeMember, isHealthy, observe } from '../observe.js';
+import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
+
+export async function disarm(ctx: RunContext): Promise<StepResult> {
+  const { config } = ctx;
+  const observations = await observe(ctx.cluster, ctx.readTimeoutMs);
+  const members = observations.filter(isHealthy);
+  const nameOf = (id: string) => members.find((o) => o.status.id === id)?.name ?? id;
+  if (members.length < observations.length) throw fail('a member stopped answering after the defragment; the alarm is kept');
+  const leaderId = agreedLeader(members);
+  const leader = members.find((o) => o.status.id === leaderId);
+  if (!leader) throw fail('no leader after the defragment; the alarm is kept');
+
+  const limit = config.disarm.maxQuotaUsage;
+  const tooFull = members.filter((o) => o.metrics.quotaBytes !== undefined && o.metrics.dbSizeBytes > limit * o.metrics.quotaBytes);
+  if (tooFull.length > 0 && !ctx.dryRun) {
+    ctx.facts.tooFull = `${tooFull.map(describeMember).join(', ')} after the defragment, above disarm.maxQuotaUsage ${Math.round(limit * 100)}%`;
+    return skipped(`kept the NOSPACE alarm: ${ctx.facts.tooFull}; the next write would raise it again`);
+  }
+
+  const list = async (): Promise<AlarmEntry[]> => (await leader.client.alarms(ctx.readTimeoutMs)).filter((a) => a.alarm === 'NOSPACE');
+  let remaining = await list();
+  if (remaining.length === 0) return skipped('no NOSPACE alarm to disarm');
+  if (ctx.dryRun) return skipped(`dry run: would disarm NOSPACE on ${remaining.map((a) => nameOf(a.memberId)).join(', ')} once every member is under ${Math.round(limit * 100)}% of its quota`);
+
+  const disarmed = remaining.map((a) => nameOf(a.memberId));
+  for (let attempt = 1; attempt <= config.disarm.attempts; attempt++) {
+    for (const alarm of remaining) {
+      try {
+        await leader.client.disarmNoSpace(alarm.memberId, ctx.readTimeoutMs);
+      } catch (err) {
+        ctx.log.warn({ run: ctx.run.id, member: nameOf(alarm.memberId), attempt, err: errorMessage(err) }, 'disarm failed; will retry');
+      }
+    }
+    remaining = await list();
+    if (remaining.length === 0) {
+      return succeeded(`disarmed NOSPACE on ${disarmed.join(', ')} (${attempt} attempt${attempt > 1 ? 's' : ''})`, { members: disarmed, attempts: attempt });
+    }
+    if (attempt < config.disarm.attempts) await sleep(config.disarm.backoffSeconds * 1000 * 2 ** (attempt - 1));
+  }
+  throw fail(`NOSPACE stayed on ${remaining.map((a) => nameOf(a.memberId)).join(', ')} after ${config.disarm.attempts} disarm attempts`, { remaining: remaining.map((a) => nameOf(a.memberId)) });
+}

@@ -1,0 +1,21 @@
+// Step 7: tell the world. The configured hooks get the run report; the
+// runbook's kubelet restart is one such hook. Run only after a run that got
+// this far, so a failed remediation never triggers node restarts.
+import { errorMessage } from '../../errors.js';
+import type { RunContext } from '../context.js';
+import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
+
+export async function hooks(ctx: RunContext): Promise<StepResult> {
+  const configured = ctx.hooks.configured;
+  if (configured.length === 0) return skipped('no hooks configured');
+  if (ctx.dryRun) return skipped(`dry run: would run the ${configured.join(' and ')} hook`);
+  const report = { ...ctx.run, outcome: 'succeeded' as const };
+  const results: Record<string, string> = {};
+  try {
+    if (ctx.config.hooks.http) results.http = await ctx.hooks.postReport(report);
+    if (ctx.config.hooks.command) results.command = await ctx.hooks.runCommand(report);
+  } catch (err) {
+    throw fail(`a hook failed (${errorMessage(err)}); the cluster itself was remediated`, results, err);
+  }
+  return succeeded(`ran the ${configured.join(' and ')} hook: ${Object.values(results).join('; ')}`, results);
+}

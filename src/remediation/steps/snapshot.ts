@@ -1,0 +1,53 @@
+// Step 2: back up first. The runbook's `etcdctl snapshot save`, streamed to
+// disk, verified, and kept to the newest snapshot.keep. Nothing is compacted
+// unless this succeeded (or snapshot.required is false, said explicitly).
+import { formatBytes } from '../../config/units.js';
+import { errorMessage } from '../../errors.js';
+import type { RunContext } from '../context.js';
+import { isHealthy } from '../observe.js';
+import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
+
+/** A follower that is up to date spares the leader; the leader if there is none. */
+function snapshotSource(ctx: RunContext) {
+  const members = ctx.facts.before.filter(isHealthy).filter((o) => !o.status.isLearner);
+  const followers = members.filter((o) => o.status.id !== ctx.facts.leaderId).sort((a, b) => b.status.raftAppliedIndex - a.status.raftAppliedIndex);
+  return followers[0] ?? members[0];
+}
+
+export async function snapshot(ctx: RunContext): Promise<StepResult> {
+  const { config } = ctx;
+  if (!config.snapshot.required) {
+    return skipped('snapshot.required is false: compacting without a backup, as configured');
+  }
+  const source = snapshotSource(ctx);
+  if (!source) throw fail('no member to take the snapshot from');
+  const target = `${ctx.snapshots.dir}/${ctx.snapshots.fileName(ctx.cluster.name, ctx.run.id, new Date())}`;
+  if (ctx.dryRun) {
+    return skipped(`dry run: would stream ${formatBytes(source.metrics.dbSizeBytes)} from ${source.name} to ${target}`, { source: source.name });
+  }
+  const started = Date.now();
+  let saved;
+  try {
+    const stream = await source.client.snapshot(config.snapshot.timeoutSeconds * 1000);
+    saved = await ctx.snapshots.save(stream, ctx.cluster.name, ctx.run.id);
+  } catch (err) {
+    throw fail(`the snapshot from ${source.name} could not be written to ${ctx.snapshots.dir} (${errorMessage(err)}); nothing was changed`, { source: source.name }, err);
+  }
+  ctx.facts.snapshot = saved;
+  let pruned: string[] = [];
+  try {
+    pruned = await ctx.snapshots.prune(ctx.cluster.name, config.snapshot.keep);
+  } catch (err) {
+    // The new snapshot is safe on disk; old ones not removed only cost space.
+    ctx.log.warn({ err: errorMessage(err), dir: ctx.snapshots.dir }, 'could not remove old snapshots');
+  }
+  const seconds = (Date.now() - started) / 1000;
+  return succeeded(`wrote and verified ${saved.path} (${formatBytes(saved.bytes)}) from ${source.name}`, {
+    path: saved.path,
+    bytes: saved.bytes,
+    sha256: saved.sha256,
+    source: source.name,
+    megabytesPerSecond: seconds > 0 ? Math.round(saved.bytes / 1e6 / seconds) : null,
+    removed: pruned,
+  });
+}

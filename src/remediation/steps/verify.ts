@@ -1,0 +1,47 @@
+// Step 6: check the result the way the runbook's last step does. No NOSPACE
+// alarm, every member under its quota, what was reclaimed and how fragmented
+// the files are now; optionally a write probe proving etcd accepts writes.
+import { formatBytes } from '../../config/units.js';
+import { errorMessage } from '../../errors.js';
+import { fragmentationRatio } from '../../etcd/space.js';
+import type { RunContext } from '../context.js';
+import { agreedLeader, isHealthy, observe } from '../observe.js';
+import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
+
+export async function verify(ctx: RunContext): Promise<StepResult> {
+  if (ctx.dryRun) return skipped('dry run: nothing to verify');
+  const observations = await observe(ctx.cluster, ctx.readTimeoutMs);
+  const members = observations.filter(isHealthy);
+  const before = new Map(ctx.facts.before.filter(isHealthy).map((o) => [o.status.id, o.metrics.dbSizeBytes]));
+  const perMember = members.map((o) => ({
+    name: o.name,
+    dbSizeBytes: o.metrics.dbSizeBytes,
+    dbSizeInUseBytes: o.metrics.dbSizeInUseBytes,
+    fragmentationRatio: Number(fragmentationRatio(o.metrics.dbSizeBytes, o.metrics.dbSizeInUseBytes).toFixed(3)),
+    reclaimedBytes: Math.max(0, (before.get(o.status.id) ?? o.metrics.dbSizeBytes) - o.metrics.dbSizeBytes),
+  }));
+  const reclaimed = perMember.reduce((sum, m) => sum + m.reclaimedBytes, 0);
+  const details = { members: perMember, reclaimedBytes: reclaimed };
+  if (members.length < observations.length) throw fail('a member does not answer after the run', details);
+
+  if (ctx.facts.tooFull) throw fail(`the NOSPACE alarm was kept: ${ctx.facts.tooFull}; the live data does not fit the quota, so raise --quota-backend-bytes or delete data`, details);
+  const leader = members.find((o) => o.status.id === agreedLeader(members));
+  if (!leader) throw fail('no leader after the run', details);
+  const alarms = await leader.client.alarms(ctx.readTimeoutMs);
+  if (alarms.some((a) => a.alarm === 'NOSPACE')) throw fail('a NOSPACE alarm is still active', { ...details, alarms });
+  const over = members.filter((o) => o.metrics.quotaBytes !== undefined && o.metrics.dbSizeBytes >= o.metrics.quotaBytes);
+  if (over.length > 0) throw fail(`${over.map((o) => o.name).join(', ')} is still at or above its quota`, details);
+
+  let probe = '';
+  const writeProbe = ctx.config.verify.writeProbe;
+  if (writeProbe.enabled) {
+    try {
+      await leader.client.writeProbe(writeProbe.key, ctx.readTimeoutMs);
+      probe = `; a write to ${writeProbe.key} was accepted`;
+    } catch (err) {
+      throw fail(`the write probe to ${writeProbe.key} failed (${errorMessage(err)})`, details, err);
+    }
+  }
+  const fragmentation = perMember.map((m) => `${m.name} ${Math.round(m.fragmentationRatio * 100)}%`).join(', ');
+  return succeeded(`no NOSPACE alarm; ${formatBytes(reclaimed)} reclaimed; fragmentation now ${fragmentation}${probe}`, details);
+}

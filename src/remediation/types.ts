@@ -1,0 +1,57 @@
+// The remediation domain: a Run is the runbook applied once to one cluster, a
+// sequence of named Steps, each with an outcome. Runs are also read back from
+// runs.jsonl on disk, so the schemas here validate them and define the types.
+import { z } from 'zod';
+
+export const STEP_NAMES = ['preflight', 'snapshot', 'compact', 'defrag', 'disarm', 'verify', 'hooks'] as const;
+export const StepNameSchema = z.enum(STEP_NAMES);
+export type StepName = z.infer<typeof StepNameSchema>;
+
+/** succeeded: done; skipped: not needed or not wanted (reason says which); the rest stop the run. */
+export const StepOutcomeSchema = z.enum(['running', 'succeeded', 'skipped', 'failed', 'refused', 'interrupted']);
+export type StepOutcome = z.infer<typeof StepOutcomeSchema>;
+
+export const RunOutcomeSchema = z.enum(['running', 'succeeded', 'failed', 'refused', 'skipped', 'interrupted']);
+export type RunOutcome = z.infer<typeof RunOutcomeSchema>;
+
+export const TriggerSchema = z.enum(['webhook', 'api', 'cli', 'policy']);
+export type Trigger = z.infer<typeof TriggerSchema>;
+
+export const StepSchema = z.object({
+  name: StepNameSchema,
+  outcome: StepOutcomeSchema,
+  startedAt: z.string(),
+  endedAt: z.string().optional(),
+  durationSeconds: z.number().optional(),
+  /** One sentence: why it was skipped, refused or failed, or what it did. */
+  reason: z.string().optional(),
+  details: z.record(z.string(), z.unknown()).default({}),
+});
+export type Step = z.infer<typeof StepSchema>;
+
+export const RunSchema = z.object({
+  id: z.string(),
+  cluster: z.string(),
+  trigger: TriggerSchema,
+  dryRun: z.boolean(),
+  /** Proceed although etcd shows no need (the safety gates still apply). */
+  force: z.boolean().default(false),
+  startedAt: z.string(),
+  endedAt: z.string().optional(),
+  durationSeconds: z.number().optional(),
+  outcome: RunOutcomeSchema,
+  reason: z.string().optional(),
+  steps: z.array(StepSchema),
+  /** What triggered it, e.g. the alert names and fingerprints. */
+  cause: z.record(z.string(), z.unknown()).default({}),
+  reclaimedBytes: z.number().default(0),
+});
+export type Run = z.infer<typeof RunSchema>;
+
+export interface RunRequest {
+  cluster: string;
+  trigger: Trigger;
+  dryRun: boolean;
+  force: boolean;
+  cause?: Record<string, unknown>;
+}

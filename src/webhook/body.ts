@@ -1,0 +1,36 @@
+// JSON bodies for the webhook and the runs API: 415 unless JSON, 413 over
+// 1 MiB, 400 when unparsable. A bad request is never a 5xx (Alertmanager
+// retries those).
+import express, { type NextFunction, type Request, type Response } from 'express';
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export function jsonBody(onRejected: (outcome: string) => void) {
+  const parse = express.json({ limit: BODY_LIMIT_BYTES, type: () => true });
+  return [
+    (req: Request, res: Response, next: NextFunction): void => {
+      if (!req.is('application/json')) {
+        onRejected('unsupported_media_type');
+        res.status(415).json({ status: 'unsupported media type', reason: 'send Content-Type: application/json' });
+        return;
+      }
+      next();
+    },
+    parse,
+    // body-parser reports its own errors here; answer them as the client's fault.
+    (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
+      const type = (err as { type?: string }).type;
+      if (type === 'entity.too.large') {
+        onRejected('too_large');
+        res.set('Connection', 'close').status(413).json({ status: 'too large', reason: `the body is over ${BODY_LIMIT_BYTES} bytes` });
+        return;
+      }
+      if (type === 'entity.parse.failed' || type === 'encoding.unsupported' || type === 'charset.unsupported' || type === 'request.aborted') {
+        onRejected('invalid');
+        res.status(400).json({ status: 'invalid', reason: `the body is not valid JSON (${(err as Error).message})` });
+        return;
+      }
+      next(err);
+    },
+  ];
+}
