@@ -76,7 +76,10 @@ export class SnapshotStore {
     return `${cluster}-${timestamp(at)}-${runId}.db`;
   }
 
-  /** Bytes free for this user where snapshots go (the nearest existing parent, if the dir does not exist yet). */
+  /**
+   * Bytes free for this user where snapshots go: the nearest existing directory
+   * (the dir may not exist yet). Whether it can be written is found by writing.
+   */
   async freeBytes(): Promise<{ path: string; free: number }> {
     let path = this.dir;
     for (;;) {
@@ -85,7 +88,8 @@ export class SnapshotStore {
         return { path, free: stats.bavail * stats.bsize };
       } catch (err) {
         const parent = dirname(path);
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || parent === path) throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        if ((code !== 'ENOENT' && code !== 'ENOTDIR') || parent === path) throw err;
         path = parent;
       }
     }

@@ -178,6 +178,8 @@ export class EtcdTestCluster {
         : undefined,
       // Tests must see each error as etcd sent it: no retries, no circuit breaker.
       faultHandling: { host: () => noop, global: noop },
+      // readAll of a filled cluster returns tens of megabytes in one answer.
+      grpcOptions: { 'grpc.max_receive_message_length': 512 * 1024 * 1024 },
       ...extra,
     });
   }

@@ -12,7 +12,7 @@ export interface FillOptions {
   liveValueBytes?: number;
   /** Size of each churn value (default 512 KiB; etcd accepts up to 1.5 MiB). */
   churnValueBytes?: number;
-  /** Keys overwritten during the churn (default 4). */
+  /** Keys overwritten during the churn (default 4). `Infinity`: every write a new key, so the data itself fills the quota and compaction frees nothing. */
   churnKeys?: number;
 }
 
@@ -55,7 +55,8 @@ export async function fillToNoSpace(cluster: EtcdTestCluster, options: FillOptio
     for (let writes = 0; writes < 100_000; writes++) {
       const smallest = await smallestMember(members);
       try {
-        await smallest.put(`churn/${writes % churnKeys}`).value(churnValue).exec();
+        const key = Number.isFinite(churnKeys) ? `churn/${writes % churnKeys}` : `churn/${writes}`;
+        await smallest.put(key).value(churnValue).exec();
       } catch (err) {
         if (!isNoSpace(err)) throw err;
         // A member raises its own alarm when a write it receives would take its

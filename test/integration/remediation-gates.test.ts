@@ -1,0 +1,247 @@
+// The safety gates, each on real etcd: a refusal is a success of the product,
+// and it must leave the cluster exactly as it was.
+import { strict as assert } from 'node:assert';
+import { createServer, type IncomingMessage } from 'node:http';
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { EtcdTestCluster } from '../harness/etcd-cluster.js';
+import { fillToNoSpace } from '../harness/fill.js';
+import { hasStackTrace, runGuard } from '../harness/guard.js';
+import { makeTempDir } from '../harness/processes.js';
+import { MemberGauges, writeYaml } from '../harness/remediation.js';
+
+interface Untouched {
+  compactRevision: number[];
+  dbSize: number[];
+}
+
+describe('safety gates on a 3-member mTLS cluster at NOSPACE', () => {
+  let cluster: EtcdTestCluster;
+  let gauges: MemberGauges;
+  let baseline: Untouched;
+  const dir = makeTempDir('gates');
+  const stateDir = join(dir, 'state');
+  const snapshotDir = join(dir, 'snapshots');
+  let n = 0;
+
+  const remediate = (args: string[], flags = cluster.connectionArgs()) =>
+    runGuard(['remediate', ...flags, '--state-dir', stateDir, '--snapshot-dir', snapshotDir, ...args], {}, 120_000);
+
+  const configFile = (value: unknown) => writeYaml(join(dir, `config-${++n}.yaml`), value);
+
+  async function state(): Promise<Untouched> {
+    return { compactRevision: await gauges.read('etcd_debugging_mvcc_compact_revision'), dbSize: await gauges.read('etcd_mvcc_db_total_size_in_bytes') };
+  }
+
+  /** Nothing compacted, nothing defragmented, the alarm still there (on the members that answer). */
+  async function assertUntouched(skip: number[] = []): Promise<void> {
+    const now = await state();
+    const keep = (values: number[]) => values.filter((_, i) => !skip.includes(i));
+    assert.deepEqual(keep(now.compactRevision), keep(baseline.compactRevision), 'nothing was compacted');
+    assert.deepEqual(keep(now.dbSize), keep(baseline.dbSize), 'nothing was defragmented');
+    const alarms = await cluster.etcdctl(['alarm', 'list'], cluster.endpoints.filter((_, i) => !skip.includes(i)));
+    assert.equal((alarms.stdout.match(/alarm:NOSPACE/g) ?? []).length, 3, 'the NOSPACE alarms are kept');
+  }
+
+  function oneSentence(stderr: string, pattern: RegExp): void {
+    const last = stderr.trim().split('\n').pop() ?? '';
+    assert.match(last, pattern);
+    assert.equal(hasStackTrace(stderr), false);
+  }
+
+  before(async () => {
+    cluster = await EtcdTestCluster.start({ tls: true });
+    await fillToNoSpace(cluster);
+    gauges = new MemberGauges(cluster);
+    baseline = await state();
+    assert.deepEqual(baseline.compactRevision, [-1, -1, -1], 'a fresh cluster was never compacted');
+  });
+
+  after(async () => {
+    await gauges?.close();
+    await cluster?.stop();
+  });
+
+  it('the kill switch: exit 1, disabled, nothing changed', async () => {
+    const result = await remediate(['--yes', '--remediation-disabled']);
+    assert.equal(result.code, 1);
+    oneSentence(result.stderr, /remediation is disabled .*; nothing was changed/);
+    await assertUntouched();
+  });
+
+  it('unattended without --yes: exit 2, asks for --yes', async () => {
+    const result = await remediate([]);
+    assert.equal(result.code, 2);
+    oneSentence(result.stderr, /not a terminal; pass --yes to run it unattended, or --dry-run to see the plan\.$/);
+    await assertUntouched();
+  });
+
+  it('--dry-run prints the plan and changes nothing', async () => {
+    const result = await remediate(['--dry-run']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /snapshot skipped .*dry run: would stream [\d.]+ MiB from m\d to /);
+    assert.match(result.stdout, /compact skipped .*dry run: would compact to revision \d+/);
+    assert.match(result.stdout, /defrag skipped .*dry run: would defragment m\d, then m\d, then m\d, one at a time/);
+    assert.match(result.stdout, /nothing was changed/);
+    await assertUntouched();
+  });
+
+  it('not enough disk for the snapshot: refused, nothing changed', async () => {
+    const config = configFile({ clusters: [{ name: 'default', endpoints: cluster.endpoints, tls: tlsOf(cluster) }], snapshot: { marginBytes: '1000TiB' } });
+    const result = await runGuard(['remediate', '--yes', '--config', config, '--state-dir', stateDir, '--snapshot-dir', snapshotDir]);
+    assert.equal(result.code, 1);
+    oneSentence(result.stderr, /refused at preflight .*has [\d.]+ \w+ free but the snapshot needs [\d.]+ TiB/);
+    await assertUntouched();
+  });
+
+  it('an unwritable snapshot dir: failed at snapshot, nothing compacted, alarm kept', async () => {
+    const notADir = join(dir, 'a-file');
+    writeFileSync(notADir, 'this is a file, so no directory can be made below it');
+    const result = await runGuard(['remediate', '--yes', ...cluster.connectionArgs(), '--state-dir', stateDir, '--snapshot-dir', join(notADir, 'snapshots')]);
+    assert.equal(result.code, 1);
+    oneSentence(result.stderr, /failed at snapshot .*could not be written to .*a-file\/snapshots .*; nothing was changed/);
+    await assertUntouched();
+  });
+
+  it('a CORRUPT alarm: refused, nothing changed, CORRUPT left alone', async () => {
+    const client = cluster.client();
+    const status = await client.maintenance.status();
+    await client.maintenance.alarm({ action: 'Activate', memberID: status.header.member_id, alarm: 'Corrupt' });
+    try {
+      const result = await remediate(['--yes']);
+      assert.equal(result.code, 1);
+      oneSentence(result.stderr, /refused at preflight .*alarm CORRUPT on m\d is active: only NOSPACE is remediated/);
+      const alarms = await cluster.etcdctl(['alarm', 'list']);
+      assert.match(alarms.stdout, /alarm:CORRUPT/);
+    } finally {
+      await client.maintenance.alarm({ action: 'Deactivate', memberID: status.header.member_id, alarm: 'Corrupt' });
+      client.close();
+    }
+    await assertUntouched();
+  });
+
+  it('a member missing from the endpoints: refused, naming it', async () => {
+    const result = await remediate(['--yes'], cluster.connectionArgs(cluster.endpoints.slice(0, 2)));
+    assert.equal(result.code, 1);
+    oneSentence(result.stderr, /member m3 \(https:\/\/127\.0\.0\.1:\d+\) is in the cluster but not in the configured endpoints/);
+    await assertUntouched();
+  });
+
+  it('a member killed before the run: refused, naming it; nothing compacted or defragmented', async () => {
+    await cluster.killMember(1);
+    try {
+      const result = await remediate(['--yes']);
+      assert.equal(result.code, 1);
+      oneSentence(result.stderr, new RegExp(`refused at preflight .*member .*${cluster.endpoints[1] ?? ''}.*every member must answer before anything is changed`));
+      await assertUntouched([1]);
+    } finally {
+      await cluster.restartMember(1);
+    }
+  });
+
+  it('no leader (quorum lost): refused', async () => {
+    await cluster.killMember(1);
+    await cluster.killMember(2);
+    try {
+      // The survivor notices the lost quorum after its election timeout.
+      const deadline = Date.now() + 15_000;
+      while ((await gauges.read('etcd_server_has_leader'))[0] !== 0) {
+        assert.ok(Date.now() < deadline, 'the survivor kept a leader for 15 s');
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      const result = await remediate(['--yes'], cluster.connectionArgs(cluster.endpoints.slice(0, 1)));
+      assert.equal(result.code, 1);
+      oneSentence(result.stderr, /refused at preflight .*do not agree on a leader/);
+    } finally {
+      cluster.startMember(1);
+      cluster.startMember(2);
+      await cluster.waitHealthy();
+    }
+    await assertUntouched();
+  });
+
+  it('then a real run succeeds and calls both hooks with the run report', async () => {
+    const received: { body: string; auth: string | undefined }[] = [];
+    const server = createServer((req: IncomingMessage, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        received.push({ body, auth: req.headers.authorization });
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const hookPort = (server.address() as AddressInfo).port;
+    const commandOut = join(dir, 'hook-command.json');
+    const config = configFile({
+      clusters: [{ name: 'default', endpoints: cluster.endpoints, tls: tlsOf(cluster) }],
+      hooks: {
+        http: { url: `http://127.0.0.1:${hookPort}/etcd-space-guard`, headers: { Authorization: 'Bearer hook-secret' } },
+        command: { argv: ['sh', '-c', `cat > ${commandOut}; echo "kubelet restart would run here for $ESG_CLUSTER"`] },
+      },
+      verify: { writeProbe: { enabled: true } },
+    });
+    try {
+      const result = await runGuard(['remediate', '--yes', '--config', config, '--state-dir', stateDir, '--snapshot-dir', snapshotDir], {}, 120_000);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /✔ verify succeeded .*no NOSPACE alarm; .* reclaimed; .*a write to \/etcd-space-guard\/write-probe was accepted/);
+      assert.match(result.stdout, /✔ hooks succeeded .*kubelet restart would run here for default/);
+      assert.equal(received.length, 1);
+      assert.equal(received[0]?.auth, 'Bearer hook-secret');
+      const report = JSON.parse(received[0]?.body ?? '{}') as { cluster: string; steps: { name: string }[] };
+      assert.equal(report.cluster, 'default');
+      assert.deepEqual(report.steps.map((s) => s.name).slice(0, 6), ['preflight', 'snapshot', 'compact', 'defrag', 'disarm', 'verify']);
+      const fromStdin = JSON.parse(readFileSync(commandOut, 'utf8')) as { id: string };
+      assert.match(fromStdin.id, /^r[0-9a-z]+$/);
+      assert.equal((await cluster.etcdctl(['alarm', 'list'])).stdout.trim(), '');
+    } finally {
+      server.close();
+    }
+  });
+});
+
+function tlsOf(cluster: EtcdTestCluster): Record<string, string> {
+  const pki = cluster.pki;
+  if (!pki) return {};
+  return { caFile: pki.caFile, certFile: pki.clientCertFile, keyFile: pki.clientKeyFile };
+}
+
+describe('gates that need clusters of their own', () => {
+  const dir = makeTempDir('gates-own');
+
+  it('a single-member cluster is refused unless remediation.allowSingleMember', async () => {
+    const single = await EtcdTestCluster.start({ size: 1 });
+    try {
+      await fillToNoSpace(single);
+      const args = ['remediate', '--yes', `--endpoints=${single.endpoints[0] ?? ''}`, '--state-dir', join(dir, 'state1'), '--snapshot-dir', join(dir, 'snap1')];
+      const refused = await runGuard(args);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /refused at preflight .*single-member cluster: its defragment would block every read and write while it runs; set remediation\.allowSingleMember: true/);
+      const config = writeYaml(join(dir, 'single.yaml'), { remediation: { allowSingleMember: true } });
+      const allowed = await runGuard([...args, '--config', config]);
+      assert.equal(allowed.code, 0, allowed.stderr);
+      assert.equal((await single.etcdctl(['alarm', 'list'])).stdout.trim(), '');
+    } finally {
+      await single.stop();
+    }
+  });
+
+  it('data that does not fit under disarm.maxQuotaUsage: the alarm is kept and verify says why', async () => {
+    const full = await EtcdTestCluster.start({});
+    try {
+      // Every write a new key: compaction frees nothing, and the live data stays
+      // above half the quota after the defragment (etcd files keep ~80% here).
+      await fillToNoSpace(full, { churnKeys: Infinity });
+      const config = writeYaml(join(dir, 'strict.yaml'), { disarm: { maxQuotaUsage: 0.5 } });
+      const result = await runGuard(['remediate', '--yes', '--config', config, `--endpoints=${full.endpoints.join(',')}`, '--state-dir', join(dir, 'state2'), '--snapshot-dir', join(dir, 'snap2')], {}, 120_000);
+      assert.equal(result.code, 1);
+      assert.match(result.stdout, /– disarm skipped .*kept the NOSPACE alarm: .*% of quota\) after the defragment, above disarm\.maxQuotaUsage 50%/);
+      assert.match(result.stderr, /failed at verify .*the live data does not fit the quota, so raise --quota-backend-bytes or delete data/);
+      assert.match((await full.etcdctl(['alarm', 'list'])).stdout, /alarm:NOSPACE/);
+    } finally {
+      await full.stop();
+    }
+  });
+});
