@@ -2,13 +2,14 @@
 // quota, driven into NOSPACE, then etcd-space-guard pointed at it. Leaves
 // `serve` running for a browser; Ctrl-C stops everything and removes the files.
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, writeFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EtcdTestCluster } from '../test/harness/etcd-cluster.js';
 import { fillToNoSpace } from '../test/harness/fill.js';
 import { GUARD_BIN, get, runGuard, startGuard, type RunningGuard } from '../test/harness/guard.js';
 import { freePort } from '../test/harness/ports.js';
 import { onInterrupt } from '../test/harness/processes.js';
+import { alertPayload, post, waitForRun } from '../test/harness/remediation.js';
 
 const say = (text = ''): void => {
   process.stdout.write(`${text}\n`);
@@ -26,7 +27,7 @@ async function demoPort(): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  say('etcd-space-guard demo: a throwaway etcd cluster runs out of space, and the guard sees it.');
+  say('etcd-space-guard demo: a throwaway etcd cluster runs out of space; the guard sees it and fixes it.');
 
   step(1, 'Starting a 3-member etcd cluster with mTLS and a 32 MiB quota');
   const cluster = await EtcdTestCluster.start({ tls: true, quotaBytes: 32 * 2 ** 20 });
@@ -64,10 +65,31 @@ async function main(): Promise<void> {
   guard.process.stdout?.pipe(out);
   guard.process.stderr?.pipe(out);
   const metrics = await get(`${guard.url}/metrics`);
-  const shown = metrics.body.split('\n').filter((l) => /^etcd_space_(alarm_active\{.*NOSPACE|quota_usage_ratio|fragmentation_ratio)/.test(l));
+  const shown = metrics.body.split('\n').filter((l) => /^etcd_space_(alarm_active\{.*NOSPACE|quota_usage_ratio)/.test(l));
   say(shown.map((l) => `   ${l}`).join('\n'));
 
-  say(`\nServing at ${guard.url}/ (metrics: ${guard.url}/metrics). Guard log: ${log}`);
+  step(5, 'Alertmanager posts the EtcdSpaceNoSpace alert to the webhook; the guard runs the runbook');
+  const token = readFileSync(tokenFile, 'utf8').trim();
+  const answer = await post(`${guard.url}/webhook/alertmanager`, JSON.stringify(alertPayload([{ cluster: 'default' }])), { authorization: `Bearer ${token}` });
+  const runId = (answer.json.runs as { runId: string }[] | undefined)?.[0]?.runId ?? '';
+  say(`   POST /webhook/alertmanager -> ${answer.status} ${answer.text}`);
+  const printed = new Set<string>();
+  const run = await waitForRun(guard.url, runId, (r) => {
+    for (const s of r.steps) {
+      if (s.outcome === 'running' || printed.has(s.name)) continue;
+      printed.add(s.name);
+      say(`   ${s.outcome === 'succeeded' ? '✔' : s.outcome === 'skipped' ? '–' : '✖'} ${s.name} (${(s.durationSeconds ?? 0).toFixed(1)} s): ${s.reason ?? ''}`);
+    }
+    return r.outcome !== 'running';
+  });
+  say(`   run ${run.id} ${run.outcome}: ${run.reason ?? ''}`);
+
+  step(6, 'etcd-space-guard status, after');
+  say((await runGuard(['status', ...flags])).stdout.replace(/^/gm, '   ').trimEnd());
+  const after = await cluster.etcdctl(['put', 'demo/after', 'writes work again']);
+  say(`   $ etcdctl put demo/after "writes work again"\n   ${after.stdout.trim()}`);
+
+  say(`\nServing at ${guard.url}/ (metrics: ${guard.url}/metrics, runs: ${guard.url}/api/runs). Guard log: ${log}`);
   say(`Try it yourself: node ${GUARD_BIN} status ${flags.join(' ')}`);
   say('Press Ctrl-C to stop everything.');
   await stopped;

@@ -158,8 +158,8 @@ export class EtcdCluster {
   }
 
   /** Every member of the cluster per its member list (ids, names, client URLs), when known. */
-  async memberList(timeoutMs: number): Promise<MemberInfo[]> {
-    if (!this.memberCacheFresh()) await this.refreshMembership(() => timeoutMs);
+  async memberList(timeoutMs: number, options: { fresh?: boolean } = {}): Promise<MemberInfo[]> {
+    if (options.fresh || !this.memberCacheFresh()) await this.refreshMembership(() => timeoutMs);
     return this.memberCache?.members ?? [];
   }
 

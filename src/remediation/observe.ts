@@ -41,7 +41,12 @@ export async function observe(cluster: EtcdCluster, timeoutMs: number): Promise<
   const observations = await Promise.all(cluster.members.map((m) => observeMember(cluster, m, timeoutMs)));
   const ids = observations.flatMap((o) => (o.status ? [o.status.id] : []));
   const names = await cluster.memberNames(ids, timeoutMs);
-  for (const o of observations) if (o.status) o.name = names.get(o.status.id) ?? o.status.id;
+  const listed = await cluster.memberList(timeoutMs);
+  for (const o of observations) {
+    if (o.status) o.name = names.get(o.status.id) ?? o.status.id;
+    // A member that does not answer is named by its client URL in the member list.
+    else o.name = listed.find((m) => m.clientUrls.includes(o.endpoint))?.name || o.endpoint;
+  }
   return observations;
 }
 

@@ -6,7 +6,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
 export function jsonBody(onRejected: (outcome: string) => void) {
-  const parse = express.json({ limit: BODY_LIMIT_BYTES, type: () => true });
+  // strict: false: a JSON number or null is valid JSON; the schema then says what was expected.
+  const parse = express.json({ limit: BODY_LIMIT_BYTES, type: () => true, strict: false });
   return [
     (req: Request, res: Response, next: NextFunction): void => {
       if (!req.is('application/json')) {

@@ -148,6 +148,20 @@ export class EtcdTestCluster {
     });
   }
 
+  /**
+   * `etcdctl alarm list` as "ALARM on member-id" lines. The list is a raft request:
+   * during an election it fails, so it is retried until etcdctl succeeds.
+   */
+  async alarms(endpoints: string[] = this.endpoints, timeoutMs = 20_000): Promise<string[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const result = await this.etcdctl(['alarm', 'list'], endpoints);
+      if (result.code === 0) return [...result.stdout.matchAll(/memberID:(\d+) alarm:(\w+)/g)].map((m) => `${m[2] ?? ''} on ${m[1] ?? ''}`);
+      if (Date.now() > deadline) throw new Error(`etcdctl alarm list kept failing: ${result.stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
   async waitHealthy(endpoints: string[] = this.endpoints, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let last: CommandResult | undefined;

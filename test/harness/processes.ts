@@ -104,6 +104,10 @@ export function run(command: string, args: string[], options: SpawnOptions & { i
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A command that exits before reading its stdin closes the pipe: that is not an error here.
+    child.stdin?.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') reject(err);
+    });
     child.stdin?.end(input ?? '');
   });
 }

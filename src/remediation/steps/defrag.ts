@@ -112,11 +112,12 @@ export async function defrag(ctx: RunContext): Promise<StepResult> {
   const details = () => ({ leaderAtStart: startLeader?.name, order: done.map((d) => d.name), members: done, movedLeadership, skippedLearners: learners });
 
   while (done.length < voters.length) {
-    const remaining = voters.filter((o) => !doneIds().includes(o.status.id));
+    if (done.length > 0 && config.defrag.settleSeconds > 0) await sleep(config.defrag.settleSeconds * 1000);
+    // Checked after the settle pause, so a SIGTERM during it still stops the run here.
     if (ctx.stopRequested()) {
+      const remaining = voters.filter((o) => !doneIds().includes(o.status.id));
       throw interrupt(`stopped before defragmenting ${remaining.map((o) => o.name).join(', ')}; ${done.length} of ${voters.length} members were defragmented`, details());
     }
-    if (done.length > 0 && config.defrag.settleSeconds > 0) await sleep(config.defrag.settleSeconds * 1000);
 
     const { members, leaderId } = await healthyCluster(ctx, catchUpMs);
     const pending = members.filter((o) => !o.status.isLearner && !doneIds().includes(o.status.id)).sort(byName);
@@ -153,7 +154,7 @@ export async function defrag(ctx: RunContext): Promise<StepResult> {
       reclaimedBytes: Math.max(0, next.metrics.dbSizeBytes - afterBytes),
     });
     ctx.facts.defragmented.push(next.status.id);
-    ctx.progress(details());
+    ctx.progress({ ...details(), current: undefined });
   }
 
   const reclaimed = done.reduce((sum, d) => sum + d.reclaimedBytes, 0);

@@ -62,17 +62,18 @@ export async function preflight(ctx: RunContext): Promise<StepResult> {
       leaders: Object.fromEntries(members.map((o) => [o.name, o.status.leaderId])),
     });
   }
-  const leader = members.find((o) => o.status.id === leaderId);
-  if (!leader) throw refuse(`the leader ${leaderId} is not one of the configured endpoints; add every member to the cluster's endpoints`);
 
   // The runbook defragments every member: one missing from the endpoints would stay full.
-  const listed = await cluster.memberList(ctx.readTimeoutMs);
+  const listed = await cluster.memberList(ctx.readTimeoutMs, { fresh: true });
   const seen = new Set(members.map((o) => o.status.id));
   const missing = listed.filter((m) => !m.isLearner && !seen.has(m.id));
   if (missing.length > 0) {
     const names = missing.map((m) => `${m.name || m.id} (${m.clientUrls.join(', ') || 'no client URL'})`).join(', ');
     throw refuse(`member ${names} is in the cluster but not in the configured endpoints; every member must be defragmented, so add it to --endpoints`, { missing: names });
   }
+
+  const leader = members.find((o) => o.status.id === leaderId);
+  if (!leader) throw refuse(`the leader ${leaderId} is not one of the configured endpoints`);
 
   // The authoritative, linearizable alarm list (a raft round through the leader).
   let alarms;

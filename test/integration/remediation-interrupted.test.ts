@@ -1,0 +1,132 @@
+// Runs that cannot finish: a member dies between defragments, or the guard is
+// stopped (SIGTERM) mid-run. The rule in both: finish what is in flight, touch
+// nothing more, and say so in the run history, which survives the restart.
+import { strict as assert } from 'node:assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Run } from '../../src/remediation/types.js';
+import { EtcdTestCluster } from '../harness/etcd-cluster.js';
+import { fillToNoSpace } from '../harness/fill.js';
+import { runGuard, startGuard, type RunningGuard } from '../harness/guard.js';
+import { makeTempDir, waitForExit } from '../harness/processes.js';
+import { listRuns, MemberGauges, post, runsFile, waitForRun, writeYaml } from '../harness/remediation.js';
+
+const TOKEN = 'interrupt-test-token';
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+interface Defragmented {
+  name: string;
+}
+
+function defragmented(run: Run): string[] {
+  const members = run.steps.find((s) => s.name === 'defrag')?.details.members as Defragmented[] | undefined;
+  return (members ?? []).map((m) => m.name);
+}
+
+describe('interrupted runs on a 3-member mTLS cluster at NOSPACE', () => {
+  let cluster: EtcdTestCluster;
+  let gauges: MemberGauges;
+  let guard: RunningGuard;
+  let runInFlight = '';
+  const dir = makeTempDir('interrupted');
+  const stateDir = join(dir, 'state');
+  const tokenFile = join(dir, 'token');
+  // A pause between members gives the test a moment to act between two defragments.
+  const config = join(dir, 'slow.yaml');
+
+  const serve = () =>
+    startGuard(['serve', '--config', config, ...cluster.connectionArgs(), '--webhook-token-file', tokenFile, '--state-dir', stateDir, '--snapshot-dir', join(dir, 'snap')]);
+
+  async function startRun(): Promise<string> {
+    const answer = await post(`${guard.url}/api/runs`, '{}', auth);
+    assert.equal(answer.status, 202, answer.text);
+    return (answer.json.run as { id: string }).id;
+  }
+
+  before(async () => {
+    cluster = await EtcdTestCluster.start({ tls: true });
+    await fillToNoSpace(cluster);
+    gauges = new MemberGauges(cluster);
+    writeFileSync(tokenFile, TOKEN);
+    writeYaml(config, { defrag: { settleSeconds: 3, catchUpTimeoutSeconds: 4 } });
+    guard = await serve();
+  });
+
+  after(async () => {
+    await gauges?.close();
+    await guard?.stop();
+    await cluster?.stop();
+  });
+
+  it('a member killed during the defrag step: the run fails there, no further member is defragmented', async () => {
+    const sizesBefore = await gauges.read('etcd_mvcc_db_total_size_in_bytes');
+    const leader = (await gauges.read('etcd_server_is_leader')).indexOf(1);
+    const id = await startRun();
+    const first = await waitForRun(guard.url, id, (r) => defragmented(r).length === 1 || r.outcome !== 'running');
+    assert.equal(first.outcome, 'running', first.reason);
+    // The next member would be the remaining follower: kill it during the pause.
+    const done = defragmented(first)[0] ?? '';
+    const victim = [0, 1, 2].find((i) => i !== leader && `m${i + 1}` !== done) ?? -1;
+    await cluster.killMember(victim);
+    try {
+      await checkFailedRun(id, victim, done, leader, sizesBefore);
+    } finally {
+      await cluster.restartMember(victim);
+    }
+  });
+
+  async function checkFailedRun(id: string, victim: number, done: string, leader: number, sizesBefore: number[]): Promise<void> {
+    const run = await waitForRun(guard.url, id);
+    assert.equal(run.outcome, 'failed');
+    assert.equal(run.steps[run.steps.length - 1]?.name, 'defrag', 'it stopped at the defrag step');
+    assert.match(run.reason ?? '', new RegExp(`the cluster is not healthy: m${victim + 1} .*stopped before touching another member`));
+    assert.deepEqual(defragmented(run), [done], 'only the member done before the kill');
+    const sizesAfter = await gauges.read('etcd_mvcc_db_total_size_in_bytes');
+    assert.equal(sizesAfter[leader], sizesBefore[leader], 'the leader was not defragmented');
+    assert.ok((await cluster.alarms(cluster.endpoints.filter((_, i) => i !== victim))).some((a) => a.startsWith('NOSPACE')), 'the alarm is kept');
+  }
+
+  it('a run in progress: a second trigger joins it, a second process is refused', async () => {
+    const id = await startRun();
+    await waitForRun(guard.url, id, (r) => defragmented(r).length === 1 || r.outcome !== 'running');
+    const again = await post(`${guard.url}/api/runs`, '{}', auth);
+    assert.equal(again.status, 202);
+    assert.equal(again.json.status, 'in-progress');
+    assert.equal((again.json.run as { id: string }).id, id);
+    const other = await runGuard(['remediate', '--yes', ...cluster.connectionArgs(), '--state-dir', stateDir, '--snapshot-dir', join(dir, 'snap')]);
+    assert.equal(other.code, 1);
+    assert.match(other.stderr, new RegExp(`refused at preflight .*another run is in progress: run ${id} by pid \\d+ on .* since `));
+    runInFlight = id;
+  });
+
+  it('SIGTERM during a run: the step in flight finishes, nothing new starts, the run is recorded interrupted', async () => {
+    const id = runInFlight;
+    guard.process.kill('SIGTERM');
+    assert.equal(await waitForExit(guard.process, 30_000), 0, guard.output().slice(-2000));
+    const lines = runsFile(stateDir).filter((r) => r.id === id);
+    const last = lines[lines.length - 1];
+    assert.equal(last?.outcome, 'interrupted');
+    assert.match(last?.reason ?? '', /stopped before defragmenting m\d, m\d; 1 of 3 members were defragmented/);
+    assert.ok(last);
+    assert.equal(defragmented(last).length, 1);
+    assert.match(guard.output(), /"msg":"waiting for the steps in flight to finish"/);
+  });
+
+  it('the history survives the restart, and a new run finishes the job', async () => {
+    guard = await serve();
+    const runs = await listRuns(guard.url);
+    // The refused hand-run remediate shared the state dir, so its record is there too.
+    assert.deepEqual(
+      runs.map((r) => [r.trigger, r.outcome]),
+      [
+        ['cli', 'refused'],
+        ['api', 'interrupted'],
+        ['api', 'failed'],
+      ],
+    );
+    const result = await runGuard(['remediate', '--yes', ...cluster.connectionArgs(), '--state-dir', join(dir, 'state-cli'), '--snapshot-dir', join(dir, 'snap')], {}, 120_000);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(await cluster.alarms(), []);
+  });
+});

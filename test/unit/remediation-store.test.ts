@@ -1,0 +1,164 @@
+import { strict as assert } from 'node:assert';
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { RunLock } from '../../src/remediation/run-lock.js';
+import { RunStore } from '../../src/remediation/run-store.js';
+import { SnapshotStore } from '../../src/remediation/snapshot-store.js';
+import type { Run } from '../../src/remediation/types.js';
+import { makeTempDir } from '../harness/processes.js';
+
+const silent = pino({ level: 'silent' });
+
+/** What etcd sends: the database in chunks, then the SHA-256 of it. */
+function snapshotMessages(db: Buffer, chunk: number, corrupt = false): Readable {
+  const digest = createHash('sha256').update(db).digest();
+  if (corrupt) digest[0] = (digest[0] ?? 0) ^ 0xff;
+  const messages: { blob: Buffer }[] = [];
+  for (let i = 0; i < db.length; i += chunk) messages.push({ blob: db.subarray(i, i + chunk) });
+  messages.push({ blob: digest });
+  return Readable.from(messages);
+}
+
+describe('snapshots on disk', () => {
+  it('writes a verified snapshot under its final name, byte for byte what etcd sent', async () => {
+    const store = new SnapshotStore(makeTempDir('snap'));
+    const db = randomBytes(300_000);
+    const saved = await store.save(snapshotMessages(db, 7_001), 'prod', 'r1');
+    const written = readFileSync(saved.path);
+    assert.equal(saved.bytes, db.length + 32);
+    assert.deepEqual(written.subarray(0, db.length), db);
+    assert.equal(saved.sha256, createHash('sha256').update(db).digest('hex'));
+    assert.deepEqual(readdirSync(store.dir), [saved.path.split('/').pop()]);
+  });
+
+  it('verifies whatever the chunking, even digests split across chunks', async () => {
+    const db = randomBytes(1000);
+    for (const chunk of [1, 7, 31, 32, 33, 999, 5000]) {
+      const store = new SnapshotStore(makeTempDir('snap'));
+      await store.save(snapshotMessages(db, chunk), 'c', `r${chunk}`);
+    }
+  });
+
+  it('a checksum mismatch leaves no file behind, not even a partial one', async () => {
+    const store = new SnapshotStore(makeTempDir('snap'));
+    await assert.rejects(store.save(snapshotMessages(randomBytes(10_000), 1000, true), 'prod', 'r2'), /checksum mismatch/);
+    assert.deepEqual(readdirSync(store.dir), []);
+  });
+
+  it('a stream shorter than a checksum is refused', async () => {
+    const store = new SnapshotStore(makeTempDir('snap'));
+    await assert.rejects(store.save(Readable.from([{ blob: Buffer.from('tiny') }]), 'prod', 'r3'), /too short to hold its checksum/);
+  });
+
+  it('a stream that breaks midway leaves no file behind', async () => {
+    const store = new SnapshotStore(makeTempDir('snap'));
+    const broken = new Readable({
+      objectMode: true,
+      read() {
+        this.push({ blob: randomBytes(100) });
+        this.destroy(new Error('connection reset'));
+      },
+    });
+    await assert.rejects(store.save(broken, 'prod', 'r4'), /connection reset/);
+    assert.deepEqual(readdirSync(store.dir), []);
+  });
+
+  it('keeps the newest snapshot.keep of a cluster and leaves other clusters alone', async () => {
+    const dir = makeTempDir('snap');
+    const store = new SnapshotStore(dir);
+    const names = ['prod-20260101T000000Z-ra.db', 'prod-20260102T000000Z-rb.db', 'prod-20260103T000000Z-rc.db', 'prod-east-20260101T000000Z-rd.db', 'notes.txt'];
+    for (const name of names) writeFileSync(join(dir, name), 'x');
+    const removed = await store.prune('prod', 2);
+    assert.deepEqual(removed, [join(dir, 'prod-20260101T000000Z-ra.db')]);
+    assert.deepEqual(readdirSync(dir).sort(), names.slice(1).sort());
+  });
+});
+
+function run(id: string, outcome: Run['outcome'], startedAt: string, cluster = 'prod'): Run {
+  return { id, cluster, trigger: 'webhook', dryRun: false, force: false, startedAt, outcome, steps: [], cause: {}, reclaimedBytes: 0 };
+}
+
+describe('the run history', () => {
+  it('is read back after a restart, newest first, the last record of each run winning', async () => {
+    const dir = makeTempDir('state');
+    const store = await RunStore.open(dir, silent);
+    await store.save(run('ra', 'running', '2026-01-01T00:00:00Z'));
+    await store.save({ ...run('ra', 'succeeded', '2026-01-01T00:00:00Z'), endedAt: '2026-01-01T00:01:00Z' });
+    await store.save(run('rb', 'failed', '2026-01-02T00:00:00Z'));
+    await store.close();
+    const again = await RunStore.open(dir, silent);
+    assert.deepEqual(
+      again.list().map((r) => [r.id, r.outcome]),
+      [
+        ['rb', 'failed'],
+        ['ra', 'succeeded'],
+      ],
+    );
+    assert.deepEqual(again.lastSucceeded('prod'), new Date('2026-01-01T00:01:00Z'));
+    await again.close();
+  });
+
+  it('a run still "running" in the file is read back as interrupted', async () => {
+    const dir = makeTempDir('state');
+    const store = await RunStore.open(dir, silent);
+    await store.save(run('rc', 'running', '2026-01-03T00:00:00Z'));
+    await store.close();
+    const again = await RunStore.open(dir, silent);
+    assert.equal(again.get('rc')?.outcome, 'interrupted');
+    assert.match(again.get('rc')?.reason ?? '', /the guard stopped during this run/);
+    await again.close();
+  });
+
+  it('survives a torn last line and lines that are not runs', async () => {
+    const dir = makeTempDir('state');
+    const store = await RunStore.open(dir, silent);
+    await store.save(run('rd', 'succeeded', '2026-01-04T00:00:00Z'));
+    await store.close();
+    appendFileSync(join(dir, 'runs.jsonl'), '{"id":"re","cluster":"prod","trig\n{"not":"a run"}\n');
+    const again = await RunStore.open(dir, silent);
+    assert.deepEqual(again.list().map((r) => r.id), ['rd']);
+    await again.close();
+  });
+
+  it('filters by cluster and outcome and limits', async () => {
+    const store = await RunStore.open(makeTempDir('state'), silent);
+    await store.save(run('r1', 'succeeded', '2026-01-01T00:00:00Z', 'a'));
+    await store.save(run('r2', 'failed', '2026-01-02T00:00:00Z', 'b'));
+    await store.save(run('r3', 'succeeded', '2026-01-03T00:00:00Z', 'a'));
+    assert.deepEqual(store.list({ cluster: 'a' }).map((r) => r.id), ['r3', 'r1']);
+    assert.deepEqual(store.list({ outcome: 'failed' }).map((r) => r.id), ['r2']);
+    assert.deepEqual(store.list({ limit: 1 }).map((r) => r.id), ['r3']);
+    await store.close();
+  });
+});
+
+describe('the lock between processes', () => {
+  it('is exclusive, names its holder, and is released by its holder only', async () => {
+    const dir = makeTempDir('lock');
+    const lock = new RunLock(dir);
+    assert.equal(await lock.acquire('prod', 'r1'), undefined);
+    assert.match((await lock.acquire('prod', 'r2')) ?? '', new RegExp(`run r1 by pid ${process.pid} on .* since `));
+    assert.equal(await lock.acquire('other', 'r3'), undefined, 'clusters are locked separately');
+    await lock.release('prod', 'r2');
+    assert.ok(existsSync(join(dir, 'prod.lock')), 'another run cannot release it');
+    await lock.release('prod', 'r1');
+    assert.equal(await lock.acquire('prod', 'r4'), undefined);
+  });
+
+  it('a lock left by a process that died is taken over', async () => {
+    const dir = makeTempDir('lock');
+    const { hostname } = await import('node:os');
+    writeFileSync(join(dir, 'prod.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), runId: 'rdead', since: '2026-01-01T00:00:00Z' }));
+    assert.equal(await new RunLock(dir).acquire('prod', 'r5'), undefined);
+  });
+
+  it('a fresh lock file still being written counts as held', async () => {
+    const dir = makeTempDir('lock');
+    writeFileSync(join(dir, 'prod.lock'), '');
+    assert.match((await new RunLock(dir).acquire('prod', 'r6')) ?? '', /being written by another process/);
+  });
+});
