@@ -1,7 +1,7 @@
 // `npm run bench`: every benchmark, one after another, each printing a Markdown section.
 import { spawnSync } from 'node:child_process';
 
-const benchmarks = ['bench/scrape.ts'];
+const benchmarks = ['bench/scrape.ts', 'bench/remediate.ts'];
 let failed = 0;
 for (const file of benchmarks) {
   console.error(`\n== ${file}`);

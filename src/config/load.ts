@@ -2,7 +2,6 @@
 // Every override remembers its origin, so a bad value is reported by the name
 // the user typed (--endpoints, ETCDCTL_CACERT, clusters[1].tls.keyFile in FILE).
 import { readFile } from 'node:fs/promises';
-import { parseDocument } from 'yaml';
 import { ConfigError, errorCode, errorMessage } from '../errors.js';
 import { describeIssue, formatPath, type ConfigPath } from './issues.js';
 import { ConfigSchema, DEFAULT_CLUSTER_NAME, DEFAULT_ENDPOINT, type Config } from './schema.js';
@@ -64,6 +63,8 @@ async function readConfigFile(file: string, source: string): Promise<RawObject> 
   } catch (err) {
     throw new ConfigError(`cannot read the config file ${file} given by ${source} (${errorCode(err) ?? errorMessage(err)})`, 'check the path and its permissions', { cause: err });
   }
+  // Loaded only when there is a file: most CLI runs have none, and start-up time is on the incident's clock.
+  const { parseDocument } = await import('yaml');
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const first = doc.errors[0];
   if (first) {

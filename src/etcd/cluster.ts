@@ -157,9 +157,10 @@ export class EtcdCluster {
     return new Map((this.memberCache?.members ?? []).map((m) => [m.id, m.name || m.id]));
   }
 
-  /** Every member of the cluster per its member list (ids, names, client URLs), when known. */
-  async memberList(timeoutMs: number, options: { fresh?: boolean } = {}): Promise<MemberInfo[]> {
-    if (options.fresh || !this.memberCacheFresh()) await this.refreshMembership(() => timeoutMs);
+  /** Every member of the cluster per its member list (ids, names, client URLs), asked again when older than maxAgeMs. */
+  async memberList(timeoutMs: number, maxAgeMs = MEMBER_LIST_TTL_MS): Promise<MemberInfo[]> {
+    const age = this.memberCache ? Date.now() - this.memberCache.at : Infinity;
+    if (age > maxAgeMs) await this.refreshMembership(() => timeoutMs);
     return this.memberCache?.members ?? [];
   }
 

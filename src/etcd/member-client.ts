@@ -66,6 +66,9 @@ function grpcOptions(tls: TlsMaterial): IOptions['grpcOptions'] {
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    // grpc-js starts HTTP/2 with a 64 KiB window and never grows it (grpc-go, in
+    // etcdctl, does): a snapshot stream then waits for a window update every 64 KiB.
+    'grpc-node.flow_control_window': 16 * 1024 * 1024,
     ...(tls.serverName ? { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName } : {}),
   };
 }

@@ -22,6 +22,8 @@ export interface EtcdMetrics {
   version: string | undefined;
   /** 1 while a defragment runs on this member (etcd_disk_defrag_inflight, etcd >= 3.4). */
   defragInflight: boolean | undefined;
+  /** Compactions this member has finished physically (a histogram's count; etcd's debugging metric). */
+  compactionsFinished: number | undefined;
 }
 
 export const ETCD_METRIC_NAMES = {
@@ -34,6 +36,7 @@ export const ETCD_METRIC_NAMES = {
   id: 'etcd_server_id',
   version: 'etcd_server_version',
   defragInflight: 'etcd_disk_defrag_inflight',
+  compactionsFinished: 'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count',
 } as const;
 
 const REQUIRED = new Set<string>([ETCD_METRIC_NAMES.dbSize, ETCD_METRIC_NAMES.dbSizeInUse, ETCD_METRIC_NAMES.isLeader, ETCD_METRIC_NAMES.hasLeader]);
@@ -71,6 +74,7 @@ export function extractEtcdMetrics(page: Buffer | string): EtcdMetrics {
     id: byName.get(ETCD_METRIC_NAMES.id)?.labels.server_id,
     version: byName.get(ETCD_METRIC_NAMES.version)?.labels.server_version,
     defragInflight: inflight === undefined ? undefined : inflight === 1,
+    compactionsFinished: byName.get(ETCD_METRIC_NAMES.compactionsFinished)?.value,
   };
 }
 

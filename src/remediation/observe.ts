@@ -42,6 +42,7 @@ export async function observe(cluster: EtcdCluster, timeoutMs: number): Promise<
   const ids = observations.flatMap((o) => (o.status ? [o.status.id] : []));
   const names = await cluster.memberNames(ids, timeoutMs);
   const listed = await cluster.memberList(timeoutMs);
+  // (memberNames refreshed the list if it did not know every id; memberList reuses it.)
   for (const o of observations) {
     if (o.status) o.name = names.get(o.status.id) ?? o.status.id;
     // A member that does not answer is named by its client URL in the member list.

@@ -38,11 +38,17 @@ export class SnapshotVerifier extends Transform {
       return;
     }
     this.bytes += blob.length;
-    const joined = this.tail.length === 0 ? blob : Buffer.concat([this.tail, blob]);
-    const keep = Math.min(DIGEST_BYTES, joined.length);
-    this.hash.update(joined.subarray(0, joined.length - keep));
-    // Copy: the tail must not pin a whole chunk in memory.
-    this.tail = Buffer.from(joined.subarray(joined.length - keep));
+    if (blob.length >= DIGEST_BYTES) {
+      // The usual case: the held-back tail is data after all, and so is all but the chunk's last 32 bytes.
+      this.hash.update(this.tail);
+      this.hash.update(blob.subarray(0, blob.length - DIGEST_BYTES));
+      this.tail = Buffer.from(blob.subarray(blob.length - DIGEST_BYTES));
+    } else {
+      const joined = Buffer.concat([this.tail, blob]);
+      const keep = Math.min(DIGEST_BYTES, joined.length);
+      this.hash.update(joined.subarray(0, joined.length - keep));
+      this.tail = joined.subarray(joined.length - keep);
+    }
     done(null, blob);
   }
 
@@ -103,7 +109,8 @@ export class SnapshotStore {
     const partialPath = join(this.dir, `.${name}.partial`);
     const verifier = new SnapshotVerifier();
     try {
-      await pipeline(source, verifier, createWriteStream(partialPath, { flags: 'wx' }));
+      // 1 MiB buffered lets the file stream write many 32 KiB chunks per writev; still bounded.
+      await pipeline(source, verifier, createWriteStream(partialPath, { flags: 'wx', highWaterMark: 1024 * 1024 }));
       const sha256 = verifier.verify();
       const file = await open(partialPath, 'r+');
       try {

@@ -1,6 +1,6 @@
 // Real etcd clusters (Debian's etcd-server) on loopback for tests, benchmarks and the demo.
 import { type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
@@ -48,6 +48,7 @@ export class EtcdTestCluster {
     const size = options.size ?? 3;
     const quota = options.quotaBytes ?? 32 * 1024 * 1024;
     const dir = options.dir ?? makeTempDir('etcd');
+    mkdirSync(dir, { recursive: true });
     const pki = options.tls ? await makeTestPki(dir) : undefined;
     const scheme = pki ? 'https' : 'http';
     const ports = await freePorts(size * 3);
@@ -125,6 +126,12 @@ export class EtcdTestCluster {
     if (!child) return;
     child.kill('SIGKILL');
     await waitForExit(child);
+  }
+
+  /** SIGTERM and wait: a clean stop, for copying the data dir. */
+  async stopMember(index: number): Promise<void> {
+    const child = this.member(index).process;
+    if (child) await stopProcess(child);
   }
 
   /** SIGSTOP: the member keeps its sockets open but never answers (a hung node). */

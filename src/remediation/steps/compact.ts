@@ -2,15 +2,42 @@
 // itself only shrinks with the defragment). Compacting to a revision already
 // compacted is success; any other failure stops the run, because defragmenting
 // without compaction can even grow the file.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../../errors.js';
 import type { RunContext } from '../context.js';
-import { isHealthy } from '../observe.js';
+import { isHealthy, type HealthyObservation } from '../observe.js';
 import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
 
 const ALREADY_COMPACTED = /required revision has been compacted/;
+const POLL_MS = 50;
+
+/** How many compactions each member has finished, per etcd's own counter (undefined where etcd lacks it). */
+async function compactionsFinished(ctx: RunContext, members: HealthyObservation[]): Promise<(number | undefined)[]> {
+  return Promise.all(members.map((o) => ctx.cluster.readMetrics(o.client.target, ctx.readTimeoutMs).then((m) => m.compactionsFinished)));
+}
+
+/**
+ * A physical compaction returns when the member that served it is done; the
+ * others compact in the background. A member defragmented before its compaction
+ * finished keeps the old revisions, so wait until every member's count moved.
+ */
+async function waitUntilCompactedEverywhere(ctx: RunContext, members: HealthyObservation[], before: (number | undefined)[], timeoutMs: number): Promise<boolean> {
+  if (before.some((count) => count === undefined)) return false; // this etcd does not count them
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const now = await compactionsFinished(ctx, members);
+    if (now.every((count, i) => count !== undefined && count > (before[i] ?? 0))) return true;
+    if (Date.now() > deadline) {
+      const behind = members.filter((_, i) => !((now[i] ?? 0) > (before[i] ?? 0))).map((o) => o.name);
+      throw fail(`${behind.join(', ')} did not finish compacting within ${Math.round(timeoutMs / 1000)} s; no member was defragmented`);
+    }
+    await sleep(POLL_MS);
+  }
+}
 
 export async function compact(ctx: RunContext): Promise<StepResult> {
-  const leader = ctx.facts.before.filter(isHealthy).find((o) => o.status.id === ctx.facts.leaderId);
+  const members = ctx.facts.before.filter(isHealthy).filter((o) => !o.status.isLearner);
+  const leader = members.find((o) => o.status.id === ctx.facts.leaderId);
   if (!leader) throw fail('the leader seen in preflight is gone');
   let revision: number;
   try {
@@ -21,8 +48,10 @@ export async function compact(ctx: RunContext): Promise<StepResult> {
   if (revision < 1) return skipped(`nothing to compact: revision ${revision + ctx.config.compaction.retainRevisions} with compaction.retainRevisions ${ctx.config.compaction.retainRevisions}`);
   if (ctx.dryRun) return skipped(`dry run: would compact to revision ${revision}`, { revision });
 
+  const timeoutMs = ctx.config.compaction.timeoutSeconds * 1000;
+  const before = await compactionsFinished(ctx, members);
   try {
-    await leader.client.compact(revision, ctx.config.compaction.timeoutSeconds * 1000);
+    await leader.client.compact(revision, timeoutMs);
   } catch (err) {
     if (ALREADY_COMPACTED.test(errorMessage(err))) {
       ctx.facts.compactedRevision = revision;
@@ -30,6 +59,8 @@ export async function compact(ctx: RunContext): Promise<StepResult> {
     }
     throw fail(`compaction to revision ${revision} failed (${errorMessage(err)}); no member was defragmented`, { revision }, err);
   }
+  const everywhere = await waitUntilCompactedEverywhere(ctx, members, before, timeoutMs);
   ctx.facts.compactedRevision = revision;
-  return succeeded(`compacted to revision ${revision}`, { revision });
+  const where = everywhere ? 'on every member' : `on ${leader.name} (this etcd does not report compactions on the others)`;
+  return succeeded(`compacted to revision ${revision}, physically ${where}`, { revision, confirmedOnEveryMember: everywhere });
 }

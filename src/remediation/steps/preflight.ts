@@ -64,7 +64,8 @@ export async function preflight(ctx: RunContext): Promise<StepResult> {
   }
 
   // The runbook defragments every member: one missing from the endpoints would stay full.
-  const listed = await cluster.memberList(ctx.readTimeoutMs, { fresh: true });
+  // A member added minutes ago must count: the list may be at most a few seconds old.
+  const listed = await cluster.memberList(ctx.readTimeoutMs, 5_000);
   const seen = new Set(members.map((o) => o.status.id));
   const missing = listed.filter((m) => !m.isLearner && !seen.has(m.id));
   if (missing.length > 0) {
