@@ -57,7 +57,7 @@ export function runsRouter(deps: RunsApiDependencies): Router {
     res.json(run);
   });
 
-  router.post('/api/runs', requireAuth(deps.auth, () => undefined), ...jsonBody(() => undefined), (req: Request, res: Response) => {
+  router.post('/api/runs', requireAuth(deps.auth, () => undefined), ...jsonBody(() => undefined), async (req: Request, res: Response) => {
     const body = StartBody.safeParse(req.body);
     if (!body.success) {
       res.status(400).json({ status: 'invalid', reason: firstIssue(body.error) });
@@ -68,7 +68,7 @@ export function runsRouter(deps: RunsApiDependencies): Router {
       res.status(400).json({ status: 'invalid', reason: `cluster is required: ${deps.clusterNames.length} clusters are configured (${deps.clusterNames.join(', ')})` });
       return;
     }
-    const started = deps.remediator.start({ cluster, trigger: 'api', dryRun: body.data.dryRun, force: body.data.force, cause: { requestedBy: req.ip ?? 'unknown' } });
+    const started = await deps.remediator.startOrJoin({ cluster, trigger: 'api', dryRun: body.data.dryRun, force: body.data.force, cause: { requestedBy: req.ip ?? 'unknown' } });
     switch (started.kind) {
       case 'started':
         res.status(202).json({ status: 'started', run: started.run });

@@ -157,6 +157,13 @@ export class EtcdCluster {
     return new Map((this.memberCache?.members ?? []).map((m) => [m.id, m.name || m.id]));
   }
 
+  /** The member list as one member tells it now; throws when no member answers (decisions need the real list). */
+  async memberListNow(timeoutMs: number): Promise<MemberInfo[]> {
+    const members = await Promise.any(this.members.map((m) => m.memberList(timeoutMs)));
+    this.memberCache = { members, at: Date.now() };
+    return members;
+  }
+
   /** Every member of the cluster per its member list (ids, names, client URLs), asked again when older than maxAgeMs. */
   async memberList(timeoutMs: number, maxAgeMs = MEMBER_LIST_TTL_MS): Promise<MemberInfo[]> {
     const age = this.memberCache ? Date.now() - this.memberCache.at : Infinity;

@@ -81,6 +81,11 @@ function endRun(run: Run, outcome: Run['outcome'], reason: string): void {
   run.reason = reason;
   run.endedAt = now();
   run.durationSeconds = seconds(run.startedAt, run.endedAt);
-  const verified = run.steps.find((s) => s.name === 'verify')?.details.reclaimedBytes;
-  run.reclaimedBytes = typeof verified === 'number' ? verified : 0;
+  // What the defragments returned, also when the run stopped halfway.
+  const members: unknown = run.steps.find((s) => s.name === 'defrag')?.details.members;
+  let reclaimed = 0;
+  if (Array.isArray(members)) {
+    for (const m of members as { reclaimedBytes?: unknown }[]) if (typeof m.reclaimedBytes === 'number') reclaimed += m.reclaimedBytes;
+  }
+  run.reclaimedBytes = reclaimed;
 }

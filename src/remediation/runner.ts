@@ -10,7 +10,7 @@ import type { RunContext } from './context.js';
 import { HookRunner } from './hooks.js';
 import type { RemediationMetrics } from './metrics.js';
 import { runPipeline, type PipelineEvents } from './pipeline.js';
-import type { RunLock } from './run-lock.js';
+import { RunLock, type HeldLock } from './run-lock.js';
 import type { RunStore } from './run-store.js';
 import { SnapshotStore } from './snapshot-store.js';
 import type { Run, RunRequest, Step } from './types.js';
@@ -32,10 +32,12 @@ export interface RemediatorDependencies {
   clusters: EtcdCluster[];
   config: Config;
   store: RunStore;
-  lock: RunLock;
   log: Logger;
   metrics?: RemediationMetrics;
 }
+
+/** How long a real request waits for a dry run (or an ending run) to finish before it starts its own. */
+const JOIN_WAIT_MS = 30_000;
 
 /** Short, sortable by time, unique enough: "r" + base-36 milliseconds + random. */
 export function newRunId(): string {
@@ -46,8 +48,11 @@ export class Remediator {
   private readonly running = new Map<string, { run: Run; done: Promise<Run> }>();
   private readonly listeners = new Set<RunListener>();
   private stopping = false;
+  private readonly lock: RunLock;
 
-  constructor(private readonly deps: RemediatorDependencies) {}
+  constructor(private readonly deps: RemediatorDependencies) {
+    this.lock = new RunLock(deps.config.state.dir, () => [...this.running.values()].map((r) => r.run.id));
+  }
 
   get enabled(): boolean {
     return this.deps.config.remediation.enabled;
@@ -87,9 +92,28 @@ export class Remediator {
       cause: request.cause ?? {},
       reclaimedBytes: 0,
     };
-    const done = this.execute(cluster, run);
+    const done = this.execute(cluster, run).catch((err: unknown) => {
+      // A bookkeeping bug must not crash serve mid-run (nobody awaits `done` for webhook runs).
+      this.deps.log.error({ err, run: run.id }, 'run bookkeeping failed');
+      return run;
+    });
     this.running.set(cluster.name, { run, done });
     return { kind: 'started', run, done };
+  }
+
+  /**
+   * Like start(), for triggers that must not be absorbed by a run that will not
+   * help them: a real request never joins a dry run or a run that has already
+   * ended (it is only releasing its lock); it waits for it, then starts its own.
+   */
+  async startOrJoin(request: RunRequest): Promise<StartResult> {
+    const current = this.running.get(request.cluster);
+    const joinable = current && current.run.outcome === 'running' && (request.dryRun || !current.run.dryRun);
+    if (current && !joinable) {
+      const waited = await Promise.race([current.done.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), JOIN_WAIT_MS).unref())]);
+      if (!waited) return { kind: 'stopping', reason: `run ${current.run.id} (a ${current.run.dryRun ? 'dry run' : 'run'}) is still ending; try again` };
+    }
+    return this.start(request);
   }
 
   /** Asks every run to stop after its step in flight; resolves when all have ended. */
@@ -99,8 +123,8 @@ export class Remediator {
   }
 
   private async execute(cluster: EtcdCluster, run: Run): Promise<Run> {
-    const { config, store, lock, log, metrics } = this.deps;
-    let locked = false;
+    const { config, store, log, metrics } = this.deps;
+    let held: HeldLock | undefined;
     const ctx: RunContext = {
       run,
       cluster,
@@ -113,9 +137,12 @@ export class Remediator {
       readTimeoutMs: config.remediation.readTimeoutSeconds * 1000,
       stopRequested: () => this.stopping,
       acquireLock: async () => {
-        const holder = await lock.acquire(cluster.name, run.id);
-        locked = holder === undefined;
-        return holder;
+        const acquired = await this.lock.acquire(cluster.name, run.id);
+        if ('held' in acquired) {
+          held = acquired.held;
+          return undefined;
+        }
+        return acquired.holder;
       },
       facts: { before: [], leaderId: '', alarms: [], defragmented: [] },
       progress: () => undefined,
@@ -143,7 +170,7 @@ export class Remediator {
     try {
       await runPipeline(ctx, events);
     } finally {
-      if (locked) await lock.release(cluster.name, run.id).catch((err: unknown) => log.error({ err, run: run.id }, 'lock not released'));
+      if (held) await held.release().catch((err: unknown) => log.error({ err, run: run.id }, 'lock not released'));
       this.running.delete(cluster.name);
       metrics?.runEnded(run);
       await store.save(run).catch((err: unknown) => log.error({ err, run: run.id }, 'run not persisted'));

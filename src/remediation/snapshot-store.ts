@@ -127,13 +127,20 @@ export class SnapshotStore {
     }
   }
 
-  /** Keeps the newest `keep` snapshots of `cluster`; returns the paths removed. */
+  /**
+   * Keeps the newest `keep` snapshots of `cluster` and removes its partial files
+   * (left by a crash mid-stream; one run per cluster at a time, so none is being
+   * written). Returns the paths removed.
+   */
   async prune(cluster: string, keep: number): Promise<string[]> {
-    const pattern = new RegExp(`^${escapeRegExp(cluster)}-\\d{8}T\\d{6}Z-[A-Za-z0-9]+\\.db$`);
-    const ours = (await readdir(this.dir)).filter((f) => pattern.test(f)).sort();
-    const old = ours.slice(0, Math.max(0, ours.length - keep));
-    for (const file of old) await rm(join(this.dir, file), { force: true });
-    return old.map((file) => join(this.dir, file));
+    const name = `${escapeRegExp(cluster)}-\\d{8}T\\d{6}Z-[A-Za-z0-9]+\\.db`;
+    const complete = new RegExp(`^${name}$`);
+    const partial = new RegExp(`^\\.${name}\\.partial$`);
+    const files = await readdir(this.dir);
+    const ours = files.filter((f) => complete.test(f)).sort();
+    const remove = [...ours.slice(0, Math.max(0, ours.length - keep)), ...files.filter((f) => partial.test(f))];
+    for (const file of remove) await rm(join(this.dir, file), { force: true });
+    return remove.map((file) => join(this.dir, file));
   }
 
   /** A rename is durable only once the directory entry is on disk. */

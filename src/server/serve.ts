@@ -7,7 +7,6 @@ import type { LoadedConfig } from '../config/load.js';
 import { resolveWebhookAuth, selectClusters, type WebhookAuth } from '../config/resolve.js';
 import { runsRouter } from '../api/runs.js';
 import { RemediationMetrics } from '../remediation/metrics.js';
-import { RunLock } from '../remediation/run-lock.js';
 import { RunStore } from '../remediation/run-store.js';
 import { Remediator } from '../remediation/runner.js';
 import { webhookRouter } from '../webhook/route.js';
@@ -56,7 +55,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, env: NodeJS
   const processRegistry = createProcessRegistry();
   const metrics = new RemediationMetrics(processRegistry, clusterNames);
   const store = await RunStore.open(config.state.dir, log);
-  const remediator = new Remediator({ clusters, config, store, lock: new RunLock(config.state.dir), log, metrics });
+  const remediator = new Remediator({ clusters, config, store, log, metrics });
   let ready = false;
   const app = createApp({
     collector,

@@ -49,8 +49,9 @@ export function webhookRouter(deps: WebhookDependencies): Router {
   }
 
   async function trigger(cluster: string, alerts: Alert[], payload: AlertmanagerPayload): Promise<ClusterAnswer> {
+    // Duplicates join a real run in progress; a dry run or an ending run is waited out in startOrJoin.
     const current = deps.remediator.inProgress(cluster);
-    if (current) return { cluster, status: 'in-progress', runId: current.id };
+    if (current && !current.dryRun && current.outcome === 'running') return { cluster, status: 'in-progress', runId: current.id };
     const cooldownMs = deps.config.webhook.cooldownSeconds * 1000;
     const last = deps.store.lastSucceeded(cluster);
     if (last && Date.now() - last.getTime() < cooldownMs && !(await stillNoSpace(cluster))) {
@@ -61,7 +62,7 @@ export function webhookRouter(deps: WebhookDependencies): Router {
       groupKey: payload.groupKey,
       alerts: alerts.map((a) => ({ alertname: a.labels.alertname, fingerprint: a.fingerprint, startsAt: a.startsAt })),
     };
-    const started = deps.remediator.start({ cluster, trigger: 'webhook', dryRun: false, force: false, cause });
+    const started = await deps.remediator.startOrJoin({ cluster, trigger: 'webhook', dryRun: false, force: false, cause });
     switch (started.kind) {
       case 'started':
         return { cluster, status: 'started', runId: started.run.id };
@@ -102,7 +103,7 @@ export function webhookRouter(deps: WebhookDependencies): Router {
       res.status(202).json({ status: 'accepted', runs: answers });
       return;
     }
-    // The guard is shutting down: 503 makes Alertmanager retry, reaching the next instance.
+    // Shutting down, or a dry run still ending: 503 makes Alertmanager retry shortly (the restarted guard answers).
     const unavailable = answers.every((a) => a.status === 'unavailable');
     const status = answers[0]?.status ?? 'ignored';
     count(status);

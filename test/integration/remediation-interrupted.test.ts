@@ -10,7 +10,7 @@ import { EtcdTestCluster } from '../harness/etcd-cluster.js';
 import { fillToNoSpace } from '../harness/fill.js';
 import { runGuard, startGuard, type RunningGuard } from '../harness/guard.js';
 import { makeTempDir, waitForExit } from '../harness/processes.js';
-import { listRuns, MemberGauges, post, runsFile, waitForRun, writeYaml } from '../harness/remediation.js';
+import { getRun, listRuns, MemberGauges, post, runsFile, waitForRun, writeYaml } from '../harness/remediation.js';
 
 const TOKEN = 'interrupt-test-token';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -128,5 +128,64 @@ describe('interrupted runs on a 3-member mTLS cluster at NOSPACE', () => {
     const result = await runGuard(['remediate', '--yes', ...cluster.connectionArgs(), '--state-dir', join(dir, 'state-cli'), '--snapshot-dir', join(dir, 'snap')], {}, 120_000);
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(await cluster.alarms(), []);
+  });
+});
+
+describe('defragments that outlast their timeout or a SIGTERM (mTLS, 64 MiB quota)', () => {
+  let cluster: EtcdTestCluster;
+  let gauges: MemberGauges;
+  const dir = makeTempDir('inflight');
+  const stateDir = join(dir, 'state');
+  const tokenFile = join(dir, 'token');
+
+  before(async () => {
+    cluster = await EtcdTestCluster.start({ tls: true, quotaBytes: 64 * 2 ** 20 });
+    // Live data the defragments must copy, so that each takes a few hundred milliseconds.
+    await fillToNoSpace(cluster, { liveKeys: 3000, liveValueBytes: 8192 });
+    gauges = new MemberGauges(cluster);
+    writeFileSync(tokenFile, TOKEN);
+  });
+  after(async () => {
+    await gauges?.close();
+    await cluster?.stop();
+  });
+
+  it('a defragment that outlasts defrag.timeoutSeconds: the run waits for etcd to finish it, then fails, touching no other member', async () => {
+    const before = await gauges.read('etcd_mvcc_db_total_size_in_bytes');
+    const config = writeYaml(join(dir, 'impatient.yaml'), { defrag: { timeoutSeconds: 0.05 } });
+    const result = await runGuard(['remediate', '--yes', '--config', config, ...cluster.connectionArgs(), '--state-dir', stateDir, '--snapshot-dir', join(dir, 'snap')], {}, 120_000);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /failed at defrag .*defragmenting (m\d) failed \(etcd at .* did not answer defragment within 50 ms; .*\); \1 finished its defragment later; no other member was touched/);
+    const victim = /defragmenting m(\d) failed/.exec(result.stderr)?.[1];
+    const after = await gauges.read('etcd_mvcc_db_total_size_in_bytes');
+    assert.equal((await gauges.read('etcd_disk_defrag_inflight')).filter((v) => v === 1).length, 0, 'nothing defragmenting when the run ended');
+    for (let i = 0; i < 3; i++) {
+      if (String(i + 1) === victim) assert.ok((after[i] ?? 0) < (before[i] ?? 0), 'etcd finished the one that timed out');
+      else assert.equal(after[i], before[i], `m${i + 1} was not touched`);
+    }
+  });
+
+  it('SIGTERM while a defragment is in flight: it finishes, nothing else starts, the run is interrupted', async () => {
+    const guard = await startGuard(['serve', ...cluster.connectionArgs(), '--webhook-token-file', tokenFile, '--state-dir', stateDir, '--snapshot-dir', join(dir, 'snap')]);
+    const answer = await post(`${guard.url}/api/runs`, '{}', auth);
+    assert.equal(answer.status, 202, answer.text);
+    const id = (answer.json.run as { id: string }).id;
+    // Catch the moment a member is being defragmented.
+    let inFlight = '';
+    const deadline = Date.now() + 60_000;
+    while (!inFlight) {
+      const defrag = (await getRun(guard.url, id)).steps.find((s) => s.name === 'defrag');
+      if (typeof defrag?.details.current === 'string') inFlight = defrag.details.current;
+      assert.ok(Date.now() < deadline, 'never saw a defragment in flight');
+    }
+    guard.process.kill('SIGTERM');
+    assert.equal(await waitForExit(guard.process, 60_000), 0, guard.output().slice(-2000));
+    const lines = runsFile(stateDir).filter((r) => r.id === id);
+    const last = lines[lines.length - 1];
+    assert.ok(last);
+    assert.equal(last.outcome, 'interrupted', last.reason);
+    const done = defragmented(last);
+    assert.ok(done.includes(inFlight), `the defragment of ${inFlight} that was in flight finished (done: ${done.join(', ')})`);
+    assert.equal((await gauges.read('etcd_disk_defrag_inflight')).filter((v) => v === 1).length, 0);
   });
 });

@@ -52,6 +52,10 @@ describe('the webhook on a 3-member cluster at NOSPACE', () => {
     const tooLarge = await post(url, huge, auth);
     assert.equal(tooLarge.status, 413);
     assert.match(String(tooLarge.json.reason), /over 1048576 bytes/);
+    const corrupt = await post(url, 'this is not gzip', { ...auth, 'content-encoding': 'gzip' });
+    assert.equal(corrupt.status, 400, 'a corrupt compressed body is a client error, never a 5xx');
+    const empty = await post(url, '', auth);
+    assert.equal(empty.status, 400, 'an empty JSON body is invalid, not the wrong media type');
   });
 
   it('the wrong shape: 400 with the validation message; no run', async () => {
@@ -88,7 +92,7 @@ describe('the webhook on a 3-member cluster at NOSPACE', () => {
     assert.equal((await get(`${guard.url}/healthz`)).status, 200);
     const samples = parseExposition((await get(`${guard.url}/metrics`)).body).filter((s) => s.name === 'etcd_space_webhook_requests_total');
     const by: Record<string, number> = Object.fromEntries(samples.map((s) => [s.labels.outcome ?? '', s.value]));
-    assert.deepEqual(by, { unauthorized: 4, unsupported_media_type: 1, invalid: 9, too_large: 1, ignored: 3 });
+    assert.deepEqual(by, { unauthorized: 4, unsupported_media_type: 1, invalid: 11, too_large: 1, ignored: 3 });
   });
 
   it('50 concurrent identical alerts: all 2xx, exactly one run, three defragments', async () => {
@@ -110,6 +114,15 @@ describe('the webhook on a 3-member cluster at NOSPACE', () => {
     assert.equal((await listRuns(guard.url)).length, 1);
   });
 
+  it('NOSPACE back during the cooldown: the alert starts a run anyway', async () => {
+    await fillToNoSpace(cluster);
+    const answer = await post(url, valid, auth);
+    assert.equal(answer.status, 202, answer.text);
+    const run = await waitForRun(guard.url, (answer.json.runs as { runId: string }[])[0]?.runId ?? '');
+    assert.equal(run.outcome, 'succeeded', run.reason);
+    assert.equal((await listRuns(guard.url)).length, 2);
+  });
+
   it('without the cooldown, an alert on a healthy cluster ends skipped: the live cluster decides', async () => {
     await stopProcess(guard.process);
     const config = writeYaml(join(dir, 'no-cooldown.yaml'), { webhook: { cooldownSeconds: 0 } });
@@ -120,7 +133,7 @@ describe('the webhook on a 3-member cluster at NOSPACE', () => {
     assert.equal(run.outcome, 'skipped');
     assert.match(run.reason ?? '', /nothing to do: no NOSPACE alarm and the fullest member is m\d \([\d.]+ MiB, \d+% of quota\), below trigger\.minQuotaUsage 80%/);
     assert.deepEqual(run.steps.map((s) => s.name), ['preflight']);
-    assert.equal((await listRuns(guard.url)).length, 2, 'the earlier run was read back from runs.jsonl after the restart');
+    assert.equal((await listRuns(guard.url)).length, 3, 'the earlier runs were read back from runs.jsonl after the restart');
   });
 
   it('POST /api/runs: same auth, dryRun and force honoured, validated body', async () => {
@@ -144,6 +157,21 @@ describe('the webhook on a 3-member cluster at NOSPACE', () => {
     const bad = await request(`${guard.url}/api/runs?limit=0`);
     assert.equal(bad.statusCode, 400);
     await bad.body.dump();
+  });
+
+  it('an alert during a dry run gets a real run of its own, not the dry run', async () => {
+    const dry = await post(`${guard.url}/api/runs`, JSON.stringify({ dryRun: true, force: true }), auth);
+    assert.equal(dry.status, 202, dry.text);
+    const dryId = (dry.json.run as { id: string }).id;
+    // The dry run's preflight is under way: the alert must not be answered with it.
+    const alert = await post(`${guard.url}/webhook/alertmanager`, valid, auth);
+    assert.equal(alert.status, 202, alert.text);
+    const alertId = (alert.json.runs as { runId: string }[])[0]?.runId ?? '';
+    assert.notEqual(alertId, dryId);
+    assert.equal((await waitForRun(guard.url, dryId)).dryRun, true);
+    const real = await waitForRun(guard.url, alertId);
+    assert.equal(real.dryRun, false);
+    assert.equal(real.trigger, 'webhook');
   });
 
   it('the kill switch: every trigger answers disabled', async () => {

@@ -1,11 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { RunLock } from '../../src/remediation/run-lock.js';
+import { RunLock, type Acquired, type HeldLock } from '../../src/remediation/run-lock.js';
 import { RunStore } from '../../src/remediation/run-store.js';
 import { SnapshotStore } from '../../src/remediation/snapshot-store.js';
 import type { Run } from '../../src/remediation/types.js';
@@ -67,14 +68,15 @@ describe('snapshots on disk', () => {
     assert.deepEqual(readdirSync(store.dir), []);
   });
 
-  it('keeps the newest snapshot.keep of a cluster and leaves other clusters alone', async () => {
+  it('keeps the newest snapshot.keep of a cluster, removes its crash leftovers, leaves other clusters alone', async () => {
     const dir = makeTempDir('snap');
     const store = new SnapshotStore(dir);
     const names = ['prod-20260101T000000Z-ra.db', 'prod-20260102T000000Z-rb.db', 'prod-20260103T000000Z-rc.db', 'prod-east-20260101T000000Z-rd.db', 'notes.txt'];
-    for (const name of names) writeFileSync(join(dir, name), 'x');
+    const leftovers = ['.prod-20251231T000000Z-rz.db.partial', '.prod-east-20251231T000000Z-ry.db.partial'];
+    for (const name of [...names, ...leftovers]) writeFileSync(join(dir, name), 'x');
     const removed = await store.prune('prod', 2);
-    assert.deepEqual(removed, [join(dir, 'prod-20260101T000000Z-ra.db')]);
-    assert.deepEqual(readdirSync(dir).sort(), names.slice(1).sort());
+    assert.deepEqual(removed, [join(dir, 'prod-20260101T000000Z-ra.db'), join(dir, '.prod-20251231T000000Z-rz.db.partial')]);
+    assert.deepEqual(readdirSync(dir).sort(), [...names.slice(1), leftovers[1]].sort());
   });
 });
 
@@ -124,6 +126,29 @@ describe('the run history', () => {
     await again.close();
   });
 
+  it('after a torn last line, the next record still starts on its own line', async () => {
+    const dir = makeTempDir('state');
+    appendFileSync(join(dir, 'runs.jsonl'), `${JSON.stringify(run('ra', 'succeeded', '2026-01-01T00:00:00Z'))}\n{"id":"rtorn","clus`);
+    const store = await RunStore.open(dir, silent);
+    await store.save(run('rb', 'failed', '2026-01-02T00:00:00Z'));
+    await store.close();
+    const again = await RunStore.open(dir, silent);
+    assert.deepEqual(again.list().map((r) => r.id), ['rb', 'ra']);
+    await again.close();
+  });
+
+  it('sees runs another process appends to the same file, without a restart', async () => {
+    const dir = makeTempDir('state');
+    const serve = await RunStore.open(dir, silent);
+    const cli = await RunStore.open(dir, silent);
+    await cli.save(run('rcli', 'succeeded', '2026-01-05T00:00:00Z'));
+    await cli.save({ ...run('rcli', 'succeeded', '2026-01-05T00:00:00Z'), endedAt: '2026-01-05T00:02:00Z' });
+    assert.equal(serve.get('rcli')?.endedAt, '2026-01-05T00:02:00Z');
+    assert.deepEqual(serve.lastSucceeded('prod'), new Date('2026-01-05T00:02:00Z'), 'the cooldown sees it too');
+    await cli.close();
+    await serve.close();
+  });
+
   it('filters by cluster and outcome and limits', async () => {
     const store = await RunStore.open(makeTempDir('state'), silent);
     await store.save(run('r1', 'succeeded', '2026-01-01T00:00:00Z', 'a'));
@@ -137,28 +162,49 @@ describe('the run history', () => {
 });
 
 describe('the lock between processes', () => {
-  it('is exclusive, names its holder, and is released by its holder only', async () => {
+  const holderOf = (acquired: Acquired): string => ('holder' in acquired ? acquired.holder : '');
+  const held = (acquired: Acquired): HeldLock => {
+    assert.ok('held' in acquired, `expected the lock, got: ${holderOf(acquired)}`);
+    return acquired.held;
+  };
+
+  it('is exclusive per cluster, names its holder and the file to delete, and is released by its holder', async () => {
     const dir = makeTempDir('lock');
-    const lock = new RunLock(dir);
-    assert.equal(await lock.acquire('prod', 'r1'), undefined);
-    assert.match((await lock.acquire('prod', 'r2')) ?? '', new RegExp(`run r1 by pid ${process.pid} on .* since `));
-    assert.equal(await lock.acquire('other', 'r3'), undefined, 'clusters are locked separately');
-    await lock.release('prod', 'r2');
-    assert.ok(existsSync(join(dir, 'prod.lock')), 'another run cannot release it');
-    await lock.release('prod', 'r1');
-    assert.equal(await lock.acquire('prod', 'r4'), undefined);
+    const mine = ['r1'];
+    const lock = new RunLock(dir, () => mine);
+    const first = held(await lock.acquire('prod', 'r1'));
+    assert.match(holderOf(await lock.acquire('prod', 'r2')), new RegExp(`run r1 by pid ${process.pid} on .* since .*\\(if no run is in progress, delete .*prod\\.lock; it expires 60 s after its holder stops\\)`));
+    held(await lock.acquire('other', 'r3'));
+    await first.release();
+    assert.ok(!existsSync(join(dir, 'prod.lock')));
+    held(await lock.acquire('prod', 'r4'));
   });
 
-  it('a lock left by a process that died is taken over', async () => {
+  it('a lock of a process that died on this host is taken over', async () => {
     const dir = makeTempDir('lock');
-    const { hostname } = await import('node:os');
     writeFileSync(join(dir, 'prod.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), runId: 'rdead', since: '2026-01-01T00:00:00Z' }));
-    assert.equal(await new RunLock(dir).acquire('prod', 'r5'), undefined);
+    held(await new RunLock(dir).acquire('prod', 'r5'));
+  });
+
+  it('a lock naming our own pid but a run we are not running is stale (a restarted container is pid 1 again)', async () => {
+    const dir = makeTempDir('lock');
+    writeFileSync(join(dir, 'prod.lock'), JSON.stringify({ pid: process.pid, host: hostname(), runId: 'rbefore', since: '2026-01-01T00:00:00Z' }));
+    held(await new RunLock(dir, () => []).acquire('prod', 'r6'));
+  });
+
+  it("another host's lock is respected while fresh and taken over once not refreshed for a minute", async () => {
+    const dir = makeTempDir('lock');
+    const path = join(dir, 'prod.lock');
+    writeFileSync(path, JSON.stringify({ pid: 1, host: 'a-pod-that-was-killed', runId: 'rgone', since: '2026-01-01T00:00:00Z' }));
+    assert.match(holderOf(await new RunLock(dir).acquire('prod', 'r7')), /run rgone by pid 1 on a-pod-that-was-killed/);
+    const old = new Date(Date.now() - 61_000);
+    utimesSync(path, old, old);
+    held(await new RunLock(dir).acquire('prod', 'r8'));
   });
 
   it('a fresh lock file still being written counts as held', async () => {
     const dir = makeTempDir('lock');
     writeFileSync(join(dir, 'prod.lock'), '');
-    assert.match((await new RunLock(dir).acquire('prod', 'r6')) ?? '', /being written by another process/);
+    assert.match(holderOf(await new RunLock(dir).acquire('prod', 'r9')), /being written by another process/);
   });
 });

@@ -6,7 +6,6 @@ import type { LoadedConfig } from '../../config/load.js';
 import { selectClusters } from '../../config/resolve.js';
 import { EtcdCluster } from '../../etcd/cluster.js';
 import { OperationError, UsageError } from '../../errors.js';
-import { RunLock } from '../../remediation/run-lock.js';
 import { RunStore } from '../../remediation/run-store.js';
 import { Remediator } from '../../remediation/runner.js';
 import type { Run } from '../../remediation/types.js';
@@ -58,7 +57,7 @@ export async function remediateCommand(loaded: LoadedConfig, options: RemediateO
 
   const cluster = new EtcdCluster(resolved, config.remediation.readTimeoutSeconds * 1000);
   const store = await RunStore.open(config.state.dir, log);
-  const remediator = new Remediator({ clusters: [cluster], config, store, lock: new RunLock(config.state.dir), log });
+  const remediator = new Remediator({ clusters: [cluster], config, store, log });
   const progress = progressPrinter(output.out, terminal.interactive);
   remediator.listen(progress);
   const onSignal = (): void => {

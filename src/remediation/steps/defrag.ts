@@ -7,7 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatBytes } from '../../config/units.js';
-import { errorMessage } from '../../errors.js';
+import { EtcdAccessError, errorMessage } from '../../errors.js';
 import type { RunContext } from '../context.js';
 import type { MemberClient } from '../../etcd/member-client.js';
 import { agreedLeader, isHealthy, observe, observeMember, type HealthyObservation, type MemberObservation } from '../observe.js';
@@ -38,11 +38,22 @@ async function healthyCluster(ctx: RunContext, waitMs: number): Promise<{ member
     const observations = await observe(ctx.cluster, ctx.readTimeoutMs);
     const down = observations.filter((o) => !isHealthy(o));
     const members = observations.filter(isHealthy);
+    const nameOf = (id: string) => members.find((o) => o.status.id === id)?.name ?? id;
     const blocking = members.flatMap((o) => o.status.alarms).filter((a) => a.alarm !== 'NOSPACE');
     const leaderId = agreedLeader(members);
-    if (blocking.length > 0) throw fail(`alarm ${blocking.map((a) => `${a.alarm} on ${a.memberId}`).join(', ')} appeared during the run; stopped`);
-    if (down.length === 0 && leaderId !== undefined) return { members, leaderId };
-    problem = down.length > 0 ? `${down.map((o) => `${o.name} (${o.error?.message ?? 'no answer'})`).join('; ')}` : 'no leader agreed';
+    if (blocking.length > 0) {
+      const list = [...new Set(blocking.map((a) => `${a.alarm} on ${nameOf(a.memberId)}`))].join(', ');
+      throw fail(`alarm ${list} appeared during the run; stopped: only NOSPACE is remediated, a CORRUPT member needs a human`);
+    }
+    // Someone else's defragment (or ours, timed out on our side but still running in etcd).
+    const busy = members.filter((o) => o.metrics.defragInflight === true);
+    if (down.length === 0 && busy.length === 0 && leaderId !== undefined) return { members, leaderId };
+    problem =
+      down.length > 0
+        ? `${down.map((o) => `${o.name} (${o.error?.message ?? 'no answer'})`).join('; ')}`
+        : busy.length > 0
+          ? `${busy.map((o) => o.name).join(', ')} is defragmenting`
+          : 'no leader agreed';
     if (Date.now() >= deadline) throw fail(`the cluster is not healthy: ${problem}; stopped before touching another member`);
     await sleep(POLL_MS);
   }
@@ -78,6 +89,20 @@ async function waitBackAndCaughtUp(ctx: RunContext, member: HealthyObservation, 
     await sleep(POLL_MS);
   }
   throw fail(`${member.name} did not answer and catch up with the leader within ${Math.round(timeoutMs / 1000)} s after its defragment (${last}); no other member was touched`);
+}
+
+/**
+ * Our call timed out, but etcd goes on defragmenting. Wait (bounded) until the
+ * member says it is done, so the run, and its lock, do not end while it is busy.
+ */
+async function waitForDefragmentToEnd(ctx: RunContext, member: HealthyObservation, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const now = await observeMember(ctx.cluster, member.client, ctx.readTimeoutMs);
+    if (isHealthy(now) && now.metrics.defragInflight !== true) return `${member.name} finished its defragment later`;
+    await sleep(1_000);
+  }
+  return `${member.name} may still be defragmenting`;
 }
 
 /** Hands leadership to the most caught-up member already defragmented, and waits until all agree. */
@@ -137,6 +162,7 @@ export async function defrag(ctx: RunContext): Promise<StepResult> {
       next = pending[0];
       if (!next) throw fail('a member disappeared from the cluster during the run', details());
       wasLeader = true;
+      if (ctx.stopRequested()) throw interrupt(`stopped before moving leadership from ${next.name}; ${done.length} of ${voters.length} members were defragmented`, details());
       if (config.defrag.moveLeader && done.length > 0) {
         const moveStarted = performance.now();
         movedLeadership.push(`${next.name} -> ${await moveLeadership(ctx, next, members, doneIds())}`);
@@ -144,6 +170,8 @@ export async function defrag(ctx: RunContext): Promise<StepResult> {
       }
     }
 
+    // The health checks and the leadership move can take a while: look again before starting.
+    if (ctx.stopRequested()) throw interrupt(`stopped before defragmenting ${next.name}; ${done.length} of ${voters.length} members were defragmented`, details());
     ctx.progress({ ...details(), current: next.name });
     ctx.log.info({ run: ctx.run.id, member: next.name, endpoint: next.endpoint, leader: wasLeader }, 'defragmenting');
     const startedAt = new Date();
@@ -151,7 +179,8 @@ export async function defrag(ctx: RunContext): Promise<StepResult> {
     try {
       await next.client.defragment(config.defrag.timeoutSeconds * 1000);
     } catch (err) {
-      throw fail(`defragmenting ${next.name} failed (${errorMessage(err)}); no other member was touched`, { ...details(), failed: next.name }, err);
+      const after = err instanceof EtcdAccessError && err.kind === 'timeout' ? `; ${await waitForDefragmentToEnd(ctx, next, catchUpMs)}` : '';
+      throw fail(`defragmenting ${next.name} failed (${errorMessage(err)})${after}; no other member was touched`, { ...details(), failed: next.name }, err);
     }
     const defragmentSeconds = since(defragStarted);
     const back = await waitBackAndCaughtUp(ctx, next, catchUpMs);

@@ -15,13 +15,15 @@ export async function disarm(ctx: RunContext): Promise<StepResult> {
   const observations = await observe(ctx.cluster, ctx.readTimeoutMs);
   const members = observations.filter(isHealthy);
   const nameOf = (id: string) => members.find((o) => o.status.id === id)?.name ?? id;
-  if (members.length < observations.length) throw fail('a member stopped answering after the defragment; the alarm is kept');
+  const down = observations.filter((o) => !isHealthy(o));
+  if (down.length > 0) throw fail(`${down.map((o) => o.name).join(', ')} stopped answering after the defragment; the alarm is kept`);
   const leaderId = agreedLeader(members);
   const leader = members.find((o) => o.status.id === leaderId);
   if (!leader) throw fail('no leader after the defragment; the alarm is kept');
 
   const limit = config.disarm.maxQuotaUsage;
-  const tooFull = members.filter((o) => o.metrics.quotaBytes !== undefined && o.metrics.dbSizeBytes > limit * o.metrics.quotaBytes);
+  // Learners were not defragmented (they are skipped) and do not decide here.
+  const tooFull = members.filter((o) => !o.status.isLearner && o.metrics.quotaBytes !== undefined && o.metrics.dbSizeBytes > limit * o.metrics.quotaBytes);
   if (tooFull.length > 0 && !ctx.dryRun) {
     ctx.facts.tooFull = `${tooFull.map(describeMember).join(', ')} after the defragment, above disarm.maxQuotaUsage ${Math.round(limit * 100)}%`;
     return skipped(`kept the NOSPACE alarm: ${ctx.facts.tooFull}; the next write would raise it again`);
@@ -33,12 +35,14 @@ export async function disarm(ctx: RunContext): Promise<StepResult> {
   if (ctx.dryRun) return skipped(`dry run: would disarm NOSPACE on ${remaining.map((a) => nameOf(a.memberId)).join(', ')} once every member is under ${Math.round(limit * 100)}% of its quota`);
 
   const disarmed = remaining.map((a) => nameOf(a.memberId));
+  let lastError = '';
   for (let attempt = 1; attempt <= config.disarm.attempts; attempt++) {
     for (const alarm of remaining) {
       try {
         await leader.client.disarmNoSpace(alarm.memberId, ctx.readTimeoutMs);
       } catch (err) {
-        ctx.log.warn({ run: ctx.run.id, member: nameOf(alarm.memberId), attempt, err: errorMessage(err) }, 'disarm failed; will retry');
+        lastError = errorMessage(err);
+        ctx.log.warn({ run: ctx.run.id, member: nameOf(alarm.memberId), attempt, err: lastError }, 'disarm failed; will retry');
       }
     }
     remaining = await list();
@@ -47,5 +51,9 @@ export async function disarm(ctx: RunContext): Promise<StepResult> {
     }
     if (attempt < config.disarm.attempts) await sleep(config.disarm.backoffSeconds * 1000 * 2 ** (attempt - 1));
   }
-  throw fail(`NOSPACE stayed on ${remaining.map((a) => nameOf(a.memberId)).join(', ')} after ${config.disarm.attempts} disarm attempts`, { remaining: remaining.map((a) => nameOf(a.memberId)) });
+  const why = lastError ? ` (last error: ${lastError})` : ' (etcd accepted each disarm and raised the alarm again)';
+  throw fail(
+    `NOSPACE stayed on ${remaining.map((a) => nameOf(a.memberId)).join(', ')} after ${config.disarm.attempts} disarm attempts${why}; check that member's log and disk, then run \`etcdctl alarm disarm\``,
+    { remaining: remaining.map((a) => nameOf(a.memberId)), lastError },
+  );
 }

@@ -64,8 +64,13 @@ export async function preflight(ctx: RunContext): Promise<StepResult> {
   }
 
   // The runbook defragments every member: one missing from the endpoints would stay full.
-  // A member added minutes ago must count: the list may be at most a few seconds old.
-  const listed = await cluster.memberList(ctx.readTimeoutMs, 5_000);
+  let listed;
+  try {
+    listed = await cluster.memberListNow(ctx.readTimeoutMs);
+  } catch (err) {
+    const first = err instanceof AggregateError ? (err.errors[0] as unknown) : err;
+    throw refuse(`the member list could not be read (${errorMessage(first)}), so it is unknown whether every member is configured`);
+  }
   const seen = new Set(members.map((o) => o.status.id));
   const missing = listed.filter((m) => !m.isLearner && !seen.has(m.id));
   if (missing.length > 0) {

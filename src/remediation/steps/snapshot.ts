@@ -40,11 +40,13 @@ export async function snapshot(ctx: RunContext): Promise<StepResult> {
   }
   ctx.facts.snapshot = saved;
   let pruned: string[] = [];
+  let pruneError: string | undefined;
   try {
     pruned = await ctx.snapshots.prune(ctx.cluster.name, config.snapshot.keep);
   } catch (err) {
     // The new snapshot is safe on disk; old ones not removed only cost space.
-    ctx.log.warn({ err: errorMessage(err), dir: ctx.snapshots.dir }, 'could not remove old snapshots');
+    pruneError = errorMessage(err);
+    ctx.log.warn({ err: pruneError, dir: ctx.snapshots.dir }, 'could not remove old snapshots');
   }
   const seconds = (Date.now() - started) / 1000;
   return succeeded(`wrote and verified ${saved.path} (${formatBytes(saved.bytes)}) from ${source.name}`, {
@@ -54,5 +56,6 @@ export async function snapshot(ctx: RunContext): Promise<StepResult> {
     source: source.name,
     megabytesPerSecond: seconds > 0 ? Math.round(saved.bytes / 1e6 / seconds) : null,
     removed: pruned,
+    ...(pruneError ? { pruneError } : {}),
   });
 }
