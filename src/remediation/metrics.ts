@@ -1,8 +1,8 @@
 // The remediation metrics of the spec, per cluster. Label sets for every
-// configured cluster exist from the start (at 0), so rate() and alerts on
-// "failed" work before the first failure.
+// configured cluster exist from the start (at 0), so increase() sees the first
+// run, and alerts on "failed" work before the first failure.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { TriggerSchema, type Run, type Step } from './types.js';
+import { STEP_NAMES, TriggerSchema, type Run, type Step } from './types.js';
 
 const OUTCOMES = ['succeeded', 'failed', 'refused', 'skipped', 'interrupted'] as const;
 
@@ -49,8 +49,21 @@ export class RemediationMetrics {
     for (const cluster of clusters) {
       this.inProgress.set({ cluster }, 0);
       this.reclaimed.inc({ cluster }, 0);
+      this.duration.zero({ cluster });
+      for (const step of STEP_NAMES) this.stepDuration.zero({ cluster, step });
       for (const trigger of TriggerSchema.options) for (const outcome of OUTCOMES) this.runs.inc({ cluster, trigger, outcome }, 0);
     }
+  }
+
+  /** After a restart, "when did the last run succeed / fail" comes from the run history. */
+  restoreLastRuns(history: Run[]): void {
+    for (const run of [...history].reverse()) this.recordLastRun(run);
+  }
+
+  private recordLastRun(run: Run): void {
+    // A dry run changes nothing: it must not make a failure look fixed.
+    if (run.dryRun || run.outcome === 'running' || run.endedAt === undefined) return;
+    this.lastRun.set({ cluster: run.cluster, outcome: run.outcome }, Date.parse(run.endedAt) / 1000);
   }
 
   runStarted(run: Run): void {
@@ -67,7 +80,7 @@ export class RemediationMetrics {
     if (run.outcome === 'running') return;
     this.runs.inc({ cluster, trigger: run.trigger, outcome: run.outcome });
     if (run.durationSeconds !== undefined) this.duration.observe({ cluster }, run.durationSeconds);
-    this.lastRun.set({ cluster, outcome: run.outcome }, Date.parse(run.endedAt ?? new Date().toISOString()) / 1000);
+    this.recordLastRun(run);
     if (run.reclaimedBytes > 0) this.reclaimed.inc({ cluster }, run.reclaimedBytes);
   }
 }

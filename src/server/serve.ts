@@ -55,6 +55,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, env: NodeJS
   const processRegistry = createProcessRegistry();
   const metrics = new RemediationMetrics(processRegistry, clusterNames);
   const store = await RunStore.open(config.state.dir, log);
+  metrics.restoreLastRuns(store.list().filter((run) => clusterNames.includes(run.cluster)));
   const remediator = new Remediator({ clusters, config, store, log, metrics });
   let ready = false;
   const app = createApp({

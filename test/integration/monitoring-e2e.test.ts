@@ -1,0 +1,143 @@
+// The whole loop with real Prometheus and Alertmanager, configured from the
+// shipped rules and example configurations: a 3-member mTLS cluster at NOSPACE
+// -> Prometheus scrapes the guard -> EtcdSpaceNoSpace fires -> Alertmanager
+// posts it with the bearer token -> the guard remediates -> the alert resolves.
+// Then every query of the shipped Grafana dashboard is run against that Prometheus.
+import { strict as assert } from 'node:assert';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Run } from '../../src/remediation/types.js';
+import { EtcdTestCluster } from '../harness/etcd-cluster.js';
+import { fillToNoSpace, readAll } from '../harness/fill.js';
+import { get, startGuard, type RunningGuard } from '../harness/guard.js';
+import { AlertmanagerServer, DASHBOARD_FILE, PrometheusServer, type PromSeries } from '../harness/monitoring.js';
+import { makeTempDir } from '../harness/processes.js';
+import { listRuns, waitForRun } from '../harness/remediation.js';
+
+const TOKEN = 'an-alertmanager-token-for-e2e';
+
+async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+const hasValue = (series: PromSeries[]): boolean => series.some((s) => (s.values ?? []).some(([, v]) => Number.isFinite(Number(v))));
+
+interface DashboardTarget {
+  expr: string;
+}
+interface DashboardPanel {
+  title: string;
+  type: string;
+  targets?: DashboardTarget[];
+}
+
+describe('the monitoring loop with real Prometheus and Alertmanager', () => {
+  const dir = makeTempDir('e2e');
+  let cluster: EtcdTestCluster;
+  let guard: RunningGuard;
+  let alertmanager: AlertmanagerServer;
+  let prometheus: PrometheusServer;
+  let live: Map<string, string>;
+  let startedAt: number;
+  let run: Run;
+
+  before(async () => {
+    cluster = await EtcdTestCluster.start({ tls: true, quotaBytes: 32 * 2 ** 20 });
+    live = (await fillToNoSpace(cluster)).live;
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
+    guard = await startGuard(['serve', ...cluster.connectionArgs(), '--webhook-token-file', tokenFile, '--state-dir', join(dir, 'state'), '--snapshot-dir', join(dir, 'snapshots')]);
+    startedAt = Math.floor(Date.now() / 1000);
+    alertmanager = await AlertmanagerServer.start({ dir, webhookUrl: `${guard.url}/webhook/alertmanager`, tokenFile });
+    prometheus = await PrometheusServer.start({ dir, guardTarget: guard.url.replace('http://', ''), alertmanagerTarget: alertmanager.target });
+  });
+
+  after(async () => {
+    await prometheus?.stop();
+    await alertmanager?.stop();
+    await guard?.stop();
+    await cluster?.stop();
+  });
+
+  it('Prometheus scrapes the guard (job "space-guard") and sees the NOSPACE alarm', async () => {
+    const alarms = await eventually('the NOSPACE alarm in Prometheus', async () => {
+      const result = await prometheus.query('etcd_space_alarm_active{job="space-guard",alarm="NOSPACE"}');
+      return result.length > 0 ? result : undefined;
+    });
+    assert.ok(alarms.every((s) => s.metric.cluster === 'default'));
+  });
+
+  it('the shipped EtcdSpaceNoSpace rule fires for the cluster', async () => {
+    // From the TSDB rather than the live alert list: the whole loop may be over before a poll.
+    const fired = await eventually('EtcdSpaceNoSpace firing', async () => {
+      const result = await prometheus.queryRange('ALERTS{alertname="EtcdSpaceNoSpace",alertstate="firing"}', startedAt, Math.ceil(Date.now() / 1000), 1);
+      return hasValue(result) ? result : undefined;
+    });
+    assert.deepEqual(
+      fired.map((s) => [s.metric.cluster, s.metric.severity]),
+      [['default', 'critical']],
+    );
+  });
+
+  it('Alertmanager posts it to the guard with the bearer token, and the guard remediates', async () => {
+    const first = await eventually('a run started by the webhook', async () => (await listRuns(guard.url)).find((r) => r.trigger === 'webhook'));
+    run = await waitForRun(guard.url, first.id);
+    assert.equal(run.outcome, 'succeeded', JSON.stringify(run, null, 2));
+    const metrics = (await get(`${guard.url}/metrics`)).body;
+    assert.match(metrics, /^etcd_space_webhook_requests_total\{outcome="accepted"\} [1-9]/m);
+    assert.doesNotMatch(metrics, /^etcd_space_webhook_requests_total\{outcome="unauthorized"\}/m);
+  });
+
+  it('the alarm is cleared, writes are accepted and every key is intact', async () => {
+    assert.equal((await cluster.alarms()).length, 0);
+    const put = await cluster.etcdctl(['put', 'after/e2e', 'ok']);
+    assert.equal(put.code, 0, put.stderr);
+    const client = cluster.client();
+    try {
+      assert.deepEqual(await readAll(client), live);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('the alert resolves in Prometheus and in Alertmanager', async () => {
+    await eventually('EtcdSpaceNoSpace to leave Prometheus', async () => ((await prometheus.alerts()).some((a) => a.labels.alertname === 'EtcdSpaceNoSpace') ? undefined : true));
+    await eventually('EtcdSpaceNoSpace to resolve in Alertmanager', async () =>
+      (await alertmanager.alerts()).some((a) => a.labels.alertname === 'EtcdSpaceNoSpace' && a.status.state === 'active') ? undefined : true,
+    );
+  });
+
+  it('exactly one run: Alertmanager did not start a second', async () => {
+    const runs = (await listRuns(guard.url)).filter((r) => !r.dryRun);
+    assert.deepEqual(
+      runs.map((r) => [r.id, r.trigger]),
+      [[run.id, 'webhook']],
+    );
+  });
+
+  it('every query of the shipped Grafana dashboard returns data', async () => {
+    const dashboard = JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')) as { panels: DashboardPanel[] };
+    // Let Prometheus scrape the metrics the run left behind.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const end = Math.ceil(Date.now() / 1000);
+    const window = `${end - startedAt + 60}s`;
+    const substitute = (expr: string): string =>
+      expr.replaceAll('$cluster', 'default').replaceAll('$job', 'space-guard').replaceAll('$__range', window).replaceAll('$__rate_interval', '10s').replaceAll('$__interval', '2s');
+    const queries = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
+    assert.ok(queries.length >= 15, `${queries.length} queries`);
+    const empty: string[] = [];
+    for (const { panel, expr } of queries) {
+      if (!hasValue(await prometheus.queryRange(substitute(expr), startedAt, end, 1))) empty.push(`${panel}: ${expr}`);
+    }
+    assert.deepEqual(empty, [], 'panels without data');
+    const clusters = await get(`${prometheus.url}/api/v1/label/cluster/values?match[]=etcd_space_db_size_bytes{job="space-guard"}`);
+    assert.deepEqual((JSON.parse(clusters.body) as { data: string[] }).data, ['default'], 'the $cluster variable');
+  });
+});

@@ -1,0 +1,76 @@
+// The shipped rules and example configurations, checked by the tools that will load
+// them: promtool (Prometheus) and amtool (Alertmanager), both from Debian.
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { run } from '../harness/processes.js';
+import { ALERTMANAGER_EXAMPLE, PROMETHEUS_EXAMPLE, RULES_FILE, RULES_TESTS } from '../harness/monitoring.js';
+
+async function tool(command: string, args: string[]): Promise<string> {
+  const result = await run(command, args).catch((err: unknown) => {
+    throw new Error(`${command} is needed for this test (Debian packages prometheus and prometheus-alertmanager; bash scripts/install-deps.sh --test): ${String(err)}`);
+  });
+  assert.equal(result.code, 0, `${command} ${args.join(' ')}\n${result.stdout}${result.stderr}`);
+  return result.stdout + result.stderr;
+}
+
+interface RuleGroup {
+  rules: { alert?: string; expr: string; labels?: Record<string, string>; annotations?: Record<string, string> }[];
+}
+
+const rules = (parse(readFileSync(RULES_FILE, 'utf8')) as { groups: RuleGroup[] }).groups.flatMap((g) => g.rules);
+
+describe('Prometheus rules', () => {
+  it('pass promtool check rules', async () => {
+    assert.match(await tool('promtool', ['check', 'rules', RULES_FILE]), /SUCCESS: 9 rules found/);
+  });
+
+  it('pass their promtool unit tests (test/rules/prometheus-rules.test.yml)', async () => {
+    assert.match(await tool('promtool', ['test', 'rules', RULES_TESTS]), /SUCCESS/);
+  });
+
+  it('every alert is unit-tested, firing at least once', () => {
+    const tests = readFileSync(RULES_TESTS, 'utf8');
+    for (const rule of rules) {
+      assert.ok(rule.alert, 'only alerting rules are shipped');
+      assert.match(tests, new RegExp(`alertname: ${rule.alert}\\n\\s+exp_alerts:\\n\\s+- exp_labels`), `${rule.alert} has no test where it fires`);
+    }
+  });
+
+  it('every alert has a severity, a summary, a description and a runbook link to its README section', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const rule of rules) {
+      assert.match(rule.labels?.severity ?? '', /^(critical|warning|info)$/, `${rule.alert}: severity`);
+      assert.ok(rule.annotations?.summary && rule.annotations.description, `${rule.alert}: summary and description`);
+      const anchor = /README\.md#([a-z]+)$/.exec(rule.annotations.runbook_url ?? '')?.[1];
+      assert.ok(anchor, `${rule.alert}: runbook_url to a README section`);
+      const headings = readme.split('\n').filter((line) => /^#+ /.test(line)).map((line) => line.replace(/^#+ /, '').toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-'));
+      assert.ok(headings.includes(anchor), `${rule.alert}: README has no section #${anchor}`);
+    }
+  });
+
+  it('the trigger alert keeps the cluster label the webhook matches on', () => {
+    const trigger = rules.find((r) => r.alert === 'EtcdSpaceNoSpace');
+    assert.match(trigger?.expr ?? '', /by \(cluster\)/);
+  });
+});
+
+describe('example configurations', () => {
+  it('monitoring/prometheus.yml passes promtool check config, scraping the guard as job "space-guard"', async () => {
+    await tool('promtool', ['check', 'config', PROMETHEUS_EXAMPLE]);
+    const config = parse(readFileSync(PROMETHEUS_EXAMPLE, 'utf8')) as { scrape_configs: { job_name: string }[] };
+    for (const job of config.scrape_configs) assert.doesNotMatch(job.job_name, /etcd/, 'the etcd mixin counts jobs matching .*etcd.* as etcd members');
+  });
+
+  it('monitoring/alertmanager.yml passes amtool check-config, with bearer authorization for the webhook', async () => {
+    await tool('amtool', ['check-config', ALERTMANAGER_EXAMPLE]);
+    const config = parse(readFileSync(ALERTMANAGER_EXAMPLE, 'utf8')) as {
+      receivers: { name: string; webhook_configs?: { url: string; http_config?: { authorization?: { type: string; credentials_file?: string } } }[] }[];
+    };
+    const hook = config.receivers.find((r) => r.name === 'etcd-space-guard')?.webhook_configs?.[0];
+    assert.match(hook?.url ?? '', /\/webhook\/alertmanager$/);
+    assert.equal(hook?.http_config?.authorization?.type, 'Bearer');
+    assert.ok(hook.http_config.authorization.credentials_file);
+  });
+});
