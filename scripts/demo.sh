@@ -8,7 +8,7 @@ if ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.spli
   echo "demo: Node.js >= 20 is required (found: $(node --version 2>/dev/null || echo none)); install it and rerun." >&2
   exit 2
 fi
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --test   # etcd, plus Prometheus and Alertmanager for the full loop
 if [ ! -d node_modules ]; then
   npm ci --no-audit --no-fund
 fi

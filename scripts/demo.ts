@@ -9,7 +9,18 @@ import { fillToNoSpace } from '../test/harness/fill.js';
 import { GUARD_BIN, get, runGuard, startGuard, type RunningGuard } from '../test/harness/guard.js';
 import { freePort } from '../test/harness/ports.js';
 import { onInterrupt } from '../test/harness/processes.js';
-import { alertPayload, post, waitForRun } from '../test/harness/remediation.js';
+import { AlertmanagerServer, monitoringInstalled, PrometheusServer } from '../test/harness/monitoring.js';
+import { alertPayload, listRuns, post, waitForRun } from '../test/harness/remediation.js';
+import type { Run } from '../src/remediation/types.js';
+
+/** Polls `done` every 250 ms for up to a minute; `alsoDone` ends the wait early (the loop may outrun a poll). */
+async function until(done: () => Promise<boolean>, alsoDone?: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!(await done()) && !(await alsoDone?.())) {
+    if (Date.now() > deadline) throw new Error('the demo waited a minute for something that did not happen; see the logs in the cluster dir');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
 
 const say = (text = ''): void => {
   process.stdout.write(`${text}\n`);
@@ -31,10 +42,12 @@ async function main(): Promise<void> {
 
   step(1, 'Starting a 3-member etcd cluster with mTLS and a 32 MiB quota');
   const cluster = await EtcdTestCluster.start({ tls: true, quotaBytes: 32 * 2 ** 20 });
-  const running: { guard?: RunningGuard } = {};
+  const running: { guard?: RunningGuard; prometheus?: PrometheusServer; alertmanager?: AlertmanagerServer } = {};
   const stopped = new Promise<void>((resolve) => {
     onInterrupt(async () => {
       say('\nStopping the guard and etcd, removing the cluster files.');
+      await running.prometheus?.stop();
+      await running.alertmanager?.stop();
       await running.guard?.stop();
       await cluster.stop();
       resolve();
@@ -68,21 +81,44 @@ async function main(): Promise<void> {
   const shown = metrics.body.split('\n').filter((l) => /^etcd_space_(alarm_active\{.*NOSPACE|quota_usage_ratio)/.test(l));
   say(shown.map((l) => `   ${l}`).join('\n'));
 
-  step(5, 'Alertmanager posts the EtcdSpaceNoSpace alert to the webhook; the guard runs the runbook');
-  const token = readFileSync(tokenFile, 'utf8').trim();
-  const answer = await post(`${guard.url}/webhook/alertmanager`, JSON.stringify(alertPayload([{ cluster: 'default' }])), { authorization: `Bearer ${token}` });
-  const runId = (answer.json.runs as { runId: string }[] | undefined)?.[0]?.runId ?? '';
-  say(`   POST /webhook/alertmanager -> ${answer.status} ${answer.text}`);
   const printed = new Set<string>();
-  const run = await waitForRun(guard.url, runId, (r) => {
+  const printSteps = (r: Run): boolean => {
     for (const s of r.steps) {
       if (s.outcome === 'running' || printed.has(s.name)) continue;
       printed.add(s.name);
       say(`   ${s.outcome === 'succeeded' ? '✔' : s.outcome === 'skipped' ? '–' : '✖'} ${s.name} (${(s.durationSeconds ?? 0).toFixed(1)} s): ${s.reason ?? ''}`);
     }
     return r.outcome !== 'running';
-  });
-  say(`   run ${run.id} ${run.outcome}: ${run.reason ?? ''}`);
+  };
+  let run: Run;
+  if (await monitoringInstalled()) {
+    step(5, 'Prometheus scrapes the guard, the EtcdSpaceNoSpace rule fires, Alertmanager calls the webhook');
+    const since = Date.now();
+    const elapsed = (): string => `${((Date.now() - since) / 1000).toFixed(1)} s`;
+    running.alertmanager = await AlertmanagerServer.start({ dir: cluster.dir, webhookUrl: `${guard.url}/webhook/alertmanager`, tokenFile });
+    running.prometheus = await PrometheusServer.start({ dir: cluster.dir, guardTarget: guard.url.replace('http://', ''), alertmanagerTarget: running.alertmanager.target, intervalSeconds: 2 });
+    say(`   Prometheus ${running.prometheus.url} (rules: helm/etcd-space-guard/files/prometheus-rules.yml)`);
+    say(`   Alertmanager ${running.alertmanager.url} (config: monitoring/alertmanager.yml)`);
+    const prometheus = running.prometheus;
+    await until(async () => (await prometheus.alerts()).some((a) => a.labels.alertname === 'EtcdSpaceNoSpace' && a.state === 'firing'), async () => (await listRuns(guard.url)).length > 0);
+    say(`   ${elapsed()}: EtcdSpaceNoSpace is firing`);
+    let first: Run | undefined;
+    await until(async () => (first = (await listRuns(guard.url)).find((r) => r.trigger === 'webhook')) !== undefined);
+    say(`   ${elapsed()}: Alertmanager posted it; run ${first?.id} started`);
+    run = await waitForRun(guard.url, first?.id ?? '', printSteps);
+    say(`   run ${run.id} ${run.outcome}: ${run.reason ?? ''}`);
+    await until(async () => !(await prometheus.alerts()).some((a) => a.labels.alertname === 'EtcdSpaceNoSpace'));
+    say(`   ${elapsed()}: EtcdSpaceNoSpace resolved in Prometheus`);
+  } else {
+    step(5, 'An Alertmanager-shaped EtcdSpaceNoSpace alert is posted to the webhook; the guard runs the runbook');
+    say('   (Prometheus and Alertmanager are not installed: bash scripts/install-deps.sh --test shows the real loop.)');
+    const token = readFileSync(tokenFile, 'utf8').trim();
+    const answer = await post(`${guard.url}/webhook/alertmanager`, JSON.stringify(alertPayload([{ cluster: 'default' }])), { authorization: `Bearer ${token}` });
+    const runId = (answer.json.runs as { runId: string }[] | undefined)?.[0]?.runId ?? '';
+    say(`   POST /webhook/alertmanager -> ${answer.status} ${answer.text}`);
+    run = await waitForRun(guard.url, runId, printSteps);
+    say(`   run ${run.id} ${run.outcome}: ${run.reason ?? ''}`);
+  }
 
   step(6, 'etcd-space-guard status, after');
   say((await runGuard(['status', ...flags])).stdout.replace(/^/gm, '   ').trimEnd());
@@ -90,6 +126,7 @@ async function main(): Promise<void> {
   say(`   $ etcdctl put demo/after "writes work again"\n   ${after.stdout.trim()}`);
 
   say(`\nServing at ${guard.url}/ (metrics: ${guard.url}/metrics, runs: ${guard.url}/api/runs). Guard log: ${log}`);
+  if (running.prometheus) say(`Prometheus: ${running.prometheus.url}/alerts and ${running.prometheus.url}/graph?g0.expr=etcd_space_quota_usage_ratio`);
   say(`Try it yourself: node ${GUARD_BIN} status ${flags.join(' ')}`);
   say('Press Ctrl-C to stop everything.');
   await stopped;

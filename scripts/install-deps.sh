@@ -2,7 +2,7 @@
 # Installs the Debian packages etcd-space-guard's demo and tests use. Packages
 # already present are left alone. Usage: scripts/install-deps.sh [--test]
 #   (default) etcd-server etcd-client openssl curl: the demo's throwaway cluster
-#   --test    also prometheus and prometheus-alertmanager (promtool, the e2e loop)
+#   --test    also prometheus and prometheus-alertmanager (promtool, amtool, the monitoring loop)
 set -euo pipefail
 
 packages=(etcd-server etcd-client openssl curl ca-certificates)

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { parse, stringify } from 'yaml';
 import { freePort } from './ports.js';
-import { spawnTracked, stopProcess } from './processes.js';
+import { run, spawnTracked, stopProcess } from './processes.js';
 
 const repoFile = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 
@@ -218,4 +218,14 @@ export class AlertmanagerServer {
   stop(): Promise<void> {
     return this.server.stop();
   }
+}
+
+/** True when Debian's prometheus and prometheus-alertmanager are on the PATH. */
+export async function monitoringInstalled(): Promise<boolean> {
+  const works = (bin: string): Promise<boolean> =>
+    run(bin, ['--version'], { timeoutMs: 10_000 }).then(
+      (r) => r.code === 0,
+      () => false,
+    );
+  return (await works(PROMETHEUS_BIN)) && (await works(ALERTMANAGER_BIN));
 }
