@@ -61,21 +61,23 @@ export class RemediationMetrics {
   }
 
   private recordLastRun(run: Run): void {
-    // A dry run changes nothing: it must not make a failure look fixed.
     if (run.dryRun || run.outcome === 'running' || run.endedAt === undefined) return;
     this.lastRun.set({ cluster: run.cluster, outcome: run.outcome }, Date.parse(run.endedAt) / 1000);
   }
 
+  // A dry run changes nothing and is not a remediation: it must not page anyone as
+  // "refused", nor make a failure look fixed. Only real runs are counted.
   runStarted(run: Run): void {
-    this.inProgress.set({ cluster: run.cluster }, 1);
+    if (!run.dryRun) this.inProgress.set({ cluster: run.cluster }, 1);
   }
 
   stepEnded(run: Run, step: Step): void {
-    if (step.durationSeconds !== undefined) this.stepDuration.observe({ cluster: run.cluster, step: step.name }, step.durationSeconds);
+    if (!run.dryRun && step.durationSeconds !== undefined) this.stepDuration.observe({ cluster: run.cluster, step: step.name }, step.durationSeconds);
   }
 
   runEnded(run: Run): void {
     const cluster = run.cluster;
+    if (run.dryRun) return;
     this.inProgress.set({ cluster }, 0);
     if (run.outcome === 'running') return;
     this.runs.inc({ cluster, trigger: run.trigger, outcome: run.outcome });

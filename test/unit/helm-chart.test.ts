@@ -99,7 +99,9 @@ describe('Helm chart helm/etcd-space-guard', () => {
     for (const cluster of config.clusters) {
       for (const file of [cluster.tls.caFile, cluster.tls.certFile, cluster.tls.keyFile]) assert.ok(file && mounted(file), `${file} is on a mount`);
     }
-    assert.ok(config.webhook.tokenFile && mounted(config.webhook.tokenFile));
+    // The chart sets webhook.tokenFile itself, when a webhook Secret is mounted.
+    const tokenFile = /dict "tokenFile" "([^"]+)"/.exec(read('templates/configmap.yaml'))?.[1];
+    assert.ok(tokenFile && mounted(tokenFile), `${tokenFile} is on a mount`);
     assert.ok(mounted(config.snapshot.dir) && mounted(config.state.dir), 'snapshots and state on the data volume');
     const configArg = container.args[container.args.indexOf('--config') + 1]!;
     assert.ok(mounted(configArg), `${configArg} is on a mount`);
@@ -147,11 +149,25 @@ describe('Helm chart helm/etcd-space-guard', () => {
     assert.match(read('templates/dashboard-configmap.yaml'), /\.Files\.Get "files\/grafana-dashboard\.json"/);
   });
 
+  it('refuses to install what the guard would refuse to run: remediation without a webhook secret, TLS paths without the Secret', () => {
+    const configmap = read('templates/configmap.yaml');
+    assert.match(configmap, /if and \$remediation \(not \$webhookSecret\)[^\n]*\n\{\{- fail "remediation is enabled but no webhook token/);
+    assert.match(configmap, /if and \(not \.Values\.etcdTls\.existingSecret\)[^\n]*\n\{\{- fail "config\.clusters\[\]\.tls points at/);
+    assert.equal(at(values, 'config.webhook'), undefined, 'the token path is the chart\'s business');
+  });
+
+  it('the ServiceMonitor keeps the guard\'s endpoint label, and the PVC survives helm uninstall', () => {
+    const endpoint = (at(skeleton('servicemonitor.yaml'), 'spec.endpoints') as { honorLabels: boolean }[])[0];
+    assert.equal(endpoint?.honorLabels, true);
+    assert.equal(at(skeleton('pvc.yaml'), 'metadata.annotations')?.['helm.sh/resource-policy' as never], 'keep');
+  });
+
   it('secrets are references: etcd TLS and the webhook token are mounted from Secrets, never put in the ConfigMap', () => {
     const deployment = read('templates/deployment.yaml');
     assert.match(deployment, /secretName: \{\{ \.Values\.etcdTls\.existingSecret \}\}/);
     assert.match(deployment, /secretName: \{\{ include "etcd-space-guard\.webhookSecretName" \. \}\}/);
     assert.equal(at(values, 'webhook.token'), '', 'no token by default');
-    assert.doesNotMatch(read('templates/configmap.yaml'), /webhook\.token|etcdTls/);
+    const configmap = read('templates/configmap.yaml');
+    assert.doesNotMatch(configmap.slice(configmap.indexOf('\ndata:')), /webhook\.token|etcdTls/, 'the ConfigMap renders the config, never a secret');
   });
 });

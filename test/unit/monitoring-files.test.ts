@@ -23,7 +23,7 @@ const rules = (parse(readFileSync(RULES_FILE, 'utf8')) as { groups: RuleGroup[] 
 
 describe('Prometheus rules', () => {
   it('pass promtool check rules', async () => {
-    assert.match(await tool('promtool', ['check', 'rules', RULES_FILE]), /SUCCESS: 9 rules found/);
+    assert.match(await tool('promtool', ['check', 'rules', RULES_FILE]), new RegExp(`SUCCESS: ${rules.length} rules found`));
   });
 
   it('pass their promtool unit tests (test/rules/prometheus-rules.test.yml)', async () => {

@@ -1,0 +1,122 @@
+// Snapshot throughput: the guard's snapshot stream (the pipeline's snapshot step:
+// gRPC stream -> SHA-256 check -> file, fsync, rename) against `etcdctl snapshot
+// save`, from the same member of the same cluster, alternating, for databases of
+// 256 MiB and 1 GiB. Both are timed from process start to exit; peak RSS from
+// the process itself (guard) and GNU time (etcdctl), to show that the stream
+// does not buffer the database in memory.
+//
+//   npm run build && npx tsx bench/snapshot.ts [--sizes 256,1024] [--runs 5]
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { EtcdTestCluster } from '../test/harness/etcd-cluster.js';
+import { writeLiveKeys } from '../test/harness/fill.js';
+import { makeTempDir, run } from '../test/harness/processes.js';
+import { describeMachine, machineLine } from './lib/machine.js';
+import { summarize } from './lib/stats.js';
+
+const { values: args } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '256,1024' },
+    runs: { type: 'string', default: '5' },
+  },
+});
+const sizesMiB = args.sizes.split(',').map(Number);
+const runs = Number(args.runs);
+const HELPER = fileURLToPath(new URL('./lib/guard-snapshot.mjs', import.meta.url));
+const GNU_TIME = '/usr/bin/time';
+
+interface Sample {
+  seconds: number;
+  bytes: number;
+  maxRssMiB: number;
+  streamSeconds?: number;
+}
+
+async function guardSnapshot(cluster: EtcdTestCluster, out: string): Promise<Sample> {
+  const [endpoint] = cluster.endpoints;
+  const t0 = performance.now();
+  const result = await run(process.execPath, [HELPER, endpoint!, cluster.pki?.caFile ?? '', cluster.pki?.clientCertFile ?? '', cluster.pki?.clientKeyFile ?? '', out], { timeoutMs: 600_000 });
+  const seconds = (performance.now() - t0) / 1000;
+  if (result.code !== 0) throw new Error(`guard snapshot failed: ${result.stderr}`);
+  const line = JSON.parse(result.stdout.trim()) as { bytes: number; streamSeconds: number; maxRssBytes: number };
+  return { seconds, bytes: line.bytes, maxRssMiB: line.maxRssBytes / 2 ** 20, streamSeconds: line.streamSeconds };
+}
+
+async function etcdctlSnapshot(cluster: EtcdTestCluster, out: string): Promise<Sample> {
+  const [endpoint] = cluster.endpoints;
+  const file = join(out, 'etcdctl.db');
+  const argv = [...cluster.connectionArgs([endpoint!]), 'snapshot', 'save', file];
+  const useTime = existsSync(GNU_TIME);
+  const t0 = performance.now();
+  const result = useTime ? await run(GNU_TIME, ['-f', 'maxrss=%M', 'etcdctl', ...argv], { timeoutMs: 600_000, env: { ...process.env, ETCDCTL_API: '3' } }) : await run('etcdctl', argv, { timeoutMs: 600_000, env: { ...process.env, ETCDCTL_API: '3' } });
+  const seconds = (performance.now() - t0) / 1000;
+  if (result.code !== 0) throw new Error(`etcdctl snapshot save failed: ${result.stderr}`);
+  const rssKiB = Number(/maxrss=(\d+)/.exec(result.stderr)?.[1] ?? Number.NaN);
+  return { seconds, bytes: statSync(file).size, maxRssMiB: rssKiB / 1024 };
+}
+
+async function measure(sizeMiB: number, dir: string): Promise<Record<string, unknown>> {
+  const quotaBytes = Math.max(2 * sizeMiB, 512) * 2 ** 20;
+  const cluster = await EtcdTestCluster.start({ tls: true, quotaBytes, dir: join(dir, `cluster-${sizeMiB}`) });
+  try {
+    console.error(`${sizeMiB} MiB: writing ${sizeMiB} keys of 1 MiB...`);
+    const client = cluster.client();
+    try {
+      await writeLiveKeys(client, sizeMiB, 2 ** 20);
+    } finally {
+      client.close();
+    }
+    const out = join(dir, 'out');
+    const guard: Sample[] = [];
+    const etcdctl: Sample[] = [];
+    for (let i = 0; i < runs; i++) {
+      for (const side of i % 2 === 0 ? ['guard', 'etcdctl'] : ['etcdctl', 'guard']) {
+        rmSync(out, { recursive: true, force: true });
+        mkdirSync(out, { recursive: true });
+        if (side === 'guard') guard.push(await guardSnapshot(cluster, out));
+        else etcdctl.push(await etcdctlSnapshot(cluster, out));
+        console.error(`  ${side} ${i + 1}: ${(side === 'guard' ? guard : etcdctl).at(-1)?.seconds.toFixed(2)} s`);
+      }
+    }
+    rmSync(out, { recursive: true, force: true });
+    const mbps = (s: Sample) => s.bytes / 1e6 / s.seconds;
+    return {
+      sizeMiB,
+      bytes: guard[0]?.bytes,
+      guard: { samples: guard, mbps: summarize(guard.map(mbps)).median, seconds: summarize(guard.map((s) => s.seconds)).median, streamSeconds: summarize(guard.map((s) => s.streamSeconds ?? 0)).median, maxRssMiB: summarize(guard.map((s) => s.maxRssMiB)).max },
+      etcdctl: { samples: etcdctl, mbps: summarize(etcdctl.map(mbps)).median, seconds: summarize(etcdctl.map((s) => s.seconds)).median, maxRssMiB: summarize(etcdctl.map((s) => s.maxRssMiB)).max },
+    };
+  } finally {
+    await cluster.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const machine = describeMachine();
+  console.error(`machine: ${machineLine(machine)}`);
+  const dir = makeTempDir('bench-snapshot');
+  const results = [];
+  for (const size of sizesMiB) results.push(await measure(size, dir));
+  mkdirSync('.bench', { recursive: true });
+  const file = `.bench/snapshot-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+  writeFileSync(file, `${JSON.stringify({ machine, runs, results }, null, 2)}\n`);
+
+  type Side = { mbps: number; seconds: number; maxRssMiB: number; streamSeconds?: number };
+  console.log(`### Snapshot throughput (${new Date().toISOString().slice(0, 10)})\n`);
+  console.log(`Machine: ${machineLine(machine)}. 3 mTLS members; the same member streams to both; ${runs} runs each, alternating; files fsynced; process start to exit.\n`);
+  console.log('| database | etcd-space-guard MB/s | etcdctl MB/s | ratio | guard s (stream only) | etcdctl s | guard peak RSS | etcdctl peak RSS |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const r of results) {
+    const g = r.guard as Side;
+    const e = r.etcdctl as Side;
+    console.log(
+      `| ${((r.bytes as number) / 2 ** 20).toFixed(0)} MiB | ${g.mbps.toFixed(0)} | ${e.mbps.toFixed(0)} | ${(g.mbps / e.mbps).toFixed(2)} | ${g.seconds.toFixed(2)} (${(g.streamSeconds ?? 0).toFixed(2)}) | ${e.seconds.toFixed(2)} | ${g.maxRssMiB.toFixed(0)} MiB | ${Number.isFinite(e.maxRssMiB) ? `${e.maxRssMiB.toFixed(0)} MiB` : 'n/a'} |`,
+    );
+  }
+  console.log(`\nMedians; peak RSS is the maximum over the runs. Goal: >= 0.95x etcdctl's MB/s, RSS flat across sizes. Raw data: ${file}`);
+}
+
+await main();
