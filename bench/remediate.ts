@@ -1,20 +1,21 @@
-// Remediation: `etcd-space-guard remediate --yes` against the etcdctl runbook
-// (snapshot, revision, compact, defragment each member, disarm), on the same
-// NOSPACE fixture restored from a copy before every run, alternating the two.
+// Remediation: `etcd-space-guard remediate --yes`, and the same run started by an
+// Alertmanager POST to `serve`, against the etcdctl runbook (snapshot, revision,
+// compact, defragment each member, disarm), on the same NOSPACE fixture restored
+// from a copy before every run, the order rotated. A probe puts a key every
+// 20 ms to time when each makes the cluster writable again.
 //
 //   npm run build && npx tsx bench/remediate.ts [--runs 3] [--quota-mib 256] [--live-mib 100]
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { Run } from '../src/remediation/types.js';
-import { EtcdTestCluster } from '../test/harness/etcd-cluster.js';
-import { fillToNoSpace } from '../test/harness/fill.js';
-import { GUARD_BIN } from '../test/harness/guard.js';
+import type { EtcdTestCluster } from '../test/harness/etcd-cluster.js';
+import { GUARD_BIN, startGuard } from '../test/harness/guard.js';
 import { makeTempDir, run } from '../test/harness/processes.js';
-import { MemberGauges } from '../test/harness/remediation.js';
+import { alertPayload, MemberGauges, post, waitForRun } from '../test/harness/remediation.js';
 import { describeMachine, machineLine } from './lib/machine.js';
+import { buildFixture, restore, runbook, timed, type Timings } from './lib/nospace-fixture.js';
 import { summarize } from './lib/stats.js';
 
 const { values: args } = parseArgs({
@@ -28,56 +29,6 @@ const runs = Number(args.runs);
 const quotaBytes = Number(args['quota-mib']) * 2 ** 20;
 const liveMib = Number(args['live-mib']);
 
-type Timings = Record<string, number>;
-
-async function timed(fn: () => Promise<void>): Promise<number> {
-  const started = performance.now();
-  await fn();
-  return (performance.now() - started) / 1000;
-}
-
-async function etcdctl(cluster: EtcdTestCluster, argv: string[], endpoints?: string[]): Promise<string> {
-  const result = await cluster.etcdctl(argv, endpoints);
-  if (result.code !== 0) throw new Error(`etcdctl ${argv.join(' ')}: ${result.stderr}`);
-  return result.stdout;
-}
-
-/** The seed runbook, step by step, each command timed (process start to exit). */
-async function runbook(cluster: EtcdTestCluster, dir: string): Promise<Timings> {
-  const t: Timings = {};
-  const [first] = cluster.endpoints;
-  t.snapshot = await timed(async () => {
-    await etcdctl(cluster, ['snapshot', 'save', join(dir, 'runbook-snapshot.db')], [first ?? '']);
-  });
-  let revision = 0;
-  const statuses: { Endpoint: string; Status: { header: { revision: number; member_id: number }; leader: number } }[] = [];
-  t.compact = await timed(async () => {
-    statuses.push(...(JSON.parse(await etcdctl(cluster, ['endpoint', 'status', '-w', 'json'])) as typeof statuses));
-    revision = statuses[0]?.Status.header.revision ?? 0;
-    await etcdctl(cluster, ['compact', String(revision), '--physical']);
-  });
-  // Member by member, as the runbook says; followers first and the leader last, as careful people do.
-  const leader = statuses.find((s) => s.Status.header.member_id === s.Status.leader)?.Endpoint;
-  const order = [...cluster.endpoints.filter((e) => e !== leader), ...(leader ? [leader] : [])];
-  let defrag = 0;
-  for (const [i, endpoint] of order.entries()) {
-    const seconds = await timed(async () => {
-      await etcdctl(cluster, ['defrag'], [endpoint]);
-    });
-    t[`defrag ${i + 1}`] = seconds;
-    defrag += seconds;
-  }
-  t.defrag = defrag;
-  t.disarm = await timed(async () => {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      await etcdctl(cluster, ['alarm', 'disarm']);
-      if ((await etcdctl(cluster, ['alarm', 'list'])).trim() === '') return;
-    }
-    throw new Error('the runbook could not disarm the alarm');
-  });
-  return t;
-}
-
 async function guard(cluster: EtcdTestCluster, dir: string): Promise<Timings> {
   const state = join(dir, `state-${Date.now()}`);
   let result;
@@ -88,11 +39,15 @@ async function guard(cluster: EtcdTestCluster, dir: string): Promise<Timings> {
   });
   if (!result || (result as { code: number }).code !== 0) throw new Error(`remediate failed: ${JSON.stringify(result)}`);
   const lines = readFileSync(join(state, 'runs.jsonl'), 'utf8').trim().split('\n');
-  const record = JSON.parse(lines[lines.length - 1] ?? '{}') as Run;
-  const t: Timings = { total };
-  for (const step of record.steps) t[step.name] = step.durationSeconds ?? 0;
-  const defrag = record.steps.find((s) => s.name === 'defrag')?.details;
-  const members = defrag?.members as { seconds: number; defragmentSeconds: number }[];
+  return { total, ...stepTimings(JSON.parse(lines[lines.length - 1] ?? '{}') as Run) };
+}
+
+/** Each step's duration, and the defrag step's per-member figures, from a run record. */
+function stepTimings(run: Run): Timings {
+  const t: Timings = {};
+  for (const step of run.steps) t[step.name] = step.durationSeconds ?? 0;
+  const defrag = run.steps.find((s) => s.name === 'defrag')?.details;
+  const members = (defrag?.members ?? []) as { seconds: number; defragmentSeconds: number }[];
   members.forEach((m, i) => {
     t[`defrag ${i + 1}`] = m.seconds;
     t[`defragment call ${i + 1}`] = m.defragmentSeconds;
@@ -102,90 +57,118 @@ async function guard(cluster: EtcdTestCluster, dir: string): Promise<Timings> {
   return t;
 }
 
-async function restore(cluster: EtcdTestCluster, fixture: string): Promise<void> {
-  for (let i = 0; i < cluster.members.length; i++) await cluster.stopMember(i);
-  for (const m of cluster.members) {
-    rmSync(m.dataDir, { recursive: true, force: true });
-    execFileSync('cp', ['-a', join(fixture, m.name), m.dataDir]);
-  }
-  for (let i = 0; i < cluster.members.length; i++) cluster.startMember(i);
-  await cluster.waitHealthy();
-  if ((await cluster.alarms()).filter((a) => a.startsWith('NOSPACE')).length === 0) throw new Error('the restored fixture has no NOSPACE alarm');
+/**
+ * Puts a key every 20 ms from the start of a run; resolves with the seconds from
+ * `since` to the first write etcd accepted: the time until the cluster is writable again.
+ */
+function writeProbe(cluster: EtcdTestCluster, since: number): { firstWrite: Promise<number>; stop: () => void } {
+  const client = cluster.client();
+  let stopped = false;
+  const firstWrite = (async () => {
+    for (let i = 0; !stopped; i++) {
+      const attempt = client.put(`bench/probe/${i}`).value('x');
+      const ok = await Promise.race([attempt.then(() => true, () => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1000))]);
+      if (ok) return (performance.now() - since) / 1000;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return Number.NaN;
+  })().finally(() => client.close());
+  return { firstWrite, stop: () => (stopped = true) };
 }
+
+/** `serve` already running; the clock starts when Alertmanager's POST is sent. */
+async function webhook(cluster: EtcdTestCluster, dir: string, probe: (since: number) => Promise<number>): Promise<Timings> {
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, 'bench-token');
+  const guard = await startGuard(['serve', ...cluster.connectionArgs(), '--webhook-token-file', tokenFile, '--state-dir', join(dir, `state-${Date.now()}`), '--snapshot-dir', join(dir, 'guard-snapshots'), '--log-level', 'warn']);
+  try {
+    const sent = Date.now();
+    const since = performance.now();
+    const writable = probe(since);
+    const answer = await post(`${guard.url}/webhook/alertmanager`, JSON.stringify(alertPayload([{ cluster: 'default' }])), { authorization: 'Bearer bench-token' });
+    const runId = (answer.json.runs as { runId: string }[] | undefined)?.[0]?.runId;
+    if (answer.status !== 202 || !runId) throw new Error(`webhook answered ${answer.status} ${answer.text}`);
+    const run = await waitForRun(guard.url, runId, (r) => r.outcome !== 'running', 600_000);
+    if (run.outcome !== 'succeeded') throw new Error(`webhook run ${run.outcome}: ${run.reason}`);
+    return { total: (Date.parse(run.endedAt ?? '') - sent) / 1000, writable: await writable, ...stepTimings(run) };
+  } finally {
+    await guard.stop();
+  }
+}
+
+const SIDES = ['remediate', 'webhook', 'runbook'] as const;
+type Side = (typeof SIDES)[number];
 
 async function main(): Promise<void> {
   const machine = describeMachine();
   console.error(`machine: ${machineLine(machine)}`);
   const dir = makeTempDir('bench-remediate');
-  const cluster = await EtcdTestCluster.start({ tls: true, quotaBytes, dir: join(dir, 'cluster') });
+  const fixture = await buildFixture(dir, quotaBytes, liveMib);
+  const { cluster, dbBytes } = fixture;
   try {
-    console.error(`filling: ${liveMib} MiB of live keys, then overwrites until NOSPACE (${quotaBytes / 2 ** 20} MiB quota)...`);
-    const fill = await fillToNoSpace(cluster, { liveKeys: liveMib * 128, liveValueBytes: 8192, churnValueBytes: 1024 * 1024 });
-    const fixture = join(dir, 'fixture');
-    mkdirSync(fixture);
-    for (let i = 0; i < cluster.members.length; i++) await cluster.stopMember(i);
-    for (const m of cluster.members) execFileSync('cp', ['-a', m.dataDir, join(fixture, m.name)]);
-    const dbBytes = Number(execFileSync('du', ['-sb', join(fixture, 'm1', 'member', 'snap', 'db')], { encoding: 'utf8' }).split('\t')[0]);
-    console.error(`fixture: ${fill.live.size} live keys, ${fill.churnWrites} overwrites; db file ${(dbBytes / 2 ** 20).toFixed(0)} MiB per member`);
-
-    const guardRuns: Timings[] = [];
-    const runbookRuns: Timings[] = [];
-    for (let pair = 0; pair < runs; pair++) {
-      const order = pair % 2 === 0 ? (['guard', 'runbook'] as const) : (['runbook', 'guard'] as const);
+    const results: Record<Side, Timings[]> = { remediate: [], webhook: [], runbook: [] };
+    for (let round = 0; round < runs; round++) {
+      // Rotate the order so that no side always follows the same one.
+      const order = SIDES.map((_, i) => SIDES[(i + round) % SIDES.length]!);
       for (const side of order) {
-        await restore(cluster, fixture);
+        await restore(fixture);
         rmSync(join(dir, 'guard-snapshots'), { recursive: true, force: true });
         rmSync(join(dir, 'runbook-snapshot.db'), { force: true });
-        if (side === 'guard') guardRuns.push(await guard(cluster, dir));
-        else runbookRuns.push(await timedTotal(() => runbook(cluster, dir)));
+        let probe: ReturnType<typeof writeProbe> | undefined;
+        const startProbe = (since: number) => (probe = writeProbe(cluster, since)).firstWrite;
+        let t: Timings;
+        if (side === 'webhook') {
+          t = await webhook(cluster, dir, startProbe);
+        } else {
+          const since = performance.now();
+          const writable = startProbe(since);
+          t = side === 'remediate' ? await guard(cluster, dir) : { ...(await runbook(cluster, dir)), total: (performance.now() - since) / 1000 };
+          t.writable = await writable;
+        }
+        probe?.stop();
         if ((await cluster.alarms()).length !== 0) throw new Error(`${side} left alarms behind`);
         // The result, not only the time: what each member's file came down to.
         const gauges = new MemberGauges(cluster);
         const sizes = await gauges.read('etcd_mvcc_db_total_size_in_bytes');
         await gauges.close();
-        const runs = side === 'guard' ? guardRuns : runbookRuns;
-        const last = runs[runs.length - 1];
-        if (last) last['db MiB after (all members)'] = sizes.reduce((a, b) => a + b, 0) / 2 ** 20;
-        console.error(`${side} run ${pair + 1}: ${(side === 'guard' ? guardRuns : runbookRuns).at(-1)?.total?.toFixed(2)} s`);
+        t['db MiB after (all members)'] = sizes.reduce((a, b) => a + b, 0) / 2 ** 20;
+        results[side].push(t);
+        console.error(`${side} run ${round + 1}: ${t.total?.toFixed(2)} s, writable after ${t.writable?.toFixed(2)} s`);
       }
     }
 
-    const median = (rows: Timings[], key: string) => summarize(rows.map((r) => r[key] ?? Number.NaN)).median;
-    const keys = ['snapshot', 'compact', 'defrag 1', 'defrag 2', 'defrag 3', 'defrag', 'disarm'];
+    const median = (side: Side, key: string) => summarize(results[side].map((r) => r[key] ?? Number.NaN)).median;
+    const cell = (side: Side, key: string) => (Number.isNaN(median(side, key)) ? '-' : median(side, key).toFixed(2));
     const result = {
       machine,
-      fixture: { quotaMiB: quotaBytes / 2 ** 20, liveKeys: fill.live.size, liveMiB: liveMib, dbFileMiB: Math.round(dbBytes / 2 ** 20), members: 3, tls: true },
+      fixture: { quotaMiB: quotaBytes / 2 ** 20, liveKeys: fixture.liveKeys, liveMiB: liveMib, dbFileMiB: Math.round(dbBytes / 2 ** 20), members: 3, tls: true },
       runs,
-      guard: guardRuns,
-      runbook: runbookRuns,
-      medianRatio: median(guardRuns, 'total') / median(runbookRuns, 'total'),
+      ...results,
+      medianRatio: median('remediate', 'total') / median('runbook', 'total'),
+      webhookMedianRatio: median('webhook', 'total') / median('runbook', 'total'),
+      timeToWritableRatio: median('webhook', 'writable') / median('runbook', 'writable'),
     };
     mkdirSync('.bench', { recursive: true });
     const file = `.bench/remediate-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
     writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 
     console.log(`### Remediation (${new Date().toISOString().slice(0, 10)})\n`);
-    console.log(`Machine: ${machineLine(machine)}. Fixture: 3 members, mTLS, ${result.fixture.quotaMiB} MiB quota, ${liveMib} MiB of live keys, db files of ${result.fixture.dbFileMiB} MiB at NOSPACE, restored before each run; ${runs} runs each, alternating.\n`);
-    console.log('| step (median seconds) | etcd-space-guard | etcdctl runbook |');
-    console.log('| --- | ---: | ---: |');
-    console.log(`| preflight | ${median(guardRuns, 'preflight').toFixed(2)} | - |`);
-    for (const key of keys) console.log(`| ${key} | ${median(guardRuns, key).toFixed(2)} | ${median(runbookRuns, key).toFixed(2)} |`);
-    console.log(`| verify | ${median(guardRuns, 'verify').toFixed(2)} | - |`);
-    for (const key of ['health checks', 'move leader', 'defragment call 1', 'defragment call 2', 'defragment call 3']) {
-      console.log(`| (defrag: ${key}) | ${median(guardRuns, key).toFixed(2)} | - |`);
+    console.log(`Machine: ${machineLine(machine)}. Fixture: 3 members, mTLS, ${result.fixture.quotaMiB} MiB quota, ${liveMib} MiB of live keys, db files of ${result.fixture.dbFileMiB} MiB at NOSPACE, restored before each run; ${runs} runs each, order rotated.\n`);
+    console.log('| step (median seconds) | `remediate --yes` | webhook (`serve`) | etcdctl runbook |');
+    console.log('| --- | ---: | ---: | ---: |');
+    for (const key of ['preflight', 'snapshot', 'compact', 'defrag 1', 'defrag 2', 'defrag 3', 'defrag', 'disarm', 'verify']) {
+      console.log(`| ${key} | ${cell('remediate', key)} | ${cell('webhook', key)} | ${cell('runbook', key)} |`);
     }
-    console.log(`| db size after, all members (MiB) | ${median(guardRuns, 'db MiB after (all members)').toFixed(0)} | ${median(runbookRuns, 'db MiB after (all members)').toFixed(0)} |`);
-    console.log(`| **total** (process start to exit) | **${median(guardRuns, 'total').toFixed(2)}** | **${median(runbookRuns, 'total').toFixed(2)}** |`);
-    console.log(`\nMedian ratio guard / runbook: **${result.medianRatio.toFixed(3)}** (goal <= 1.1). Raw data: ${file}`);
+    for (const key of ['health checks', 'move leader', 'defragment call 1', 'defragment call 2', 'defragment call 3']) {
+      console.log(`| (defrag: ${key}) | ${cell('remediate', key)} | ${cell('webhook', key)} | - |`);
+    }
+    console.log(`| db size after, all members (MiB) | ${median('remediate', 'db MiB after (all members)').toFixed(0)} | ${median('webhook', 'db MiB after (all members)').toFixed(0)} | ${median('runbook', 'db MiB after (all members)').toFixed(0)} |`);
+    console.log(`| **time to writable** (start to the first accepted write) | ${cell('remediate', 'writable')} | **${cell('webhook', 'writable')}** | **${cell('runbook', 'writable')}** |`);
+    console.log(`| **total** (process start to exit; webhook: alert sent to run ended) | **${cell('remediate', 'total')}** | **${cell('webhook', 'total')}** | **${cell('runbook', 'total')}** |`);
+    console.log(`\nMedian ratios against the runbook: \`remediate --yes\` **${result.medianRatio.toFixed(3)}**, webhook **${result.webhookMedianRatio.toFixed(3)}**; time to writable through the webhook **${result.timeToWritableRatio.toFixed(3)}**. Raw data: ${file}`);
   } finally {
     await cluster.stop();
   }
-}
-
-async function timedTotal(fn: () => Promise<Timings>): Promise<Timings> {
-  const started = performance.now();
-  const t = await fn();
-  return { ...t, total: (performance.now() - started) / 1000 };
 }
 
 await main();

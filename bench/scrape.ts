@@ -13,6 +13,7 @@ import { fillToNoSpace } from '../test/harness/fill.js';
 import { GUARD_BIN, startGuard } from '../test/harness/guard.js';
 import { run } from '../test/harness/processes.js';
 import { describeMachine, machineLine } from './lib/machine.js';
+import { cpuSeconds, rssMiB } from './lib/proc.js';
 import { ms, summarize, type Summary } from './lib/stats.js';
 
 const { values: args } = parseArgs({
@@ -21,12 +22,16 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '20' },
     concurrency: { type: 'string', default: '32' },
     'cli-runs': { type: 'string', default: '20' },
+    'cpu-scrapes': { type: 'string', default: '500' },
+    'soak-scrapes': { type: 'string', default: '10000' },
   },
 });
 const iterations = Number(args.iterations);
 const rounds = Number(args.rounds);
 const concurrency = Number(args.concurrency);
 const cliRuns = Number(args['cli-runs']);
+const cpuScrapes = Number(args['cpu-scrapes']);
+const soakScrapes = Number(args['soak-scrapes']);
 
 async function timed(fn: () => Promise<void>): Promise<number> {
   const started = performance.now();
@@ -95,6 +100,39 @@ async function main(): Promise<void> {
       );
     }
 
+    // CPU per scrape: the guard's own, and what the scrape costs etcd, against the direct fetch
+    // (whose client-side cost is this process's).
+    const guardPid = guard.process.pid!;
+    const etcdPids = cluster.members.map((m) => m.process?.pid ?? 0);
+    const etcdCpu = () => etcdPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+    const ownCpu = () => (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
+    const g0 = cpuSeconds(guardPid);
+    let e0 = etcdCpu();
+    for (let i = 0; i < cpuScrapes; i++) await scrapeGuard();
+    const cpu = { guardMsPerScrape: ((cpuSeconds(guardPid) - g0) * 1000) / cpuScrapes, etcdMsPerGuardScrape: ((etcdCpu() - e0) * 1000) / cpuScrapes, etcdMsPerDirectScrape: 0, clientMsPerDirectScrape: 0 };
+    const o0 = ownCpu();
+    e0 = etcdCpu();
+    for (let i = 0; i < cpuScrapes; i++) await scrapeDirect();
+    cpu.etcdMsPerDirectScrape = ((etcdCpu() - e0) * 1000) / cpuScrapes;
+    cpu.clientMsPerDirectScrape = ((ownCpu() - o0) * 1000) / cpuScrapes;
+
+    // Memory over a long soak: 8 scrapers until soakScrapes, RSS sampled every quarter.
+    const rss: { scrapes: number; rssMiB: number }[] = [{ scrapes: 0, rssMiB: rssMiB(guardPid) }];
+    let done = 0;
+    let soakErrors = 0;
+    const soakStarted = performance.now();
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (done < soakScrapes) {
+          const n = ++done;
+          await scrapeGuard().catch(() => soakErrors++);
+          if (n % Math.round(soakScrapes / 4) === 0) rss.push({ scrapes: n, rssMiB: rssMiB(guardPid) });
+        }
+      }),
+    );
+    const soakSeconds = (performance.now() - soakStarted) / 1000;
+    console.error(`soak: ${soakScrapes} scrapes in ${soakSeconds.toFixed(0)} s, ${soakErrors} errors`);
+
     const env = { ...process.env, ETCDCTL_API: '3' };
     const guardCli: number[] = [];
     const etcdctl: number[] = [];
@@ -129,6 +167,8 @@ async function main(): Promise<void> {
       scrape: { guard: g, direct: d, medianRatio: g.median / d.median },
       concurrent: { scrapers: concurrency, rounds, errors, latency: c },
       cli: { guardStatus: cli, etcdctlEndpointStatus: ctl, medianRatio: cli.median / ctl.median },
+      cpu,
+      soak: { scrapes: soakScrapes, seconds: soakSeconds, errors: soakErrors, rss },
     };
     mkdirSync('.bench', { recursive: true });
     const file = `.bench/scrape-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
@@ -146,6 +186,11 @@ async function main(): Promise<void> {
     console.log(`\nMedian ratio exporter / direct: **${result.scrape.medianRatio.toFixed(2)}** (goal <= 1.5).`);
     console.log(`${concurrency} concurrent scrapers x ${rounds} rounds: **${errors} errors**.`);
     console.log(`Page sizes: the three etcd pages ${(directBytes / 1024).toFixed(0)} KiB together, the exporter's ${(guardBytes / 1024).toFixed(1)} KiB.`);
+    console.log('\n| CPU per scrape (ms) | etcd-space-guard /metrics | direct fetch of the 3 pages |');
+    console.log('| --- | ---: | ---: |');
+    console.log(`| the scraper's side (guard process / fetching client) | ${cpu.guardMsPerScrape.toFixed(2)} | ${cpu.clientMsPerDirectScrape.toFixed(2)} |`);
+    console.log(`| etcd, 3 members together | ${cpu.etcdMsPerGuardScrape.toFixed(2)} | ${cpu.etcdMsPerDirectScrape.toFixed(2)} |`);
+    console.log(`\nGuard RSS over ${soakScrapes} scrapes (8 concurrent, ${soakSeconds.toFixed(0)} s, ${soakErrors} errors): ${rss.map((r) => `${r.rssMiB.toFixed(0)} MiB after ${r.scrapes}`).join(', ')}.`);
     console.log(`Raw data: ${file}`);
   } finally {
     await cluster.stop();
