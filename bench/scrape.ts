@@ -116,7 +116,7 @@ async function main(): Promise<void> {
     cpu.etcdMsPerDirectScrape = ((etcdCpu() - e0) * 1000) / cpuScrapes;
     cpu.clientMsPerDirectScrape = ((ownCpu() - o0) * 1000) / cpuScrapes;
 
-    // Memory over a long soak: 8 scrapers until soakScrapes, RSS sampled every quarter.
+    // Memory over a long soak: 8 scrapers until soakScrapes, RSS sampled every tenth.
     const rss: { scrapes: number; rssMiB: number }[] = [{ scrapes: 0, rssMiB: rssMiB(guardPid) }];
     let done = 0;
     let soakErrors = 0;
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
         while (done < soakScrapes) {
           const n = ++done;
           await scrapeGuard().catch(() => soakErrors++);
-          if (n % Math.round(soakScrapes / 4) === 0) rss.push({ scrapes: n, rssMiB: rssMiB(guardPid) });
+          if (n % Math.round(soakScrapes / 10) === 0) rss.push({ scrapes: n, rssMiB: rssMiB(guardPid) });
         }
       }),
     );
