@@ -10,11 +10,13 @@ import { formatBytes } from '../../config/units.js';
 import { EtcdAccessError, errorMessage } from '../../errors.js';
 import type { RunContext } from '../context.js';
 import type { MemberClient } from '../../etcd/member-client.js';
-import { agreedLeader, isHealthy, observe, observeMember, type HealthyObservation, type MemberObservation } from '../observe.js';
+import { agreedLeader, isHealthy, observe, observeMember, type HealthyObservation } from '../observe.js';
 import { fail, interrupt, skipped, succeeded, type StepResult } from '../step-result.js';
 
-// Short polls: each is one Status per member, and every wait here is on the critical path.
+// Short polls: every wait here is on the critical path. A cluster poll is a Status
+// and a /metrics page per member; a catch-up poll is one Status.
 const POLL_MS = 50;
+const CATCH_UP_POLL_MS = 10;
 
 interface Defragmented {
   name: string;
@@ -66,27 +68,35 @@ function clientOf(ctx: RunContext, id: string): MemberClient | undefined {
 
 /**
  * After its defragment, the member must answer again and apply everything the
- * leader had applied by the time it answered.
+ * leader had applied by the time it answered. Polled with Status alone (no
+ * /metrics page) every CATCH_UP_POLL_MS: this wait is on the critical path of
+ * every member, and a member usually catches up within a few milliseconds.
+ * Returns the member's database size as it reports it now.
  */
-async function waitBackAndCaughtUp(ctx: RunContext, member: HealthyObservation, timeoutMs: number): Promise<MemberObservation> {
+async function waitBackAndCaughtUp(ctx: RunContext, member: HealthyObservation, timeoutMs: number): Promise<{ dbSizeBytes: number }> {
   const deadline = Date.now() + timeoutMs;
   let target: number | undefined;
   let last = 'no answer yet';
   while (Date.now() < deadline) {
-    const now = await observeMember(ctx.cluster, member.client, ctx.readTimeoutMs);
-    if (!isHealthy(now)) {
-      last = now.error?.message ?? 'no answer';
+    const now = await member.client.status(ctx.readTimeoutMs).then(
+      (status) => ({ status }),
+      (err: unknown) => ({ error: errorMessage(err) }),
+    );
+    if ('error' in now) {
+      last = now.error;
     } else if (now.status.leaderId === now.status.id) {
-      return now; // it leads (moveLeader off): nobody to catch up with
+      return now.status; // it leads (moveLeader off): nobody to catch up with
+    } else if (now.status.leaderId === '0') {
+      last = 'it knows no leader';
     } else {
       if (target === undefined) {
         const leader = clientOf(ctx, now.status.leaderId);
         target = leader ? await leader.status(ctx.readTimeoutMs).then((s) => s.raftAppliedIndex, () => undefined) : undefined;
       }
-      if (target !== undefined && now.status.raftAppliedIndex >= target) return now;
+      if (target !== undefined && now.status.raftAppliedIndex >= target) return now.status;
       last = `applied index ${now.status.raftAppliedIndex}, the leader's ${target ?? 'unknown'}`;
     }
-    await sleep(POLL_MS);
+    await sleep(CATCH_UP_POLL_MS);
   }
   throw fail(`${member.name} did not answer and catch up with the leader within ${Math.round(timeoutMs / 1000)} s after its defragment (${last}); no other member was touched`);
 }
@@ -184,7 +194,7 @@ export async function defrag(ctx: RunContext): Promise<StepResult> {
     }
     const defragmentSeconds = since(defragStarted);
     const back = await waitBackAndCaughtUp(ctx, next, catchUpMs);
-    const afterBytes = back.metrics?.dbSizeBytes ?? next.metrics.dbSizeBytes;
+    const afterBytes = back.dbSizeBytes;
     done.push({
       name: next.name,
       id: next.status.id,

@@ -63,31 +63,30 @@ export async function preflight(ctx: RunContext): Promise<StepResult> {
     });
   }
 
+  // The member list and the authoritative, linearizable alarm list (a raft round
+  // through the leader) are both reads: asked together, checked in order.
+  const leader = members.find((o) => o.status.id === leaderId);
+  const [listing, alarmList] = await Promise.allSettled([cluster.memberListNow(ctx.readTimeoutMs), leader ? leader.client.alarms(ctx.readTimeoutMs) : Promise.resolve(undefined)]);
+
   // The runbook defragments every member: one missing from the endpoints would stay full.
-  let listed;
-  try {
-    listed = await cluster.memberListNow(ctx.readTimeoutMs);
-  } catch (err) {
+  if (listing.status === 'rejected') {
+    const err: unknown = listing.reason;
     const first = err instanceof AggregateError ? (err.errors[0] as unknown) : err;
     throw refuse(`the member list could not be read (${errorMessage(first)}), so it is unknown whether every member is configured`);
   }
   const seen = new Set(members.map((o) => o.status.id));
-  const missing = listed.filter((m) => !m.isLearner && !seen.has(m.id));
+  const missing = listing.value.filter((m) => !m.isLearner && !seen.has(m.id));
   if (missing.length > 0) {
     const names = missing.map((m) => `${m.name || m.id} (${m.clientUrls.join(', ') || 'no client URL'})`).join(', ');
     throw refuse(`member ${names} is in the cluster but not in the configured endpoints; every member must be defragmented, so add it to --endpoints`, { missing: names });
   }
 
-  const leader = members.find((o) => o.status.id === leaderId);
   if (!leader) throw refuse(`the leader ${leaderId} is not one of the configured endpoints`);
-
-  // The authoritative, linearizable alarm list (a raft round through the leader).
-  let alarms;
-  try {
-    alarms = await leader.client.alarms(ctx.readTimeoutMs);
-  } catch (err) {
-    throw refuse(`the alarm list could not be read from the leader ${leader.name} (${errorMessage(err)})`);
+  if (alarmList.status === 'rejected' || alarmList.value === undefined) {
+    const reason = alarmList.status === 'rejected' ? errorMessage(alarmList.reason) : 'no answer';
+    throw refuse(`the alarm list could not be read from the leader ${leader.name} (${reason})`);
   }
+  const alarms = alarmList.value;
   const nameOf = (id: string) => members.find((o) => o.status.id === id)?.name ?? id;
   const blocking = alarms.filter((a) => a.alarm !== 'NOSPACE');
   if (blocking.length > 0) {
