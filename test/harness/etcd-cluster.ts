@@ -1,6 +1,6 @@
 // Real etcd clusters (Debian's etcd-server) on loopback for tests, benchmarks and the demo.
 import { type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
@@ -44,12 +44,28 @@ export class EtcdTestCluster {
     private readonly ownsDir: boolean,
   ) {}
 
+  /**
+   * Starts the cluster on free ports. A port found free can be taken by another
+   * process before etcd binds it (tests run in parallel, and outgoing connections
+   * use the same range): then the cluster is started again on other ports.
+   */
   static async start(options: EtcdClusterOptions = {}): Promise<EtcdTestCluster> {
-    const size = options.size ?? 3;
-    const quota = options.quotaBytes ?? 32 * 1024 * 1024;
     const dir = options.dir ?? makeTempDir('etcd');
     mkdirSync(dir, { recursive: true });
     const pki = options.tls ? await makeTestPki(dir) : undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await EtcdTestCluster.startOnFreePorts(options, dir, pki);
+      } catch (err) {
+        if (attempt >= 3 || !/address already in use/.test(String(err))) throw err;
+        for (const entry of readdirSync(dir)) if (/^m\d+\.(etcd|log)$/.test(entry)) rmSync(join(dir, entry), { recursive: true, force: true });
+      }
+    }
+  }
+
+  private static async startOnFreePorts(options: EtcdClusterOptions, dir: string, pki: TestPki | undefined): Promise<EtcdTestCluster> {
+    const size = options.size ?? 3;
+    const quota = options.quotaBytes ?? 32 * 1024 * 1024;
     const scheme = pki ? 'https' : 'http';
     const ports = await freePorts(size * 3);
     const members: TestMember[] = Array.from({ length: size }, (_, i) => ({
@@ -92,7 +108,7 @@ export class EtcdTestCluster {
       for (let i = 0; i < size; i++) cluster.startMember(i);
       await cluster.waitHealthy();
     } catch (err) {
-      await cluster.stop();
+      await cluster.stopMembers();
       throw err;
     }
     return cluster;
@@ -221,6 +237,11 @@ export class EtcdTestCluster {
   }
 
   async stop(): Promise<void> {
+    await this.stopMembers();
+    if (this.ownsDir) removeTempDir(this.dir);
+  }
+
+  private async stopMembers(): Promise<void> {
     await Promise.all(
       this.members.map(async (m) => {
         if (m.process) {
@@ -229,7 +250,6 @@ export class EtcdTestCluster {
         }
       }),
     );
-    if (this.ownsDir) removeTempDir(this.dir);
   }
 
   private member(index: number): TestMember {

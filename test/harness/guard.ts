@@ -33,9 +33,21 @@ export interface RunningGuard {
   stop: () => Promise<void>;
 }
 
-/** Starts `serve` on 127.0.0.1 (port: a free one unless given) and waits until /readyz answers. */
+/**
+ * Starts `serve` on 127.0.0.1 (port: a free one unless given) and waits until /readyz
+ * answers. A free port taken by another process before the guard binds it is retried.
+ */
 export async function startGuard(args: string[], env: NodeJS.ProcessEnv = {}, port?: number): Promise<RunningGuard> {
-  port ??= await freePort();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startGuardOn(args, env, port ?? (await freePort()));
+    } catch (err) {
+      if (port !== undefined || attempt >= 3 || !String(err).includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
+async function startGuardOn(args: string[], env: NodeJS.ProcessEnv, port: number): Promise<RunningGuard> {
   const child = spawnTracked(process.execPath, [GUARD_BIN, ...args, '--listen', `127.0.0.1:${port}`], { env: cleanEnv(env) });
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));

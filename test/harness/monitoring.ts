@@ -28,7 +28,19 @@ interface Started {
   stop: () => Promise<void>;
 }
 
-async function startServer(name: string, command: string, args: string[], port: number): Promise<Started> {
+/** Starts a server on a free port (`args` gets the port); a port taken meanwhile is retried. */
+async function startServer(name: string, command: string, args: (port: number) => string[]): Promise<Started> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOn(name, command, args, await freePort());
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startServerOn(name: string, command: string, argsFor: (port: number) => string[], port: number): Promise<Started> {
+  const args = argsFor(port);
   const child = spawnTracked(command, args);
   let output = '';
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
@@ -117,20 +129,14 @@ export class PrometheusServer {
     const configFile = join(options.dir, 'prometheus.yml');
     writeFileSync(configFile, stringify(config));
 
-    const port = await freePort();
-    const server = await startServer(
-      'prometheus',
-      PROMETHEUS_BIN,
-      [
-        `--config.file=${configFile}`,
-        `--storage.tsdb.path=${join(options.dir, 'prometheus-data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        // Firing alerts are re-sent this often; Alertmanager expires them otherwise.
-        '--rules.alert.resend-delay=2s',
-        '--log.level=warn',
-      ],
-      port,
-    );
+    const server = await startServer('prometheus', PROMETHEUS_BIN, (port) => [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${join(options.dir, 'prometheus-data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      // Firing alerts are re-sent this often; Alertmanager expires them otherwise.
+      '--rules.alert.resend-delay=2s',
+      '--log.level=warn',
+    ]);
     return new PrometheusServer(server);
   }
 
@@ -194,20 +200,14 @@ export class AlertmanagerServer {
     const configFile = join(options.dir, 'alertmanager.yml');
     writeFileSync(configFile, stringify(config));
 
-    const port = await freePort();
-    const server = await startServer(
-      'alertmanager',
-      ALERTMANAGER_BIN,
-      [
-        `--config.file=${configFile}`,
-        `--storage.path=${join(options.dir, 'alertmanager-data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        // No gossip: a lone Alertmanager on loopback.
-        '--cluster.listen-address=',
-        '--log.level=warn',
-      ],
-      port,
-    );
+    const server = await startServer('alertmanager', ALERTMANAGER_BIN, (port) => [
+      `--config.file=${configFile}`,
+      `--storage.path=${join(options.dir, 'alertmanager-data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      // No gossip: a lone Alertmanager on loopback.
+      '--cluster.listen-address=',
+      '--log.level=warn',
+    ]);
     return new AlertmanagerServer(server);
   }
 
