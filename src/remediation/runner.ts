@@ -67,6 +67,15 @@ export class Remediator {
     return this.running.get(cluster)?.run;
   }
 
+  /**
+   * The run a request would join: one still running, and not a dry run unless the
+   * request is one too (a dry run changes nothing, so a real request never counts on it).
+   */
+  joinableRun(cluster: string, dryRun: boolean): Run | undefined {
+    const current = this.inProgress(cluster);
+    return current && current.outcome === 'running' && (dryRun || !current.dryRun) ? current : undefined;
+  }
+
   /** The live record of a run in progress (more current than the store between steps). */
   inProgressById(id: string): Run | undefined {
     return [...this.running.values()].find((r) => r.run.id === id)?.run;
@@ -108,8 +117,7 @@ export class Remediator {
    */
   async startOrJoin(request: RunRequest): Promise<StartResult> {
     const current = this.running.get(request.cluster);
-    const joinable = current && current.run.outcome === 'running' && (request.dryRun || !current.run.dryRun);
-    if (current && !joinable) {
+    if (current && !this.joinableRun(request.cluster, request.dryRun)) {
       const waited = await Promise.race([current.done.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), JOIN_WAIT_MS).unref())]);
       if (!waited) return { kind: 'stopping', reason: `run ${current.run.id} (a ${current.run.dryRun ? 'dry run' : 'run'}) is still ending; try again` };
     }

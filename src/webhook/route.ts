@@ -50,8 +50,8 @@ export function webhookRouter(deps: WebhookDependencies): Router {
 
   async function trigger(cluster: string, alerts: Alert[], payload: AlertmanagerPayload): Promise<ClusterAnswer> {
     // Duplicates join a real run in progress; a dry run or an ending run is waited out in startOrJoin.
-    const current = deps.remediator.inProgress(cluster);
-    if (current && !current.dryRun && current.outcome === 'running') return { cluster, status: 'in-progress', runId: current.id };
+    const current = deps.remediator.joinableRun(cluster, false);
+    if (current) return { cluster, status: 'in-progress', runId: current.id };
     const cooldownMs = deps.config.webhook.cooldownSeconds * 1000;
     const last = deps.store.lastSucceeded(cluster);
     if (last && Date.now() - last.getTime() < cooldownMs && !(await stillNoSpace(cluster))) {
