@@ -1,10 +1,9 @@
 // Runs the built etcd-space-guard (dist/main.js) as a real process, the way a
 // user or Kubernetes runs it: tests see its exit codes, stdout and stderr.
-import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import { freePort } from './ports.js';
-import { run, spawnTracked, stopProcess, type CommandResult } from './processes.js';
+import { startHttpProcess, type HttpProcess } from './http-process.js';
+import { run, type CommandResult } from './processes.js';
 
 export const GUARD_BIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
@@ -26,49 +25,23 @@ export function hasStackTrace(text: string): boolean {
   return /^\s+at .+\(.+:\d+:\d+\)$/m.test(text) || /^\s+at .+:\d+:\d+$/m.test(text);
 }
 
-export interface RunningGuard {
-  url: string;
-  process: ChildProcess;
-  output: () => string;
-  stop: () => Promise<void>;
-}
+export type RunningGuard = HttpProcess;
 
 /**
  * Starts `serve` on 127.0.0.1 (port: a free one unless given) and waits until /readyz
  * answers. A free port taken by another process before the guard binds it is retried.
  */
-export async function startGuard(args: string[], env: NodeJS.ProcessEnv = {}, port?: number): Promise<RunningGuard> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startGuardOn(args, env, port ?? (await freePort()));
-    } catch (err) {
-      if (port !== undefined || attempt >= 3 || !String(err).includes('EADDRINUSE')) throw err;
-    }
-  }
-}
-
-async function startGuardOn(args: string[], env: NodeJS.ProcessEnv, port: number): Promise<RunningGuard> {
-  const child = spawnTracked(process.execPath, [GUARD_BIN, ...args, '--listen', `127.0.0.1:${port}`], { env: cleanEnv(env) });
-  let output = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`etcd-space-guard exited with ${child.exitCode}: ${output}`);
-    let problem: string;
-    try {
-      const response = await request(`${url}/readyz`);
-      await response.body.dump();
-      if (response.statusCode === 200) break;
-      problem = `/readyz answered ${response.statusCode}`;
-    } catch (err) {
-      problem = String(err);
-    }
-    if (Date.now() > deadline) throw new Error(`etcd-space-guard not ready within 15 s: ${problem}\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return { url, process: child, output: () => output, stop: () => stopProcess(child) };
+export function startGuard(args: string[], env: NodeJS.ProcessEnv = {}, port?: number): Promise<RunningGuard> {
+  return startHttpProcess({
+    name: 'etcd-space-guard',
+    command: process.execPath,
+    args: (p) => [GUARD_BIN, ...args, '--listen', `127.0.0.1:${p}`],
+    env: cleanEnv(env),
+    readyPath: '/readyz',
+    readyTimeoutMs: 15_000,
+    portTaken: /EADDRINUSE/,
+    port,
+  });
 }
 
 export async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {

@@ -1,14 +1,13 @@
 // Real Prometheus and Alertmanager (Debian's `prometheus` and
 // `prometheus-alertmanager`) on loopback, configured from the files the project
 // ships, for the end-to-end test and the demo.
-import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { parse, stringify } from 'yaml';
-import { freePort } from './ports.js';
-import { run, spawnTracked, stopProcess } from './processes.js';
+import { startHttpProcess, type HttpProcess } from './http-process.js';
+import { run } from './processes.js';
 
 const repoFile = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 
@@ -21,50 +20,17 @@ export const ALERTMANAGER_EXAMPLE = repoFile('monitoring/alertmanager.yml');
 export const PROMETHEUS_BIN = 'prometheus';
 export const ALERTMANAGER_BIN = 'prometheus-alertmanager';
 
-interface Started {
-  url: string;
-  process: ChildProcess;
-  output: () => string;
-  stop: () => Promise<void>;
-}
-
-/** Starts a server on a free port (`args` gets the port); a port taken meanwhile is retried. */
-async function startServer(name: string, command: string, args: (port: number) => string[]): Promise<Started> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startServerOn(name, command, args, await freePort());
-    } catch (err) {
-      if (attempt >= 3 || !/address already in use/.test(String(err))) throw err;
-    }
-  }
-}
-
-async function startServerOn(name: string, command: string, argsFor: (port: number) => string[], port: number): Promise<Started> {
-  const args = argsFor(port);
-  const child = spawnTracked(command, args);
-  let output = '';
-  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const spawnError = new Promise<never>((_, reject) => child.once('error', (err) => reject(new Error(`cannot start ${command} (${err.message}); install it with: bash scripts/install-deps.sh --test`))));
-  const url = `http://127.0.0.1:${port}`;
-  const ready = async (): Promise<void> => {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${output}`);
-      const status = await request(`${url}/-/ready`).then(
-        async (r) => {
-          await r.body.dump();
-          return r.statusCode;
-        },
-        () => 0,
-      );
-      if (status === 200) return;
-      if (Date.now() > deadline) throw new Error(`${name} not ready within 30 s:\n${output}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
-  await Promise.race([ready(), spawnError]);
-  return { url, process: child, output: () => output, stop: () => stopProcess(child) };
+/** Started from Debian's packages; the hint when they are missing. */
+function startServer(name: string, command: string, args: (port: number) => string[]): Promise<HttpProcess> {
+  return startHttpProcess({
+    name,
+    command,
+    args,
+    readyPath: '/-/ready',
+    readyTimeoutMs: 30_000,
+    portTaken: /address already in use/,
+    installHint: 'install it with: bash scripts/install-deps.sh --test',
+  });
 }
 
 async function getJson<T>(url: string): Promise<T> {
@@ -95,7 +61,7 @@ export interface PromAlert {
 }
 
 export class PrometheusServer {
-  private constructor(private readonly server: Started) {}
+  private constructor(private readonly server: HttpProcess) {}
 
   get url(): string {
     return this.server.url;
@@ -174,7 +140,7 @@ export interface AmAlert {
 }
 
 export class AlertmanagerServer {
-  private constructor(private readonly server: Started) {}
+  private constructor(private readonly server: HttpProcess) {}
 
   get url(): string {
     return this.server.url;
