@@ -9,18 +9,10 @@ import { fillToNoSpace } from '../test/harness/fill.js';
 import { GUARD_BIN, get, runGuard, startGuard, type RunningGuard } from '../test/harness/guard.js';
 import { freePort } from '../test/harness/ports.js';
 import { onInterrupt } from '../test/harness/processes.js';
+import { eventually } from '../test/harness/eventually.js';
 import { AlertmanagerServer, monitoringInstalled, PrometheusServer } from '../test/harness/monitoring.js';
 import { alertPayload, listRuns, post, waitForRun } from '../test/harness/remediation.js';
 import type { Run } from '../src/remediation/types.js';
-
-/** Polls `done` every 250 ms for up to a minute; `alsoDone` ends the wait early (the loop may outrun a poll). */
-async function until(done: () => Promise<boolean>, alsoDone?: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (!(await done()) && !(await alsoDone?.())) {
-    if (Date.now() > deadline) throw new Error('the demo waited a minute for something that did not happen; see the logs in the cluster dir');
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 const say = (text = ''): void => {
   process.stdout.write(`${text}\n`);
@@ -100,14 +92,15 @@ async function main(): Promise<void> {
     say(`   Prometheus ${running.prometheus.url} (rules: helm/etcd-space-guard/files/prometheus-rules.yml)`);
     say(`   Alertmanager ${running.alertmanager.url} (config: monitoring/alertmanager.yml)`);
     const prometheus = running.prometheus;
-    await until(async () => (await prometheus.alerts()).some((a) => a.labels.alertname === 'EtcdSpaceNoSpace' && a.state === 'firing'), async () => (await listRuns(guard.url)).length > 0);
+    // The whole loop may outrun a poll: a run already started also means it fired.
+    const firing = async () => (await prometheus.alerts()).some((a) => a.labels.alertname === 'EtcdSpaceNoSpace' && a.state === 'firing') || (await listRuns(guard.url)).length > 0;
+    await eventually('EtcdSpaceNoSpace to fire', async () => ((await firing()) ? true : undefined));
     say(`   ${elapsed()}: EtcdSpaceNoSpace is firing`);
-    let first: Run | undefined;
-    await until(async () => (first = (await listRuns(guard.url)).find((r) => r.trigger === 'webhook')) !== undefined);
-    say(`   ${elapsed()}: Alertmanager posted it; run ${first?.id} started`);
-    run = await waitForRun(guard.url, first?.id ?? '', printSteps);
+    const first = await eventually('Alertmanager to post the alert', async () => (await listRuns(guard.url)).find((r) => r.trigger === 'webhook'));
+    say(`   ${elapsed()}: Alertmanager posted it; run ${first.id} started`);
+    run = await waitForRun(guard.url, first.id, printSteps);
     say(`   run ${run.id} ${run.outcome}: ${run.reason ?? ''}`);
-    await until(async () => !(await prometheus.alerts()).some((a) => a.labels.alertname === 'EtcdSpaceNoSpace'));
+    await eventually('EtcdSpaceNoSpace to resolve', async () => ((await prometheus.alerts()).some((a) => a.labels.alertname === 'EtcdSpaceNoSpace') ? undefined : true));
     say(`   ${elapsed()}: EtcdSpaceNoSpace resolved in Prometheus`);
   } else {
     step(5, 'An Alertmanager-shaped EtcdSpaceNoSpace alert is posted to the webhook; the guard runs the runbook');

@@ -12,20 +12,11 @@ import { EtcdTestCluster } from '../harness/etcd-cluster.js';
 import { fillToNoSpace, readAll } from '../harness/fill.js';
 import { get, startGuard, type RunningGuard } from '../harness/guard.js';
 import { AlertmanagerServer, DASHBOARD_FILE, PrometheusServer, type PromSeries } from '../harness/monitoring.js';
+import { eventually } from '../harness/eventually.js';
 import { makeTempDir } from '../harness/processes.js';
 import { listRuns, waitForRun } from '../harness/remediation.js';
 
 const TOKEN = 'an-alertmanager-token-for-e2e';
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 const hasValue = (series: PromSeries[]): boolean => series.some((s) => (s.values ?? []).some(([, v]) => Number.isFinite(Number(v))));
 
