@@ -115,17 +115,43 @@ async function waitForDefragmentToEnd(ctx: RunContext, member: HealthyObservatio
   return `${member.name} may still be defragmenting`;
 }
 
-/** Hands leadership to the most caught-up member already defragmented, and waits until all agree. */
+/**
+ * Resolves once every member reports `targetId` as its leader (Status alone, every
+ * CATCH_UP_POLL_MS), or when `stop` fires. Errors are polled through: a member
+ * busy electing may not answer for a moment.
+ */
+async function everyoneFollows(ctx: RunContext, members: HealthyObservation[], targetId: string, stop: AbortSignal): Promise<void> {
+  while (!stop.aborted) {
+    const leaders = await Promise.all(members.map((o) => o.client.status(ctx.readTimeoutMs).then((s) => s.leaderId, () => undefined)));
+    if (leaders.every((id) => id === targetId)) return;
+    await sleep(CATCH_UP_POLL_MS, undefined, { signal: stop }).catch(() => undefined);
+  }
+}
+
+/**
+ * Hands leadership to the most caught-up member already defragmented, and waits until all agree.
+ * etcd answers MoveLeader only on its next heartbeat tick after the handover (it polls
+ * for the new leader every --heartbeat-interval, 100 ms by default), while the members
+ * know the new leader within milliseconds: so the handover is watched on the members
+ * and whichever comes first, the answer or every member following the target, ends
+ * the wait. A failed MoveLeader still stops the run; the full health gate follows either way.
+ */
 async function moveLeadership(ctx: RunContext, leader: HealthyObservation, members: HealthyObservation[], doneIds: string[]): Promise<string> {
   const candidates = members.filter((o) => doneIds.includes(o.status.id)).sort((a, b) => b.status.raftAppliedIndex - a.status.raftAppliedIndex);
   const target = candidates[0];
   if (!target) throw fail(`no defragmented member to hand leadership to before defragmenting the leader ${leader.name}`);
   const timeoutMs = ctx.config.defrag.catchUpTimeoutSeconds * 1000;
+  const watching = new AbortController();
+  const answer = leader.client.moveLeader(target.status.id, timeoutMs).finally(() => watching.abort());
   try {
-    await leader.client.moveLeader(target.status.id, timeoutMs);
+    await Promise.race([answer, everyoneFollows(ctx, members, target.status.id, watching.signal)]);
   } catch (err) {
     throw fail(`moving leadership from ${leader.name} to ${target.name} failed (${errorMessage(err)}); the leader was not defragmented`, {}, err);
+  } finally {
+    watching.abort();
   }
+  // The handover was seen; etcd's own answer, if it comes later, only goes to the log.
+  answer.catch((err: unknown) => ctx.log.warn({ run: ctx.run.id, err: errorMessage(err) }, `MoveLeader answered with an error after every member followed ${target.name}`));
   const { leaderId } = await healthyCluster(ctx, timeoutMs);
   if (leaderId !== target.status.id) throw fail(`leadership went to ${leaderId}, not ${target.name}; stopped before defragmenting ${leader.name}`);
   return target.name;
