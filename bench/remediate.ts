@@ -111,9 +111,9 @@ async function main(): Promise<void> {
       // Rotate the order so that no side always follows the same one.
       const order = SIDES.map((_, i) => SIDES[(i + round) % SIDES.length]!);
       for (const side of order) {
-        await restore(fixture);
         rmSync(join(dir, 'guard-snapshots'), { recursive: true, force: true });
         rmSync(join(dir, 'runbook-snapshot.db'), { force: true });
+        await restore(fixture);
         let probe: ReturnType<typeof writeProbe> | undefined;
         const startProbe = (since: number) => (probe = writeProbe(cluster, since)).firstWrite;
         let t: Timings;

@@ -45,6 +45,8 @@ export async function restore(fixture: Fixture): Promise<void> {
     rmSync(m.dataDir, { recursive: true, force: true });
     execFileSync('cp', ['-a', join(fixture.dir, 'fixture', m.name), m.dataDir]);
   }
+  // The copies are dirty pages: written back now, not by the kernel during a later run's fsyncs.
+  execFileSync('sync');
   for (let i = 0; i < cluster.members.length; i++) cluster.startMember(i);
   await cluster.waitHealthy();
   if ((await cluster.alarms()).filter((a) => a.startsWith('NOSPACE')).length === 0) throw new Error('the restored fixture has no NOSPACE alarm');
