@@ -1,9 +1,19 @@
 import { readFileSync } from 'node:fs';
 
+/**
+ * The version in the package's own package.json: the nearest one above this
+ * module, which is src/ under tsx, dist/ when compiled and dist/chunks/ when bundled.
+ */
 function readVersion(): string {
-  // package.json sits one level above both src/ (tsx) and dist/ (built).
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
-  return pkg.version ?? '0.0.0';
+  for (let url = new URL('../package.json', import.meta.url); ; url = new URL('../package.json', url)) {
+    try {
+      const pkg = JSON.parse(readFileSync(url, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'etcd-space-guard') return pkg.version ?? '0.0.0';
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (url.pathname === '/package.json') return '0.0.0';
+  }
 }
 
 export const VERSION = readVersion();

@@ -109,7 +109,7 @@ describe('the webhook on a 3-member cluster at NOSPACE', () => {
 
   it('the same alert after a success: 200 cooldown, no new run', async () => {
     const again = await post(url, valid, auth);
-    assert.equal(again.status, 200);
+    assert.equal(again.status, 200, again.text);
     assert.equal(again.json.status, 'cooldown');
     assert.equal((await listRuns(guard.url)).length, 1);
   });
