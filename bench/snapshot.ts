@@ -1,18 +1,18 @@
-// Snapshot throughput: the guard's snapshot stream (the pipeline's snapshot step:
-// gRPC stream -> SHA-256 check -> file, fsync, rename) against `etcdctl snapshot
-// save`, from the same member of the same cluster, alternating, for databases of
-// 256 MiB and 1 GiB. Both are timed from process start to exit; peak RSS from
-// the process itself (guard) and GNU time (etcdctl), to show that the stream
-// does not buffer the database in memory.
+// Snapshot throughput: `etcd-space-guard snapshot` (the pipeline's snapshot step on
+// its own: gRPC stream -> SHA-256 check -> file, fsync, rename) against `etcdctl
+// snapshot save`, from the same member of the same cluster, alternating, for
+// databases of 256 MiB and 1 GiB. Both commands are timed from process start to
+// exit, and both peak RSS figures come from GNU time, to show that the stream does
+// not buffer the database in memory.
 //
 //   npm run build && npx tsx bench/snapshot.ts [--sizes 256,1024] [--runs 5]
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { EtcdTestCluster } from '../test/harness/etcd-cluster.js';
 import { writeLiveKeys } from '../test/harness/fill.js';
+import { GUARD_BIN } from '../test/harness/guard.js';
 import { makeTempDir, run } from '../test/harness/processes.js';
 import { describeMachine, machineLine } from './lib/machine.js';
 import { summarize } from './lib/stats.js';
@@ -25,7 +25,6 @@ const { values: args } = parseArgs({
 });
 const sizesMiB = args.sizes.split(',').map(Number);
 const runs = Number(args.runs);
-const HELPER = fileURLToPath(new URL('./lib/guard-snapshot.mjs', import.meta.url));
 const GNU_TIME = '/usr/bin/time';
 
 interface Sample {
@@ -35,27 +34,31 @@ interface Sample {
   streamSeconds?: number;
 }
 
+/** A command under GNU time (when installed): its exit, output, and peak RSS in MiB. */
+async function timedCommand(command: string, argv: string[]): Promise<{ seconds: number; stdout: string; maxRssMiB: number }> {
+  const useTime = existsSync(GNU_TIME);
+  const env = { ...process.env, ETCDCTL_API: '3' };
+  const t0 = performance.now();
+  const result = useTime ? await run(GNU_TIME, ['-f', 'maxrss=%M', command, ...argv], { timeoutMs: 600_000, env }) : await run(command, argv, { timeoutMs: 600_000, env });
+  const seconds = (performance.now() - t0) / 1000;
+  if (result.code !== 0) throw new Error(`${command} ${argv.join(' ')} failed: ${result.stderr}`);
+  const rssKiB = Number(/maxrss=(\d+)/.exec(result.stderr)?.[1] ?? Number.NaN);
+  return { seconds, stdout: result.stdout, maxRssMiB: rssKiB / 1024 };
+}
+
 async function guardSnapshot(cluster: EtcdTestCluster, out: string): Promise<Sample> {
   const [endpoint] = cluster.endpoints;
-  const t0 = performance.now();
-  const result = await run(process.execPath, [HELPER, endpoint!, cluster.pki?.caFile ?? '', cluster.pki?.clientCertFile ?? '', cluster.pki?.clientKeyFile ?? '', out], { timeoutMs: 600_000 });
-  const seconds = (performance.now() - t0) / 1000;
-  if (result.code !== 0) throw new Error(`guard snapshot failed: ${result.stderr}`);
-  const line = JSON.parse(result.stdout.trim()) as { bytes: number; streamSeconds: number; maxRssBytes: number };
-  return { seconds, bytes: line.bytes, maxRssMiB: line.maxRssBytes / 2 ** 20, streamSeconds: line.streamSeconds };
+  const timed = await timedCommand(process.execPath, [GUARD_BIN, 'snapshot', '-o', 'json', '--snapshot-dir', out, ...cluster.connectionArgs([endpoint!])]);
+  const [taken] = JSON.parse(timed.stdout) as { bytes: number; seconds: number }[];
+  if (!taken) throw new Error(`no snapshot reported: ${timed.stdout}`);
+  return { seconds: timed.seconds, bytes: taken.bytes, maxRssMiB: timed.maxRssMiB, streamSeconds: taken.seconds };
 }
 
 async function etcdctlSnapshot(cluster: EtcdTestCluster, out: string): Promise<Sample> {
   const [endpoint] = cluster.endpoints;
   const file = join(out, 'etcdctl.db');
-  const argv = [...cluster.connectionArgs([endpoint!]), 'snapshot', 'save', file];
-  const useTime = existsSync(GNU_TIME);
-  const t0 = performance.now();
-  const result = useTime ? await run(GNU_TIME, ['-f', 'maxrss=%M', 'etcdctl', ...argv], { timeoutMs: 600_000, env: { ...process.env, ETCDCTL_API: '3' } }) : await run('etcdctl', argv, { timeoutMs: 600_000, env: { ...process.env, ETCDCTL_API: '3' } });
-  const seconds = (performance.now() - t0) / 1000;
-  if (result.code !== 0) throw new Error(`etcdctl snapshot save failed: ${result.stderr}`);
-  const rssKiB = Number(/maxrss=(\d+)/.exec(result.stderr)?.[1] ?? Number.NaN);
-  return { seconds, bytes: statSync(file).size, maxRssMiB: rssKiB / 1024 };
+  const timed = await timedCommand('etcdctl', [...cluster.connectionArgs([endpoint!]), 'snapshot', 'save', file]);
+  return { seconds: timed.seconds, bytes: statSync(file).size, maxRssMiB: timed.maxRssMiB };
 }
 
 async function measure(sizeMiB: number, dir: string): Promise<Record<string, unknown>> {
@@ -106,7 +109,7 @@ async function main(): Promise<void> {
 
   type Side = { mbps: number; seconds: number; maxRssMiB: number; streamSeconds?: number };
   console.log(`### Snapshot throughput (${new Date().toISOString().slice(0, 10)})\n`);
-  console.log(`Machine: ${machineLine(machine)}. 3 mTLS members; the same member streams to both; ${runs} runs each, alternating; files fsynced; process start to exit.\n`);
+  console.log(`Machine: ${machineLine(machine)}. 3 mTLS members; the same member streams to both (\`etcd-space-guard snapshot\` and \`etcdctl snapshot save\`, one endpoint each); ${runs} runs each, alternating; files fsynced; process start to exit.\n`);
   console.log('| database | etcd-space-guard MB/s | etcdctl MB/s | ratio | guard s (stream only) | etcdctl s | guard peak RSS | etcdctl peak RSS |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {

@@ -92,6 +92,20 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     );
 
   program
+    .command('snapshot')
+    .description("take a verified snapshot now, from a follower (the runbook's backup step alone; deletes nothing)")
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--snapshot-dir <dir>', 'where the snapshot is written (default ./snapshots)')
+    .action(
+      run(async (options, command) => {
+        const loaded = await loadFromOptions(options);
+        const own = command.opts<{ output: 'text' | 'json' }>();
+        const { snapshotCommand } = await import('./commands/snapshot.js');
+        return snapshotCommand(loaded, { output: own.output }, output);
+      }),
+    );
+
+  program
     .command('check-config')
     .description('validate the configuration and print it, secrets redacted')
     .action(

@@ -6,7 +6,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, statfs } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 const DIGEST_BYTES = 32;
@@ -103,7 +103,13 @@ export class SnapshotStore {
 
   /** Streams `source` into the store; the file gets its final name only once complete and verified. */
   async save(source: NodeJS.ReadableStream, cluster: string, runId: string, at = new Date()): Promise<SavedSnapshot> {
-    await mkdir(this.dir, { recursive: true });
+    try {
+      await mkdir(this.dir, { recursive: true });
+    } catch (err) {
+      // Not piped yet, so nothing else ends the stream: etcd would go on sending into its window.
+      if ('destroy' in source && typeof source.destroy === 'function') (source as Readable).destroy();
+      throw err;
+    }
     const name = this.fileName(cluster, runId, at);
     const finalPath = join(this.dir, name);
     const partialPath = join(this.dir, `.${name}.partial`);

@@ -1,5 +1,6 @@
 // Runs the built etcd-space-guard (dist/main.js) as a real process, the way a
 // user or Kubernetes runs it: tests see its exit codes, stdout and stderr.
+import { strict as assert } from 'node:assert';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { startHttpProcess, type HttpProcess } from './http-process.js';
@@ -23,6 +24,14 @@ export function runGuard(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs 
 /** True when stderr holds a JavaScript stack trace (which users must never see without --debug). */
 export function hasStackTrace(text: string): boolean {
   return /^\s+at .+\(.+:\d+:\d+\)$/m.test(text) || /^\s+at .+:\d+:\d+$/m.test(text);
+}
+
+/** The CLI's error contract: one line on stderr, `etcd-space-guard: cause; fix.`, no stack trace. */
+export function assertOneSentence(stderr: string): void {
+  const lines = stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line on stderr, got:\n${stderr}`);
+  assert.match(lines[0] ?? '', /^etcd-space-guard: [^\n]+; [^\n]+\.$/);
+  assert.equal(hasStackTrace(stderr), false);
 }
 
 export type RunningGuard = HttpProcess;

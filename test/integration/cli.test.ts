@@ -18,7 +18,7 @@ describe('exit codes and usage', () => {
   it('--help and --version exit 0', async () => {
     const help = await runGuard(['--help']);
     assert.equal(help.code, 0);
-    for (const command of ['serve', 'status', 'check-config', 'discover']) assert.match(help.stdout, new RegExp(`^  ${command}`, 'm'));
+    for (const command of ['serve', 'status', 'remediate', 'snapshot', 'check-config', 'discover']) assert.match(help.stdout, new RegExp(`^  ${command}`, 'm'));
     assert.match(help.stdout, /--endpoints <urls>/);
     const version = await runGuard(['--version']);
     assert.equal(version.code, 0);

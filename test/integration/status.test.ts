@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { EtcdTestCluster } from '../harness/etcd-cluster.js';
 import { fillToNoSpace } from '../harness/fill.js';
-import { hasStackTrace, runGuard } from '../harness/guard.js';
+import { assertOneSentence, runGuard } from '../harness/guard.js';
 import { freePort } from '../harness/ports.js';
 
 interface StatusJson {
@@ -13,12 +13,6 @@ interface StatusJson {
   }[];
 }
 
-function oneSentence(stderr: string): void {
-  const lines = stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line on stderr, got:\n${stderr}`);
-  assert.match(lines[0] ?? '', /^etcd-space-guard: [^\n]+; [^\n]+\.$/);
-  assert.equal(hasStackTrace(stderr), false);
-}
 
 describe('status on a 3-member mTLS cluster at NOSPACE', () => {
   let cluster: EtcdTestCluster;
@@ -76,7 +70,7 @@ describe('status on a 3-member mTLS cluster at NOSPACE', () => {
     const result = await runGuard(['status', `--endpoints=${cluster.endpoints.join(',')}`, `--cacert=${pki.wrongCaFile}`, `--cert=${pki.clientCertFile}`, `--key=${pki.clientKeyFile}`]);
     assert.equal(result.code, 1);
     assert.equal(result.stdout, '', 'no table when no member could be read');
-    oneSentence(result.stderr);
+    assertOneSentence(result.stderr);
     assert.match(result.stderr, /TLS verification of https:\/\/127\.0\.0\.1:\d+ failed \(unable to verify the first certificate\); check --cacert/);
     assert.match(result.stderr, /\(2 more members failed the same way\)/);
   });
@@ -86,7 +80,7 @@ describe('status on a 3-member mTLS cluster at NOSPACE', () => {
     assert.ok(pki);
     const result = await runGuard(['status', `--endpoints=${cluster.endpoints[0] ?? ''}`, `--cacert=${pki.caFile}`]);
     assert.equal(result.code, 1);
-    oneSentence(result.stderr);
+    assertOneSentence(result.stderr);
     assert.match(result.stderr, /--cert and --key/);
   });
 
@@ -94,14 +88,14 @@ describe('status on a 3-member mTLS cluster at NOSPACE', () => {
     const port = await freePort();
     const result = await runGuard(['status', `--endpoints=http://127.0.0.1:${port}`]);
     assert.equal(result.code, 1);
-    oneSentence(result.stderr);
+    assertOneSentence(result.stderr);
     assert.equal(result.stderr.trim(), `etcd-space-guard: cannot connect to etcd at http://127.0.0.1:${port} (ECONNREFUSED); check that etcd runs there and that --endpoints is right.`);
   });
 
   it('plain http against a TLS member: says to use https', async () => {
     const result = await runGuard(['status', `--endpoints=${(cluster.endpoints[0] ?? '').replace('https:', 'http:')}`]);
     assert.equal(result.code, 1);
-    oneSentence(result.stderr);
+    assertOneSentence(result.stderr);
     assert.match(result.stderr, /serves TLS, not plain http; use https:\/\/ in --endpoints/);
   });
 
@@ -110,7 +104,7 @@ describe('status on a 3-member mTLS cluster at NOSPACE', () => {
     assert.ok(pki);
     const result = await runGuard(['status', `--endpoints=${cluster.endpoints.join(',')}`, `--cacert=${pki.caFile}`, '--cert=/nonexistent/client.pem', `--key=${pki.clientKeyFile}`]);
     assert.equal(result.code, 2);
-    oneSentence(result.stderr);
+    assertOneSentence(result.stderr);
     assert.match(result.stderr, /cannot read the client certificate from --cert "\/nonexistent\/client\.pem" \(ENOENT\)/);
   });
 
@@ -123,7 +117,7 @@ describe('status on a 3-member mTLS cluster at NOSPACE', () => {
       assert.equal(rows.length, 3);
       assert.match(rows[1] ?? '', /m2 +│ down: unreachable │/);
       assert.match(rows[1] ?? '', /NOSPACE/, 'its alarm is known from the other members');
-      oneSentence(result.stderr);
+      assertOneSentence(result.stderr);
       assert.match(result.stderr, new RegExp(`cannot connect to etcd at ${cluster.endpoints[1] ?? ''} \\(ECONNREFUSED\\)`));
     } finally {
       await cluster.restartMember(1);

@@ -1,0 +1,79 @@
+// `snapshot`: the runbook's first step on its own, for a backup before any manual
+// work. The same stream the pipeline takes (checked against etcd's SHA-256,
+// fsynced, renamed into place only when complete), from a follower when there is
+// one. It deletes nothing: snapshot.keep applies when a remediation run prunes.
+import { selectClusters } from '../../config/resolve.js';
+import type { LoadedConfig } from '../../config/load.js';
+import { formatBytes } from '../../config/units.js';
+import { EtcdCluster } from '../../etcd/cluster.js';
+import type { MemberClient } from '../../etcd/member-client.js';
+import type { MemberReading } from '../../etcd/types.js';
+import { OperationError, errorMessage } from '../../errors.js';
+import { SnapshotStore, type SavedSnapshot } from '../../remediation/snapshot-store.js';
+import type { Output } from '../report.js';
+
+export interface SnapshotOptions {
+  output: 'text' | 'json';
+}
+
+interface TakenSnapshot extends SavedSnapshot {
+  cluster: string;
+  source: string;
+  seconds: number;
+}
+
+type Answering = Extract<MemberReading, { ok: true }>;
+
+/** A voting follower spares the leader; the leader when it is the only one answering. */
+function pickSource(readings: MemberReading[]): Answering | undefined {
+  const answering = readings.filter((r): r is Answering => r.ok && !r.status.isLearner).sort((a, b) => a.name.localeCompare(b.name));
+  return answering.find((r) => !r.status.isLeader) ?? answering[0];
+}
+
+async function takeSnapshot(cluster: EtcdCluster, store: SnapshotStore, timeoutMs: number, readTimeoutMs: number): Promise<TakenSnapshot> {
+  const reading = await cluster.read(readTimeoutMs);
+  const source = pickSource(reading.members);
+  if (!source) {
+    const why = reading.members.map((m) => (m.ok ? `${m.name} is a learner` : m.error.problem)).join('; ');
+    const fix = reading.members.find((m) => !m.ok)?.error.fix ?? 'add a voting member to --endpoints';
+    throw new OperationError(`no voting member of cluster ${cluster.name} answered: ${why}`, fix);
+  }
+  const client = cluster.members.find((m: MemberClient) => m.target === source.target);
+  if (!client) throw new Error(`no client for ${source.target.endpoint}`);
+  const runId = `s${Date.now().toString(36)}`;
+  const started = performance.now();
+  try {
+    const saved = await store.save(await client.snapshot(timeoutMs), cluster.name, runId);
+    return { ...saved, cluster: cluster.name, source: source.name, seconds: (performance.now() - started) / 1000 };
+  } catch (err) {
+    throw new OperationError(
+      `the snapshot of cluster ${cluster.name} from ${source.name} could not be written to ${store.dir} (${errorMessage(err)})`,
+      'no partial file was left; check the directory (--snapshot-dir) and its free space, then run again',
+      { cause: err },
+    );
+  }
+}
+
+/** One snapshot per selected cluster, one after the other; exit 0 when all were written and verified. */
+export async function snapshotCommand(loaded: LoadedConfig, options: SnapshotOptions, output: Output): Promise<number> {
+  const { config } = loaded;
+  const store = new SnapshotStore(config.snapshot.dir);
+  const taken: TakenSnapshot[] = [];
+  for (const resolved of selectClusters(loaded)) {
+    const cluster = new EtcdCluster(resolved, config.remediation.readTimeoutSeconds * 1000);
+    try {
+      taken.push(await takeSnapshot(cluster, store, config.snapshot.timeoutSeconds * 1000, config.remediation.readTimeoutSeconds * 1000));
+    } finally {
+      await cluster.close();
+    }
+  }
+  if (options.output === 'json') {
+    output.out(`${JSON.stringify(taken, null, 2)}\n`);
+  } else {
+    for (const s of taken) {
+      const rate = s.seconds > 0 ? `, ${Math.round(s.bytes / 1e6 / s.seconds)} MB/s` : '';
+      output.out(`${s.path}: ${formatBytes(s.bytes)} of cluster ${s.cluster} from ${s.source}, sha256 ${s.sha256} verified (${s.seconds.toFixed(1)} s${rate})\n`);
+    }
+  }
+  return 0;
+}
