@@ -108,6 +108,8 @@ async function main(): Promise<void> {
   writeFileSync(file, `${JSON.stringify({ machine, runs, results }, null, 2)}\n`);
 
   type Side = { mbps: number; seconds: number; maxRssMiB: number; streamSeconds?: number };
+  // Both peaks come from GNU time; without it installed there is none to show.
+  const mib = (value: number) => (Number.isFinite(value) ? `${value.toFixed(0)} MiB` : 'n/a');
   console.log(`### Snapshot throughput (${new Date().toISOString().slice(0, 10)})\n`);
   console.log(`Machine: ${machineLine(machine)}. 3 mTLS members; the same member streams to both (\`etcd-space-guard snapshot\` and \`etcdctl snapshot save\`, one endpoint each); ${runs} runs each, alternating; files fsynced; process start to exit.\n`);
   console.log('| database | etcd-space-guard MB/s | etcdctl MB/s | ratio | guard s (stream only) | etcdctl s | guard peak RSS | etcdctl peak RSS |');
@@ -116,7 +118,7 @@ async function main(): Promise<void> {
     const g = r.guard as Side;
     const e = r.etcdctl as Side;
     console.log(
-      `| ${((r.bytes as number) / 2 ** 20).toFixed(0)} MiB | ${g.mbps.toFixed(0)} | ${e.mbps.toFixed(0)} | ${(g.mbps / e.mbps).toFixed(2)} | ${g.seconds.toFixed(2)} (${(g.streamSeconds ?? 0).toFixed(2)}) | ${e.seconds.toFixed(2)} | ${g.maxRssMiB.toFixed(0)} MiB | ${Number.isFinite(e.maxRssMiB) ? `${e.maxRssMiB.toFixed(0)} MiB` : 'n/a'} |`,
+      `| ${((r.bytes as number) / 2 ** 20).toFixed(0)} MiB | ${g.mbps.toFixed(0)} | ${e.mbps.toFixed(0)} | ${(g.mbps / e.mbps).toFixed(2)} | ${g.seconds.toFixed(2)} (${(g.streamSeconds ?? 0).toFixed(2)}) | ${e.seconds.toFixed(2)} | ${mib(g.maxRssMiB)} | ${mib(e.maxRssMiB)} |`,
     );
   }
   console.log(`\nMedians; peak RSS is the maximum over the runs. Goal: >= 0.95x etcdctl's MB/s, RSS flat across sizes. Raw data: ${file}`);

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { errorCode } from './errors.js';
 
 /**
  * The version in the package's own package.json: the nearest one above this
@@ -10,7 +11,7 @@ function readVersion(): string {
       const pkg = JSON.parse(readFileSync(url, 'utf8')) as { name?: string; version?: string };
       if (pkg.name === 'etcd-space-guard') return pkg.version ?? '0.0.0';
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (errorCode(err) !== 'ENOENT') throw err;
     }
     if (url.pathname === '/package.json') return '0.0.0';
   }

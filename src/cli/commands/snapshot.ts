@@ -6,10 +6,10 @@ import { selectClusters } from '../../config/resolve.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { formatBytes } from '../../config/units.js';
 import { EtcdCluster } from '../../etcd/cluster.js';
-import type { MemberClient } from '../../etcd/member-client.js';
 import type { MemberReading } from '../../etcd/types.js';
 import { OperationError, errorMessage } from '../../errors.js';
 import { SnapshotStore, type SavedSnapshot } from '../../remediation/snapshot-store.js';
+import { followerFirst } from '../../remediation/steps/snapshot.js';
 import type { Output } from '../report.js';
 
 export interface SnapshotOptions {
@@ -24,21 +24,16 @@ interface TakenSnapshot extends SavedSnapshot {
 
 type Answering = Extract<MemberReading, { ok: true }>;
 
-/** A voting follower spares the leader; the leader when it is the only one answering. */
-function pickSource(readings: MemberReading[]): Answering | undefined {
-  const answering = readings.filter((r): r is Answering => r.ok && !r.status.isLearner).sort((a, b) => a.name.localeCompare(b.name));
-  return answering.find((r) => !r.status.isLeader) ?? answering[0];
-}
-
 async function takeSnapshot(cluster: EtcdCluster, store: SnapshotStore, timeoutMs: number, readTimeoutMs: number): Promise<TakenSnapshot> {
   const reading = await cluster.read(readTimeoutMs);
-  const source = pickSource(reading.members);
+  const voters = reading.members.filter((r): r is Answering => r.ok && !r.status.isLearner);
+  const source = followerFirst(voters, (r) => r.status.isLeader);
   if (!source) {
     const why = reading.members.map((m) => (m.ok ? `${m.name} is a learner` : m.error.problem)).join('; ');
     const fix = reading.members.find((m) => !m.ok)?.error.fix ?? 'add a voting member to --endpoints';
     throw new OperationError(`no voting member of cluster ${cluster.name} answered: ${why}`, fix);
   }
-  const client = cluster.members.find((m: MemberClient) => m.target === source.target);
+  const client = cluster.members.find((m) => m.target === source.target);
   if (!client) throw new Error(`no client for ${source.target.endpoint}`);
   const runId = `s${Date.now().toString(36)}`;
   const started = performance.now();
@@ -59,10 +54,11 @@ export async function snapshotCommand(loaded: LoadedConfig, options: SnapshotOpt
   const { config } = loaded;
   const store = new SnapshotStore(config.snapshot.dir);
   const taken: TakenSnapshot[] = [];
+  const readTimeoutMs = config.remediation.readTimeoutSeconds * 1000;
   for (const resolved of selectClusters(loaded)) {
-    const cluster = new EtcdCluster(resolved, config.remediation.readTimeoutSeconds * 1000);
+    const cluster = new EtcdCluster(resolved, readTimeoutMs);
     try {
-      taken.push(await takeSnapshot(cluster, store, config.snapshot.timeoutSeconds * 1000, config.remediation.readTimeoutSeconds * 1000));
+      taken.push(await takeSnapshot(cluster, store, config.snapshot.timeoutSeconds * 1000, readTimeoutMs));
     } finally {
       await cluster.close();
     }
