@@ -7,6 +7,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/build.mjs ./scripts/
+COPY scripts/bundle ./scripts/bundle
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 

@@ -5,29 +5,100 @@
 //     dist/main.js plus one chunk per lazily loaded command, replacing tsc's main.js.
 // Why the bundle: Node's module loader resolves and reads some 400 files of
 // dependencies (etcd3, grpc-js, protobufjs, undici, zod...) at every start; one
-// file per command cuts about 0.1 s off every CLI invocation (bench/README figures).
+// file per command cuts about 0.1 s off every CLI invocation (docs/benchmarks.md).
+// Two dependencies are bundled leaner than they load by themselves, each checked
+// here so that the build fails rather than the command: etcd3's gRPC services
+// (scripts/bundle/etcd3-services.cjs) and undici (scripts/bundle/undici.cjs).
+import { Buffer } from 'node:buffer';
 import { execFileSync } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { build } from 'esbuild';
 
-// etcd3 reads its .proto files relative to its own directory at load time; in a
-// bundle __dirname is dist/, so point it at the installed package instead (etcd3
-// stays a production dependency). Fails the build if etcd3 ever changes that line.
-const etcd3ProtoPath = {
-  name: 'etcd3-proto-path',
+const require = createRequire(import.meta.url);
+// etcd3's own dependencies, as etcd3 resolves them: protobufjs parses its .proto
+// files here; proto-loader's result is what the bundle's services are checked against.
+const etcd3Require = createRequire(require.resolve('etcd3/package.json'));
+const protobuf = etcd3Require('protobufjs');
+const protoLoader = etcd3Require('@grpc/proto-loader');
+
+// etcd3 loads its .proto files with @grpc/proto-loader at every start. In the bundle
+// its services come from scripts/bundle/etcd3-services.cjs and the .proto files
+// parsed here, once; checked against proto-loader's own result below.
+const ETCD3_PROTO_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+const etcd3Services = {
+  name: 'etcd3-services',
   setup(esbuild) {
     esbuild.onLoad({ filter: /[\\/]etcd3[\\/]lib[\\/]connection-pool\.js$/ }, async (args) => {
       const source = await readFile(args.path, 'utf8');
-      const original = '`${__dirname}/../proto/rpc.proto`';
-      if (!source.includes(original)) throw new Error(`${args.path} no longer loads ${original}: update scripts/build.mjs`);
-      const installed = "require('node:path').join(require('node:path').dirname(require.resolve('etcd3/package.json')), 'proto', 'rpc.proto')";
-      return { contents: source.replace(original, installed), loader: 'js' };
+      const loaderImport = 'const proto_loader_1 = require("@grpc/proto-loader");';
+      const loadCall = '(0, proto_loader_1.loadSync)(`${__dirname}/../proto/rpc.proto`, {';
+      if (!source.includes(loaderImport) || !source.includes(loadCall)) throw new Error(`${args.path} no longer loads its services as scripts/build.mjs expects: update it`);
+      const replacement = `(0, require(${JSON.stringify(path.resolve('scripts/bundle/etcd3-services.cjs'))}).fromJSON)(require('etcd3-protos'), {`;
+      return { contents: source.replace(loaderImport, '').replace(loadCall, replacement), loader: 'js' };
+    });
+    esbuild.onResolve({ filter: /^etcd3-protos$/ }, () => ({ path: 'etcd3-protos', namespace: 'etcd3-protos' }));
+    esbuild.onLoad({ filter: /.*/, namespace: 'etcd3-protos' }, () => ({ contents: JSON.stringify(etcd3Protos()), loader: 'json' }));
+  },
+};
+
+function etcd3ProtoFile() {
+  return path.join(path.dirname(require.resolve('etcd3/package.json')), 'proto', 'rpc.proto');
+}
+
+function etcd3Protos() {
+  const root = new protobuf.Root();
+  root.loadSync(etcd3ProtoFile(), { keepCase: true });
+  return root.toJSON();
+}
+
+/** Same services, paths, streaming and encodings as proto-loader, or no build. */
+function checkEtcd3Services() {
+  const expected = protoLoader.loadSync(etcd3ProtoFile(), ETCD3_PROTO_OPTIONS);
+  const actual = require('./bundle/etcd3-services.cjs').fromJSON(etcd3Protos(), ETCD3_PROTO_OPTIONS);
+  const fail = (what) => {
+    throw new Error(`scripts/bundle/etcd3-services.cjs differs from @grpc/proto-loader: ${what}`);
+  };
+  const services = Object.keys(expected).filter((name) => expected[name].format === undefined);
+  if (services.sort().join() !== Object.keys(actual).sort().join()) fail(`services ${Object.keys(actual)} instead of ${services}`);
+  for (const service of services) {
+    for (const [name, want] of Object.entries(expected[service])) {
+      const got = actual[service][name];
+      if (!got) fail(`${service}.${name} is missing`);
+      for (const key of ['path', 'requestStream', 'responseStream']) if (got[key] !== want[key]) fail(`${service}.${name}.${key}`);
+      if (got.originalName.toLowerCase() !== want.originalName.toLowerCase()) fail(`${service}.${name}.originalName`);
+      // Defaults, longs and enums as strings: an empty message decodes to every field.
+      const empty = Buffer.alloc(0);
+      if (!isDeepStrictEqual(got.responseDeserialize(empty), want.responseDeserialize(empty))) fail(`${service}.${name} decodes differently`);
+      if (!isDeepStrictEqual(got.requestDeserialize(empty), want.requestDeserialize(empty))) fail(`${service}.${name} decodes differently`);
+      const sample = want.requestDeserialize(empty);
+      if (!Buffer.from(got.requestSerialize(sample)).equals(Buffer.from(want.requestSerialize(sample)))) fail(`${service}.${name} encodes differently`);
+    }
+  }
+}
+
+// See scripts/bundle/undici.cjs.
+const UNDICI_EXPORTS = ['Agent', 'errors'];
+const undiciSlim = {
+  name: 'undici-slim',
+  setup(esbuild) {
+    esbuild.onResolve({ filter: /^undici$/ }, async (args) => {
+      const source = await readFile(args.importer, 'utf8');
+      for (const [, names] of source.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s+from\s+'undici'/g)) {
+        for (const name of names.split(',').map((n) => n.trim().split(/\s+as\s+/)[0]).filter(Boolean)) {
+          if (!UNDICI_EXPORTS.includes(name)) throw new Error(`${args.importer} imports ${name} from undici: add it to scripts/bundle/undici.cjs`);
+        }
+      }
+      return { path: path.resolve('scripts/bundle/undici.cjs') };
     });
   },
 };
 
 await rm('dist', { recursive: true, force: true });
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+checkEtcd3Services();
 await build({
   entryPoints: ['src/main.ts'],
   outdir: 'dist',
@@ -40,7 +111,10 @@ await build({
   sourcemap: true,
   allowOverwrite: true,
   logLevel: 'warning',
-  plugins: [etcd3ProtoPath],
+  plugins: [etcd3Services, undiciSlim],
+  // grpc-js requires it only to serve channelz or ORCA, which a client never does;
+  // left out of the bundle (still installed with etcd3), its 400 KB are not parsed at start.
+  external: ['@grpc/proto-loader'],
   // The bundled CommonJS dependencies call require(); ES modules have none.
   banner: { js: "import { createRequire as __bundleRequire } from 'node:module';\nconst require = __bundleRequire(import.meta.url);" },
 });

@@ -28,7 +28,7 @@ export const CliOptionsSchema = z.object({
 export type CliOptions = z.infer<typeof CliOptionsSchema>;
 
 export function parseCliOptions(raw: Record<string, unknown>): CliOptions {
-  return CliOptionsSchema.parse(raw);
+  return CliOptionsSchema.parse(raw, { jitless: true }); // once per process: not worth compiling
 }
 
 export function configFlags(options: CliOptions): ConfigFlags {

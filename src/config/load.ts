@@ -189,7 +189,8 @@ export async function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = pr
     return file ? `${formatPath(path)} in ${file}` : formatPath(path);
   };
 
-  const parsed = ConfigSchema.safeParse(raw);
+  // Parsed once per process: zod's compiled fast path would cost more than it saves.
+  const parsed = ConfigSchema.safeParse(raw, { jitless: true });
   if (!parsed.success) {
     // A misspelt key usually also leaves a required one missing; the typo is the real cause.
     const issues = parsed.error.issues;

@@ -1,6 +1,6 @@
 // Reads a member's /metrics page with undici: keep-alive connections (one TLS
 // handshake per member, not per scrape), mTLS, and a hard timeout.
-import { Agent, request, errors as undiciErrors } from 'undici';
+import { Agent, errors as undiciErrors } from 'undici';
 import { EtcdAccessError, errorMessage } from '../errors.js';
 import type { MemberTarget, TlsMaterial } from '../config/resolve.js';
 import { diagnoseConnection } from './diagnose.js';
@@ -107,10 +107,13 @@ export class MetricsReader {
     const url = target.metricsUrl;
     const shown = target.separateMetricsUrl ? url : target.endpoint;
     const setting = target.separateMetricsUrl ? '--metrics-urls' : '--endpoints';
+    const { origin, pathname, search } = new URL(url);
     const controller = new AbortController();
     const exchange = async (): Promise<{ statusCode: number; page: Buffer }> => {
-      const response = await request(url, {
-        dispatcher: this.agent,
+      const response = await this.agent.request({
+        origin,
+        path: pathname + search,
+        method: 'GET',
         signal: controller.signal,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,

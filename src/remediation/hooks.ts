@@ -2,7 +2,7 @@
 // JSON (the body; the command's stdin). The runbook's "restart kubelet on every
 // node" is a command hook. Off unless configured.
 import { spawn } from 'node:child_process';
-import { request } from 'undici';
+import { Agent } from 'undici';
 import type { Config } from '../config/schema.js';
 import { ENV } from '../config/load.js';
 import { errorMessage } from '../errors.js';
@@ -32,8 +32,12 @@ export class HookRunner {
     const timeoutMs = hook.timeoutSeconds * 1000;
     const controller = new AbortController();
     const url = new URL(hook.url);
+    // One connection per report, closed afterwards: a run posts once.
+    const agent = new Agent({ connect: { timeout: timeoutMs } });
     const exchange = async (): Promise<number> => {
-      const response = await request(hook.url, {
+      const response = await agent.request({
+        origin: url.origin,
+        path: url.pathname + url.search,
         method: 'POST',
         headers: { 'content-type': 'application/json', ...hook.headers },
         body: JSON.stringify(report),
@@ -44,7 +48,7 @@ export class HookRunner {
       await response.body.dump();
       return response.statusCode;
     };
-    const status = await withDeadline(exchange(), timeoutMs, () => controller.abort());
+    const status = await withDeadline(exchange(), timeoutMs, () => controller.abort()).finally(() => agent.destroy());
     // The URL's path may hold a secret (chat webhooks): name only its origin.
     if (status < 200 || status >= 300) throw new Error(`${url.origin} answered HTTP ${status}`);
     return `${url.origin} answered HTTP ${status}`;
