@@ -1,17 +1,18 @@
 // Builds dist/ in two passes:
 //  1. tsc compiles every module of src/ (the library modules the benchmarks load
 //     one by one, and the type check);
-//  2. esbuild bundles the command, src/main.ts, with its dependencies into
-//     dist/main.js plus one chunk per lazily loaded command, replacing tsc's main.js.
+//  2. esbuild bundles the command, src/cli/entry.ts, with its dependencies into
+//     dist/etcd-space-guard.cjs, which dist/main.js (src/main.ts) starts, and V8's
+//     code cache for it is saved beside it (src/bundle.ts says why).
 // Why the bundle: Node's module loader resolves and reads some 400 files of
 // dependencies (etcd3, grpc-js, protobufjs, undici, zod...) at every start; one
-// file per command cuts about 0.1 s off every CLI invocation (docs/benchmarks.md).
+// file cuts about 0.1 s off every CLI invocation (docs/benchmarks.md).
 // Two dependencies are bundled leaner than they load by themselves, each checked
 // here so that the build fails rather than the command: etcd3's gRPC services
 // (scripts/bundle/etcd3-services.cjs) and undici (scripts/bundle/undici.cjs).
 import { Buffer } from 'node:buffer';
 import { execFileSync } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -100,21 +101,30 @@ await rm('dist', { recursive: true, force: true });
 execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
 checkEtcd3Services();
 await build({
-  entryPoints: ['src/main.ts'],
+  entryPoints: { 'etcd-space-guard': 'src/cli/entry.ts' },
   outdir: 'dist',
-  chunkNames: 'chunks/[name]-[hash]',
+  outExtension: { '.js': '.cjs' },
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  // CommonJS, because Node 20 can compile a script, not an ES module, from a code cache.
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   sourcemap: true,
-  allowOverwrite: true,
   logLevel: 'warning',
   plugins: [etcd3Services, undiciSlim],
   // grpc-js requires it only to serve channelz or ORCA, which a client never does;
   // left out of the bundle (still installed with etcd3), its 400 KB are not parsed at start.
   external: ['@grpc/proto-loader'],
-  // The bundled CommonJS dependencies call require(); ES modules have none.
-  banner: { js: "import { createRequire as __bundleRequire } from 'node:module';\nconst require = __bundleRequire(import.meta.url);" },
+  // src/ is ES modules: import.meta.url becomes the bundle's own URL.
+  define: { 'import.meta.url': '__bundleUrl' },
+  banner: { js: "var __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
+// esbuild writes code as ASCII (charset: 'ascii', its default) but keeps the
+// dependencies' comments as they are; one '?' per UTF-16 unit keeps the source map's
+// columns right and lets src/bundle.ts read the bundle as latin1.
+const bundleFile = 'dist/etcd-space-guard.cjs';
+const bundleText = await readFile(bundleFile, 'utf8');
+await writeFile(bundleFile, bundleText.replace(/[^\p{ASCII}]/gu, (c) => '?'.repeat(c.length)));
+// The code cache src/bundle.ts starts the command with, made by the node that builds.
+const cacheBytes = execFileSync(process.execPath, ['--input-type=module', '-e', "const { writeCodeCache } = await import('./dist/bundle.js'); process.stdout.write(String(await writeCodeCache())); process.exit(0);"], { encoding: 'utf8' });
+if (!(Number(cacheBytes) > 0)) throw new Error(`no code cache was written (${cacheBytes})`);
