@@ -6,8 +6,8 @@ import { selectClusters } from '../../config/resolve.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { formatBytes } from '../../config/units.js';
 import { EtcdCluster } from '../../etcd/cluster.js';
-import type { MemberReading } from '../../etcd/types.js';
-import { OperationError, errorMessage } from '../../errors.js';
+import type { GrpcStatus, MemberClient } from '../../etcd/member-client.js';
+import { GuardError, OperationError, errorMessage } from '../../errors.js';
 import { SnapshotStore, type SavedSnapshot } from '../../remediation/snapshot-store.js';
 import { followerFirst } from '../../remediation/steps/snapshot.js';
 import type { Output } from '../report.js';
@@ -22,19 +22,42 @@ interface TakenSnapshot extends SavedSnapshot {
   seconds: number;
 }
 
-type Answering = Extract<MemberReading, { ok: true }>;
+interface Candidate {
+  client: MemberClient;
+  name: string;
+  status: GrpcStatus;
+}
+
+/**
+ * Every member's Status (its id, the leader's, learner or not) and the member list
+ * for names, asked together over the connections the snapshot then streams on:
+ * choosing a follower needs none of the /metrics pages a full cluster read fetches.
+ */
+async function readMembers(cluster: EtcdCluster, timeoutMs: number): Promise<{ answered: Candidate[]; failures: unknown[] }> {
+  const [statuses, names] = await Promise.all([
+    Promise.allSettled(cluster.members.map((client) => client.status(timeoutMs))),
+    cluster.memberNames([], timeoutMs),
+  ]);
+  const answered: Candidate[] = [];
+  const failures: unknown[] = [];
+  statuses.forEach((result, i) => {
+    const client = cluster.members[i]!;
+    if (result.status === 'rejected') failures.push(result.reason);
+    else answered.push({ client, name: names.get(result.value.id) ?? client.endpoint, status: result.value });
+  });
+  return { answered, failures };
+}
 
 async function takeSnapshot(cluster: EtcdCluster, store: SnapshotStore, timeoutMs: number, readTimeoutMs: number): Promise<TakenSnapshot> {
-  const reading = await cluster.read(readTimeoutMs);
-  const voters = reading.members.filter((r): r is Answering => r.ok && !r.status.isLearner);
-  const source = followerFirst(voters, (r) => r.status.isLeader);
+  const { answered, failures } = await readMembers(cluster, readTimeoutMs);
+  const voters = answered.filter((c) => !c.status.isLearner);
+  const source = followerFirst(voters, (c) => c.status.id === c.status.leaderId);
   if (!source) {
-    const why = reading.members.map((m) => (m.ok ? `${m.name} is a learner` : m.error.problem)).join('; ');
-    const fix = reading.members.find((m) => !m.ok)?.error.fix ?? 'add a voting member to --endpoints';
+    const why = [...answered.map((c) => `${c.name} is a learner`), ...failures.map((err) => (err instanceof GuardError ? err.problem : errorMessage(err)))].join('; ');
+    const fix = failures.find((err): err is GuardError => err instanceof GuardError)?.fix ?? 'add a voting member to --endpoints';
     throw new OperationError(`no voting member of cluster ${cluster.name} answered: ${why}`, fix);
   }
-  const client = cluster.members.find((m) => m.target === source.target);
-  if (!client) throw new Error(`no client for ${source.target.endpoint}`);
+  const client = source.client;
   const runId = `s${Date.now().toString(36)}`;
   const started = performance.now();
   try {
