@@ -1,4 +1,4 @@
-// Builds dist/ in two passes:
+// Builds dist/:
 //  1. tsc compiles every module of src/ (the library modules the benchmarks load
 //     one by one, and the type check);
 //  2. esbuild bundles the command, src/cli/entry.ts, with its dependencies into
@@ -35,9 +35,11 @@ const etcd3Services = {
     esbuild.onLoad({ filter: /[\\/]etcd3[\\/]lib[\\/]connection-pool\.js$/ }, async (args) => {
       const source = await readFile(args.path, 'utf8');
       const loaderImport = 'const proto_loader_1 = require("@grpc/proto-loader");';
-      const loadCall = '(0, proto_loader_1.loadSync)(`${__dirname}/../proto/rpc.proto`, {';
+      // The whole call, options included: the bundle keeps etcd3's options, checked as ETCD3_PROTO_OPTIONS.
+      const loadCall = '(0, proto_loader_1.loadSync)(`${__dirname}/../proto/rpc.proto`, {\n    keepCase: true,\n    longs: String,\n    enums: String,\n    defaults: true,\n    oneofs: true,\n});';
       if (!source.includes(loaderImport) || !source.includes(loadCall)) throw new Error(`${args.path} no longer loads its services as scripts/build.mjs expects: update it`);
-      const replacement = `(0, require(${JSON.stringify(path.resolve('scripts/bundle/etcd3-services.cjs'))}).fromJSON)(require('etcd3-protos'), {`;
+      const services = JSON.stringify(path.resolve('scripts/bundle/etcd3-services.cjs'));
+      const replacement = `(0, require(${services}).fromJSON)(require('etcd3-protos'), { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });`;
       return { contents: source.replace(loaderImport, '').replace(loadCall, replacement), loader: 'js' };
     });
     esbuild.onResolve({ filter: /^etcd3-protos$/ }, () => ({ path: 'etcd3-protos', namespace: 'etcd3-protos' }));
@@ -55,6 +57,17 @@ function etcd3Protos() {
   return root.toJSON();
 }
 
+// proto-loader names methods with lodash's camelCase (HashKV -> hashKv); etcd3 calls
+// them by its own name (hashKV), which the bundle's services provide.
+const ORIGINAL_NAME_EXCEPTIONS = { HashKV: 'hashKV' };
+const ETCD3_SAMPLE_REQUESTS = [
+  ['etcdserverpb.KV', 'Range', { key: Buffer.from('a'), range_end: Buffer.from('b'), limit: '5', sort_order: 'DESCEND', serializable: true }],
+  ['etcdserverpb.KV', 'Put', { key: Buffer.from('k'), value: Buffer.from('v'), lease: '7' }],
+  ['etcdserverpb.KV', 'Compact', { revision: '1234567890123', physical: true }],
+  ['etcdserverpb.Maintenance', 'Alarm', { action: 'DEACTIVATE', memberID: '18446744073709551615', alarm: 'NOSPACE' }],
+  ['etcdserverpb.Maintenance', 'MoveLeader', { targetID: '9223372036854775807' }],
+];
+
 /** Same services, paths, streaming and encodings as proto-loader, or no build. */
 function checkEtcd3Services() {
   const expected = protoLoader.loadSync(etcd3ProtoFile(), ETCD3_PROTO_OPTIONS);
@@ -69,14 +82,19 @@ function checkEtcd3Services() {
       const got = actual[service][name];
       if (!got) fail(`${service}.${name} is missing`);
       for (const key of ['path', 'requestStream', 'responseStream']) if (got[key] !== want[key]) fail(`${service}.${name}.${key}`);
-      if (got.originalName.toLowerCase() !== want.originalName.toLowerCase()) fail(`${service}.${name}.originalName`);
+      if (got.originalName !== (ORIGINAL_NAME_EXCEPTIONS[name] ?? want.originalName)) fail(`${service}.${name}.originalName`);
       // Defaults, longs and enums as strings: an empty message decodes to every field.
       const empty = Buffer.alloc(0);
       if (!isDeepStrictEqual(got.responseDeserialize(empty), want.responseDeserialize(empty))) fail(`${service}.${name} decodes differently`);
       if (!isDeepStrictEqual(got.requestDeserialize(empty), want.requestDeserialize(empty))) fail(`${service}.${name} decodes differently`);
-      const sample = want.requestDeserialize(empty);
-      if (!Buffer.from(got.requestSerialize(sample)).equals(Buffer.from(want.requestSerialize(sample)))) fail(`${service}.${name} encodes differently`);
     }
+  }
+  // Messages with values of every kind the guard sends: bytes, 64-bit integers as strings, enums, booleans.
+  for (const [service, method, message] of ETCD3_SAMPLE_REQUESTS) {
+    const encoded = Buffer.from(actual[service][method].requestSerialize(message));
+    if (!encoded.equals(Buffer.from(expected[service][method].requestSerialize(message)))) fail(`${service}.${method} encodes differently`);
+    if (encoded.length === 0) fail(`${service}.${method}'s sample encodes to nothing`);
+    if (!isDeepStrictEqual(actual[service][method].requestDeserialize(encoded), expected[service][method].requestDeserialize(encoded))) fail(`${service}.${method} decodes differently`);
   }
 }
 
@@ -87,11 +105,17 @@ const undiciSlim = {
   setup(esbuild) {
     esbuild.onResolve({ filter: /^undici$/ }, async (args) => {
       const source = await readFile(args.importer, 'utf8');
-      for (const [, names] of source.matchAll(/import\s+(?:type\s+)?\{([^}]*)\}\s+from\s+'undici'/g)) {
-        for (const name of names.split(',').map((n) => n.trim().split(/\s+as\s+/)[0]).filter(Boolean)) {
+      // Type-only imports are erased from the bundle: only values need to be in undici.cjs.
+      for (const [, typeOnly, names] of source.matchAll(/import\s+(type\s+)?\{([^}]*)\}\s+from\s+'undici'/g)) {
+        if (typeOnly) continue;
+        const values = names.split(',').map((n) => n.trim()).filter((n) => n && !n.startsWith('type '));
+        for (const name of values.map((n) => n.split(/\s+as\s+/)[0])) {
           if (!UNDICI_EXPORTS.includes(name)) throw new Error(`${args.importer} imports ${name} from undici: add it to scripts/bundle/undici.cjs`);
         }
       }
+      // undici.cjs repeats the one thing undici's index does to every dispatcher.
+      const index = await readFile(require.resolve('undici'), 'utf8');
+      if (!index.includes('Object.assign(Dispatcher.prototype, api)')) throw new Error("undici's index.js changed: check scripts/bundle/undici.cjs against it");
       return { path: path.resolve('scripts/bundle/undici.cjs') };
     });
   },
@@ -117,7 +141,9 @@ await build({
   external: ['@grpc/proto-loader'],
   // src/ is ES modules: import.meta.url becomes the bundle's own URL.
   define: { 'import.meta.url': '__bundleUrl' },
-  banner: { js: "var __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // The directive first: the sources are ES modules, strict throughout.
+  banner: { js: "'use strict';\nvar __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  charset: 'ascii',
 });
 // esbuild writes code as ASCII (charset: 'ascii', its default) but keeps the
 // dependencies' comments as they are; one '?' per UTF-16 unit keeps the source map's
@@ -125,6 +151,11 @@ await build({
 const bundleFile = 'dist/etcd-space-guard.cjs';
 const bundleText = await readFile(bundleFile, 'utf8');
 await writeFile(bundleFile, bundleText.replace(/[^\p{ASCII}]/gu, (c) => '?'.repeat(c.length)));
-// The code cache src/bundle.ts starts the command with, made by the node that builds.
-const cacheBytes = execFileSync(process.execPath, ['--input-type=module', '-e', "const { writeCodeCache } = await import('./dist/bundle.js'); process.stdout.write(String(await writeCodeCache())); process.exit(0);"], { encoding: 'utf8' });
+// The code cache src/bundle.ts starts the command with, made by the node that builds,
+// without NODE_OPTIONS: V8 rejects a cache made under other flags. Then a fresh
+// process checks that V8 takes it.
+const { NODE_OPTIONS: _ignored, ...cleanEnv } = process.env;
+const inDist = (script) => execFileSync(process.execPath, ['--input-type=module', '-e', `const bundle = await import('./dist/bundle.js'); ${script}; process.exit(0);`], { encoding: 'utf8', env: cleanEnv });
+const cacheBytes = inDist('process.stdout.write(String(await bundle.writeCodeCache()))');
 if (!(Number(cacheBytes) > 0)) throw new Error(`no code cache was written (${cacheBytes})`);
+if (inDist('process.stdout.write(String(bundle.codeCacheAccepted()))') !== 'true') throw new Error('V8 rejects the code cache it just wrote');

@@ -3,7 +3,7 @@ import { errorCode } from './errors.js';
 
 /**
  * The version in the package's own package.json: the nearest one above this
- * module, which is src/ under tsx, dist/ when compiled and dist/chunks/ when bundled.
+ * module, which is src/ under tsx, and dist/ when compiled or bundled.
  */
 function readVersion(): string {
   for (let url = new URL('../package.json', import.meta.url); ; url = new URL('../package.json', url)) {
