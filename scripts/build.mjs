@@ -35,27 +35,21 @@ const etcd3Services = {
     esbuild.onLoad({ filter: /[\\/]etcd3[\\/]lib[\\/]connection-pool\.js$/ }, async (args) => {
       const source = await readFile(args.path, 'utf8');
       const loaderImport = 'const proto_loader_1 = require("@grpc/proto-loader");';
-      // The whole call, options included: the bundle keeps etcd3's options, checked as ETCD3_PROTO_OPTIONS.
-      const loadCall = '(0, proto_loader_1.loadSync)(`${__dirname}/../proto/rpc.proto`, {\n    keepCase: true,\n    longs: String,\n    enums: String,\n    defaults: true,\n    oneofs: true,\n});';
-      if (!source.includes(loaderImport) || !source.includes(loadCall)) throw new Error(`${args.path} no longer loads its services as scripts/build.mjs expects: update it`);
-      const services = JSON.stringify(path.resolve('scripts/bundle/etcd3-services.cjs'));
-      const replacement = `(0, require(${services}).fromJSON)(require('etcd3-protos'), { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });`;
-      return { contents: source.replace(loaderImport, '').replace(loadCall, replacement), loader: 'js' };
+      const loadHead = '(0, proto_loader_1.loadSync)(`${__dirname}/../proto/rpc.proto`, ';
+      // The options etcd3 passes are kept in the bundle; the check below uses them as ETCD3_PROTO_OPTIONS.
+      const loadOptions = '{\n    keepCase: true,\n    longs: String,\n    enums: String,\n    defaults: true,\n    oneofs: true,\n});';
+      if (!source.includes(loaderImport) || !source.includes(loadHead + loadOptions)) throw new Error(`${args.path} no longer loads its services as scripts/build.mjs expects: update it`);
+      const replacementHead = `(0, require(${JSON.stringify(path.resolve('scripts/bundle/etcd3-services.cjs'))}).fromJSON)(require('etcd3-protos'), `;
+      return { contents: source.replace(loaderImport, '').replace(loadHead, replacementHead), loader: 'js' };
     });
     esbuild.onResolve({ filter: /^etcd3-protos$/ }, () => ({ path: 'etcd3-protos', namespace: 'etcd3-protos' }));
-    esbuild.onLoad({ filter: /.*/, namespace: 'etcd3-protos' }, () => ({ contents: JSON.stringify(etcd3Protos()), loader: 'json' }));
+    esbuild.onLoad({ filter: /.*/, namespace: 'etcd3-protos' }, () => ({ contents: JSON.stringify(ETCD3_PROTOS), loader: 'json' }));
   },
 };
 
-function etcd3ProtoFile() {
-  return path.join(path.dirname(require.resolve('etcd3/package.json')), 'proto', 'rpc.proto');
-}
-
-function etcd3Protos() {
-  const root = new protobuf.Root();
-  root.loadSync(etcd3ProtoFile(), { keepCase: true });
-  return root.toJSON();
-}
+const ETCD3_PROTO_FILE = path.join(path.dirname(require.resolve('etcd3/package.json')), 'proto', 'rpc.proto');
+// Parsed once: bundled by the plugin above and checked below.
+const ETCD3_PROTOS = new protobuf.Root().loadSync(ETCD3_PROTO_FILE, { keepCase: true }).toJSON();
 
 // proto-loader names methods with lodash's camelCase (HashKV -> hashKv); etcd3 calls
 // them by its own name (hashKV), which the bundle's services provide.
@@ -70,8 +64,8 @@ const ETCD3_SAMPLE_REQUESTS = [
 
 /** Same services, paths, streaming and encodings as proto-loader, or no build. */
 function checkEtcd3Services() {
-  const expected = protoLoader.loadSync(etcd3ProtoFile(), ETCD3_PROTO_OPTIONS);
-  const actual = require('./bundle/etcd3-services.cjs').fromJSON(etcd3Protos(), ETCD3_PROTO_OPTIONS);
+  const expected = protoLoader.loadSync(ETCD3_PROTO_FILE, ETCD3_PROTO_OPTIONS);
+  const actual = require('./bundle/etcd3-services.cjs').fromJSON(ETCD3_PROTOS, ETCD3_PROTO_OPTIONS);
   const fail = (what) => {
     throw new Error(`scripts/bundle/etcd3-services.cjs differs from @grpc/proto-loader: ${what}`);
   };

@@ -32,6 +32,6 @@ export async function loadCommandModules(): Promise<void> {
     import('./commands/snapshot.js'),
     import('./commands/check-config.js'),
     import('./commands/discover.js'),
-    import('../config/yaml.js'),
+    import('yaml'),
   ]);
 }

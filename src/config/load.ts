@@ -64,7 +64,7 @@ async function readConfigFile(file: string, source: string): Promise<RawObject> 
     throw new ConfigError(`cannot read the config file ${file} given by ${source} (${errorCode(err) ?? errorMessage(err)})`, 'check the path and its permissions', { cause: err });
   }
   // Loaded only when there is a file: most CLI runs have none, and start-up time is on the incident's clock.
-  const { parseDocument } = await import('./yaml.js');
+  const { parseDocument } = await import('yaml');
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const first = doc.errors[0];
   if (first) {

@@ -19,7 +19,6 @@ interface Taken {
   seconds: number;
 }
 
-
 describe('snapshot on a 3-member mTLS cluster at NOSPACE', () => {
   const dir = makeTempDir('snapshot-cli');
   let cluster: EtcdTestCluster;

@@ -13,7 +13,6 @@ interface StatusJson {
   }[];
 }
 
-
 describe('status on a 3-member mTLS cluster at NOSPACE', () => {
   let cluster: EtcdTestCluster;
 

@@ -18,9 +18,10 @@ export function followerFirst<T extends { name: string }>(voters: T[], isLeader:
 }
 
 /**
- * The follower defragmented first: measured on etcd 3.4, the member that just
- * streamed its whole file defragments at full speed next, while another member
- * defragmented right after a large snapshot was up to 60% slower.
+ * The follower defragmented first. An early measurement on etcd 3.4 had another
+ * member defragment more slowly right after a large snapshot; later alternating
+ * runs (256 MiB and 1 GiB, docs/benchmarks.md) found no difference either way,
+ * so this order costs nothing and keeps the choice simple.
  */
 function snapshotSource(ctx: RunContext) {
   const voters = ctx.facts.before.filter(isHealthy).filter((o) => !o.status.isLearner);
