@@ -3,13 +3,18 @@
 // against the SHA-256 etcd appends as its last 32 bytes, fsynced, and only then
 // renamed to its final name. A partial or corrupt file never has a final name.
 import { createHash, type Hash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { close, createWriteStream, fsync, open as openFd } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, statfs } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { WritebackPacer } from './writeback.js';
 
 const DIGEST_BYTES = 32;
+const openFile = promisify(openFd);
+const fsyncFile = promisify(fsync);
+const closeFile = promisify(close);
 
 export interface SavedSnapshot {
   path: string;
@@ -63,6 +68,11 @@ export class SnapshotVerifier extends Transform {
   }
 }
 
+/** Ends a stream that was never piped: nothing else would, and etcd would go on sending into its window. */
+function abandon(source: NodeJS.ReadableStream): void {
+  if ('destroy' in source && typeof source.destroy === 'function') (source as Readable).destroy();
+}
+
 function timestamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 }
@@ -106,8 +116,7 @@ export class SnapshotStore {
     try {
       await mkdir(this.dir, { recursive: true });
     } catch (err) {
-      // Not piped yet, so nothing else ends the stream: etcd would go on sending into its window.
-      if ('destroy' in source && typeof source.destroy === 'function') (source as Readable).destroy();
+      abandon(source);
       throw err;
     }
     const name = this.fileName(cluster, runId, at);
@@ -115,21 +124,36 @@ export class SnapshotStore {
     const partialPath = join(this.dir, `.${name}.partial`);
     const verifier = new SnapshotVerifier();
     try {
-      // 1 MiB buffered lets the file stream write many 32 KiB chunks per writev; still bounded.
-      await pipeline(source, verifier, createWriteStream(partialPath, { flags: 'wx', highWaterMark: 1024 * 1024 }));
-      const sha256 = verifier.verify();
-      const file = await open(partialPath, 'r+');
-      try {
-        await file.sync();
-      } finally {
-        await file.close();
-      }
+      const sha256 = await this.writeVerified(source, verifier, partialPath);
       await rename(partialPath, finalPath);
       await this.syncDir();
       return { path: finalPath, bytes: verifier.bytes, sha256 };
     } catch (err) {
       await rm(partialPath, { force: true });
       throw err;
+    }
+  }
+
+  /** The stream into a new file at `path`, checked, then fsynced; the fd is closed whatever happens. */
+  private async writeVerified(source: NodeJS.ReadableStream, verifier: SnapshotVerifier, path: string): Promise<string> {
+    let fd: number;
+    try {
+      fd = await openFile(path, 'wx');
+    } catch (err) {
+      abandon(source);
+      throw err;
+    }
+    const pacer = new WritebackPacer(fd);
+    try {
+      // 1 MiB buffered lets the file stream write many 32 KiB chunks per writev; still bounded.
+      await pipeline(source, verifier, pacer, createWriteStream(path, { fd, autoClose: false, highWaterMark: 1024 * 1024 }));
+      const sha256 = verifier.verify();
+      await fsyncFile(fd);
+      return sha256;
+    } finally {
+      // After a failure a writeback may still be running on the fd.
+      await pacer.settled();
+      await closeFile(fd);
     }
   }
 
