@@ -39,6 +39,8 @@ export class EtcdCluster {
   readonly members: MemberClient[];
   private readonly metrics: MetricsReader;
   private memberCache: { members: MemberInfo[]; at: number } | undefined;
+  /** The member list request under way, which concurrent askers share. */
+  private memberListing: Promise<MemberInfo[]> | undefined;
   /** The member that gave the alarm list last time: asked first next time. */
   private alarmSource = 0;
   /** Names seen earlier, so a member that goes down keeps its `member` label. */
@@ -158,10 +160,16 @@ export class EtcdCluster {
   }
 
   /** The member list as one member tells it now; throws when no member answers (decisions need the real list). */
-  async memberListNow(timeoutMs: number): Promise<MemberInfo[]> {
-    const members = await Promise.any(this.members.map((m) => m.memberList(timeoutMs)));
-    this.memberCache = { members, at: Date.now() };
-    return members;
+  memberListNow(timeoutMs: number): Promise<MemberInfo[]> {
+    this.memberListing ??= Promise.any(this.members.map((m) => m.memberList(timeoutMs)))
+      .then((members) => {
+        this.memberCache = { members, at: Date.now() };
+        return members;
+      })
+      .finally(() => {
+        this.memberListing = undefined;
+      });
+    return this.memberListing;
   }
 
   /** Every member of the cluster per its member list (ids, names, client URLs), asked again when older than maxAgeMs. */
@@ -184,8 +192,7 @@ export class EtcdCluster {
   /** Asks every member at once, keeps the first answer; when none answers, the old list stays. */
   private async refreshMembership(remaining: () => number): Promise<void> {
     try {
-      const members = await Promise.any(this.members.map((m) => m.memberList(remaining())));
-      this.memberCache = { members, at: Date.now() };
+      await this.memberListNow(remaining());
     } catch (err) {
       // Every member failed: the member reads report why; names fall back to what was seen before.
       if (!(err instanceof AggregateError)) throw err;

@@ -9,12 +9,63 @@ import { dirname, join, resolve } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
+import { formatBytes } from '../config/units.js';
+import { GuardError, errorMessage } from '../errors.js';
 import { WritebackPacer } from './writeback.js';
 
 const DIGEST_BYTES = 32;
 const openFile = promisify(openFd);
 const fsyncFile = promisify(fsync);
 const closeFile = promisify(close);
+
+/** What etcd sent is not a whole snapshot: too short, or not what its checksum says. */
+export class SnapshotCheckError extends Error {
+  override readonly name = 'SnapshotCheckError';
+}
+
+/** Where saving failed: etcd's stream, the snapshot's own check, or the file. */
+export type SaveFailure = 'stream' | 'check' | 'file';
+
+/** A snapshot that was not saved; no file of it is left. */
+export class SnapshotSaveError extends Error {
+  override readonly name = 'SnapshotSaveError';
+
+  constructor(
+    readonly failure: SaveFailure,
+    /** Bytes received from etcd before it failed. */
+    readonly bytesReceived: number,
+    cause: unknown,
+  ) {
+    super(errorMessage(cause), { cause });
+  }
+}
+
+function failureOf(err: unknown): SaveFailure {
+  if (err instanceof SnapshotCheckError) return 'check';
+  // Node's file system errors name their system call; etcd's arrive through gRPC without one.
+  if (err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string') return 'file';
+  return 'stream';
+}
+
+/**
+ * The sentence and the fix for a snapshot from `source` that was not saved in
+ * `dir`: a broken stream sends the operator to the member, a failed write to the disk.
+ */
+export function describeSaveFailure(err: unknown, source: string, dir: string): { problem: string; fix: string } {
+  const failure = err instanceof SnapshotSaveError ? err.failure : 'stream';
+  const cause = errorMessage(err);
+  switch (failure) {
+    case 'file':
+      return { problem: `the snapshot from ${source} could not be written to ${dir} (${cause})`, fix: 'check the directory (--snapshot-dir) and its free space, then run again' };
+    case 'check':
+      return { problem: `the snapshot from ${source} is not whole (${cause})`, fix: 'run again; if it fails again, take the snapshot from another member (--endpoints)' };
+    case 'stream': {
+      if (err instanceof GuardError) return { problem: err.problem, fix: err.fix };
+      const after = err instanceof SnapshotSaveError ? ` after ${formatBytes(err.bytesReceived)}` : '';
+      return { problem: `the snapshot stream from ${source} failed${after} (${cause})`, fix: `check that ${source} is up (etcd-space-guard status), then run again` };
+    }
+  }
+}
 
 export interface SavedSnapshot {
   path: string;
@@ -59,10 +110,10 @@ export class SnapshotVerifier extends Transform {
 
   /** Throws unless the stream ended with the SHA-256 of everything before it. */
   verify(): string {
-    if (this.tail.length < DIGEST_BYTES) throw new Error(`the snapshot is only ${this.bytes} bytes, too short to hold its checksum`);
+    if (this.tail.length < DIGEST_BYTES) throw new SnapshotCheckError(`the snapshot is only ${this.bytes} bytes, too short to hold its checksum`);
     const actual = this.hash.digest();
     if (!actual.equals(this.tail)) {
-      throw new Error(`checksum mismatch: etcd sent ${this.tail.toString('hex').slice(0, 16)}..., the data hashes to ${actual.toString('hex').slice(0, 16)}...`);
+      throw new SnapshotCheckError(`checksum mismatch: etcd sent ${this.tail.toString('hex').slice(0, 16)}..., the data hashes to ${actual.toString('hex').slice(0, 16)}...`);
     }
     return actual.toString('hex');
   }
@@ -111,13 +162,16 @@ export class SnapshotStore {
     }
   }
 
-  /** Streams `source` into the store; the file gets its final name only once complete and verified. */
+  /**
+   * Streams `source` into the store; the file gets its final name only once
+   * complete and verified. Throws a SnapshotSaveError, and leaves no file, otherwise.
+   */
   async save(source: NodeJS.ReadableStream, cluster: string, runId: string, at = new Date()): Promise<SavedSnapshot> {
     try {
       await mkdir(this.dir, { recursive: true });
     } catch (err) {
       abandon(source);
-      throw err;
+      throw new SnapshotSaveError('file', 0, err);
     }
     const name = this.fileName(cluster, runId, at);
     const finalPath = join(this.dir, name);
@@ -130,7 +184,7 @@ export class SnapshotStore {
       return { path: finalPath, bytes: verifier.bytes, sha256 };
     } catch (err) {
       await rm(partialPath, { force: true });
-      throw err;
+      throw new SnapshotSaveError(failureOf(err), verifier.bytes, err);
     }
   }
 

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { RunLock, type Acquired, type HeldLock } from '../../src/remediation/run-lock.js';
 import { RunStore } from '../../src/remediation/run-store.js';
-import { SnapshotStore } from '../../src/remediation/snapshot-store.js';
+import { SnapshotSaveError, SnapshotStore, describeSaveFailure } from '../../src/remediation/snapshot-store.js';
 import type { Run } from '../../src/remediation/types.js';
 import { makeTempDir } from '../harness/processes.js';
 
@@ -46,7 +46,11 @@ describe('snapshots on disk', () => {
 
   it('a checksum mismatch leaves no file behind, not even a partial one', async () => {
     const store = new SnapshotStore(makeTempDir('snap'));
-    await assert.rejects(store.save(snapshotMessages(randomBytes(10_000), 1000, true), 'prod', 'r2'), /checksum mismatch/);
+    await assert.rejects(store.save(snapshotMessages(randomBytes(10_000), 1000, true), 'prod', 'r2'), (err: SnapshotSaveError) => {
+      assert.equal(err.failure, 'check');
+      assert.match(err.message, /checksum mismatch/);
+      return true;
+    });
     assert.deepEqual(readdirSync(store.dir), []);
   });
 
@@ -64,8 +68,35 @@ describe('snapshots on disk', () => {
         this.destroy(new Error('connection reset'));
       },
     });
-    await assert.rejects(store.save(broken, 'prod', 'r4'), /connection reset/);
+    await assert.rejects(store.save(broken, 'prod', 'r4'), (err: SnapshotSaveError) => {
+      assert.equal(err.failure, 'stream');
+      assert.equal(err.bytesReceived, 100);
+      assert.match(err.message, /connection reset/);
+      return true;
+    });
     assert.deepEqual(readdirSync(store.dir), []);
+  });
+
+  it('a file that cannot be written is told from a broken stream, and etcd is not left sending', async () => {
+    const parent = makeTempDir('snap');
+    writeFileSync(join(parent, 'a-file'), 'x');
+    const store = new SnapshotStore(join(parent, 'a-file', 'snapshots'));
+    const source = snapshotMessages(randomBytes(1000), 100);
+    await assert.rejects(store.save(source, 'prod', 'r5'), (err: SnapshotSaveError) => err.failure === 'file' && /ENOTDIR/.test(err.message));
+    assert.ok(source.destroyed, 'the stream from etcd was ended');
+  });
+
+  it('says where a save failed and what to do: the disk, the member, or the snapshot itself', () => {
+    const cause = new Error('x');
+    const file = describeSaveFailure(new SnapshotSaveError('file', 0, cause), 'etcd-1', '/snap');
+    assert.match(file.problem, /could not be written to \/snap/);
+    assert.match(file.fix, /free space/);
+    const stream = describeSaveFailure(new SnapshotSaveError('stream', 3 * 2 ** 20, cause), 'etcd-1', '/snap');
+    assert.match(stream.problem, /the snapshot stream from etcd-1 failed after 3\.0 MiB/);
+    assert.match(stream.fix, /etcd-1 is up/);
+    const check = describeSaveFailure(new SnapshotSaveError('check', 10, cause), 'etcd-1', '/snap');
+    assert.match(check.problem, /is not whole/);
+    assert.match(check.fix, /another member/);
   });
 
   it('keeps the newest snapshot.keep of a cluster, removes its crash leftovers, leaves other clusters alone', async () => {

@@ -8,7 +8,7 @@ import { formatBytes } from '../../config/units.js';
 import { EtcdCluster } from '../../etcd/cluster.js';
 import type { GrpcStatus, MemberClient } from '../../etcd/member-client.js';
 import { GuardError, OperationError, errorMessage } from '../../errors.js';
-import { SnapshotStore, type SavedSnapshot } from '../../remediation/snapshot-store.js';
+import { SnapshotStore, describeSaveFailure, type SavedSnapshot } from '../../remediation/snapshot-store.js';
 import { followerFirst } from '../../remediation/steps/snapshot.js';
 import type { Output } from '../report.js';
 
@@ -64,11 +64,8 @@ async function takeSnapshot(cluster: EtcdCluster, store: SnapshotStore, timeoutM
     const saved = await store.save(await client.snapshot(timeoutMs), cluster.name, runId);
     return { ...saved, cluster: cluster.name, source: source.name, seconds: (performance.now() - started) / 1000 };
   } catch (err) {
-    throw new OperationError(
-      `the snapshot of cluster ${cluster.name} from ${source.name} could not be written to ${store.dir} (${errorMessage(err)})`,
-      'no partial file was left; check the directory (--snapshot-dir) and its free space, then run again',
-      { cause: err },
-    );
+    const { problem, fix } = describeSaveFailure(err, `${source.name} (cluster ${cluster.name})`, store.dir);
+    throw new OperationError(problem, `no partial file was left; ${fix}`, { cause: err });
   }
 }
 

@@ -9,6 +9,14 @@ import type { RunContext } from '../context.js';
 import { agreedLeader, describeMember, isHealthy, observe, type HealthyObservation } from '../observe.js';
 import { refuse, StepStop, succeeded, type StepResult } from '../step-result.js';
 
+/** The promise's outcome, to be checked later: a read started early must not reject unheard. */
+function settle<T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> {
+  return promise.then(
+    (value) => ({ status: 'fulfilled', value }),
+    (reason: unknown) => ({ status: 'rejected', reason }),
+  );
+}
+
 function percent(ratio: number): string {
   return `${Math.round(ratio * 100)}%`;
 }
@@ -47,6 +55,9 @@ export async function preflight(ctx: RunContext): Promise<StepResult> {
   const holder = await ctx.acquireLock();
   if (holder !== undefined) throw refuse(`another run is in progress: ${holder}`);
 
+  // The member list, needed as etcd has it now, is read alongside every member's
+  // state (observe shares the request); the alarm list waits for the leader.
+  const listed = settle(cluster.memberListNow(ctx.readTimeoutMs));
   const observations = await observe(cluster, ctx.readTimeoutMs);
 
   const unreachable = observations.filter((o) => !isHealthy(o));
@@ -63,10 +74,9 @@ export async function preflight(ctx: RunContext): Promise<StepResult> {
     });
   }
 
-  // The member list and the authoritative, linearizable alarm list (a raft round
-  // through the leader) are both reads: asked together, checked in order.
+  // The authoritative, linearizable alarm list is a raft round through the leader.
   const leader = members.find((o) => o.status.id === leaderId);
-  const [listing, alarmList] = await Promise.allSettled([cluster.memberListNow(ctx.readTimeoutMs), leader ? leader.client.alarms(ctx.readTimeoutMs) : Promise.resolve(undefined)]);
+  const [listing, alarmList] = await Promise.all([listed, settle(leader ? leader.client.alarms(ctx.readTimeoutMs) : Promise.resolve(undefined))]);
 
   // The runbook defragments every member: one missing from the endpoints would stay full.
   if (listing.status === 'rejected') {

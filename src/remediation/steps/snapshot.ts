@@ -5,6 +5,7 @@ import { formatBytes } from '../../config/units.js';
 import { errorMessage } from '../../errors.js';
 import type { RunContext } from '../context.js';
 import { isHealthy } from '../observe.js';
+import { describeSaveFailure } from '../snapshot-store.js';
 import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
 
 /**
@@ -45,7 +46,8 @@ export async function snapshot(ctx: RunContext): Promise<StepResult> {
     const stream = await source.client.snapshot(config.snapshot.timeoutSeconds * 1000);
     saved = await ctx.snapshots.save(stream, ctx.cluster.name, ctx.run.id);
   } catch (err) {
-    throw fail(`the snapshot from ${source.name} could not be written to ${ctx.snapshots.dir} (${errorMessage(err)}); nothing was changed`, { source: source.name }, err);
+    const { problem, fix } = describeSaveFailure(err, source.name, ctx.snapshots.dir);
+    throw fail(`${problem}; nothing was changed: ${fix}`, { source: source.name }, err);
   }
   ctx.facts.snapshot = saved;
   let pruned: string[] = [];
