@@ -9,6 +9,8 @@ export interface Machine {
   kernel: string;
   node: string;
   etcd: string;
+  /** NODE_EXTRA_CA_CERTS makes every Node.js process read and parse that file as it starts. */
+  nodeExtraCaCerts: boolean;
 }
 
 function etcdVersion(): string {
@@ -28,9 +30,11 @@ export function describeMachine(): Machine {
     kernel: release(),
     node: process.version,
     etcd: etcdVersion(),
+    nodeExtraCaCerts: Boolean(process.env.NODE_EXTRA_CA_CERTS),
   };
 }
 
 export function machineLine(m: Machine): string {
-  return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}, Node.js ${m.node}, etcd ${m.etcd}`;
+  const extraCa = m.nodeExtraCaCerts ? ' (NODE_EXTRA_CA_CERTS set: each Node.js process parses those certificates as it starts)' : '';
+  return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}, Node.js ${m.node}${extraCa}, etcd ${m.etcd}`;
 }
