@@ -14,6 +14,9 @@ import { GuardError, errorMessage } from '../errors.js';
 import { WritebackPacer } from './writeback.js';
 
 const DIGEST_BYTES = 32;
+// The snapshot file is held as a plain fd: the writeback and the final fsync need it
+// after the write stream ends, and a FileHandle given to a write stream that does
+// not close it never finishes its own close() (Node 20).
 const openFile = promisify(openFd);
 const fsyncFile = promisify(fsync);
 const closeFile = promisify(close);
