@@ -67,6 +67,7 @@ export async function fillToNoSpace(cluster: EtcdTestCluster, options: FillOptio
         const probe = randomBytes(Math.floor(cluster.quotaBytes / 5));
         await Promise.all(members.map((m) => expectNoSpace(m.put('churn/probe').value(probe).exec())));
         await waitForNoSpaceOnEveryMember(client, cluster.members.length);
+        await waitForSettledFiles(members);
         return { live, churnWrites: writes };
       }
     }
@@ -105,6 +106,25 @@ async function waitForNoSpaceOnEveryMember(client: Etcd3, size: number): Promise
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`NOSPACE was raised on ${seen} of ${size} members within 10 s`);
+}
+
+/**
+ * Until every member has applied the same raft index and its file size holds
+ * still: a member commits what it applied up to 100 ms later, and a file that
+ * grows after the fill would read as a change made by the test's subject.
+ */
+async function waitForSettledFiles(members: Etcd3[]): Promise<void> {
+  const read = () => Promise.all(members.map(async (m) => m.maintenance.status()));
+  const deadline = Date.now() + 10_000;
+  let last = await read();
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const now = await read();
+    const applied = new Set(now.map((s) => s.raftAppliedIndex));
+    if (applied.size === 1 && now.every((s, i) => s.dbSize === last[i]?.dbSize)) return;
+    last = now;
+  }
+  throw new Error('the members\' files did not settle within 10 s of NOSPACE');
 }
 
 /** Reads every key under the prefix; used to prove data is intact. */
