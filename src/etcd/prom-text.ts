@@ -137,6 +137,28 @@ function sampleLineAt(page: Buffer, start: number, needle: Buffer): boolean {
   return (next === SPACE || next === TAB || next === BRACE) && page.compare(needle, 1, needle.length, start, start + length) === 0;
 }
 
+const sortedSets = new WeakMap<ReadonlySet<string>, string[]>();
+
+function sortedNames(names: ReadonlySet<string>): string[] {
+  let sorted = sortedSets.get(names);
+  if (!sorted) {
+    sorted = [...names].sort();
+    sortedSets.set(names, sorted);
+  }
+  return sorted;
+}
+
+/** Where the first sample line of the needle's name starts at or after `from`, or -1. */
+function firstSampleLine(page: Buffer, needle: Buffer, from: number): number {
+  // The first line has no newline before it.
+  if (from === 0 && sampleLineAt(page, 0, needle)) return 0;
+  for (let at = page.indexOf(needle, from); at >= 0; at = page.indexOf(needle, at + 1)) {
+    if (sampleLineAt(page, at + 1, needle)) return at + 1;
+    // else a longer name with this prefix (x_bytes vs x_bytes_total)
+  }
+  return -1;
+}
+
 /**
  * Samples of the named metrics, read straight from the page's bytes: the first
  * sample line of each name is found with Buffer.indexOf, and the lines after it
@@ -144,20 +166,21 @@ function sampleLineAt(page: Buffer, start: number, needle: Buffer): boolean {
  * Only those lines are decoded. `missing` lists the names with no sample line
  * starting at column 0: absent, or in a layout only parseExposition reads
  * (indented lines), which the caller can fall back to.
+ *
+ * Exporters built on Prometheus's Go client (etcd among them) sort a page by
+ * metric name, so the names are looked for in that order, each from where the
+ * previous one ended: one pass over the page instead of one per name. A name
+ * that is not after the cursor is looked for again from the top, so any order
+ * gives the same samples.
  */
 export function findSamples(page: Buffer, names: ReadonlySet<string>): { samples: Sample[]; missing: string[] } {
   const samples: Sample[] = [];
   const missing: string[] = [];
-  for (const name of names) {
+  let cursor = 0;
+  for (const name of sortedNames(names)) {
     const needle = needleFor(name);
-    // The first line has no newline before it.
-    let start = sampleLineAt(page, 0, needle) ? 0 : -1;
-    for (let from = 0; start < 0; ) {
-      const at = page.indexOf(needle, from);
-      if (at < 0) break;
-      if (sampleLineAt(page, at + 1, needle)) start = at + 1;
-      else from = at + 1; // a longer name with this prefix (x_bytes vs x_bytes_total)
-    }
+    let start = firstSampleLine(page, needle, cursor);
+    if (start < 0 && cursor > 0) start = firstSampleLine(page, needle, 0);
     if (start < 0) {
       missing.push(name);
       continue;
@@ -168,6 +191,8 @@ export function findSamples(page: Buffer, names: ReadonlySet<string>): { samples
       samples.push(...parseExposition(page.toString('utf8', start, end), names));
       start = end + 1;
     }
+    // The cursor sits on the newline before the next line, where a needle match begins.
+    cursor = Math.max(0, start - 1);
   }
   return { samples, missing };
 }

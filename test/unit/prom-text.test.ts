@@ -110,6 +110,22 @@ describe('findSamples (the fast path on raw bytes)', () => {
     assert.deepEqual(findSamples(Buffer.from('b 1\nc 2'), new Set(['b', 'c'])).samples.map((s) => s.value), [1, 2]);
   });
 
+  it('finds every name whatever the page order (sorted pages take one pass, others are searched again from the top)', () => {
+    const page = Buffer.from('z 1\nb{x="1"} 2\nb{x="2"} 3\na 4\nm_total 5\nm 6\n');
+    const wanted = new Set(['m', 'a', 'z', 'b', 'q']);
+    const { samples, missing } = findSamples(page, wanted);
+    const key = (s: { name: string; labels: Record<string, string>; value: number }) => `${s.name}${JSON.stringify(s.labels)}=${s.value}`;
+    assert.deepEqual(samples.map(key).sort(), parseExposition(page.toString(), wanted).map(key).sort());
+    assert.deepEqual(missing, ['q']);
+  });
+
+  it('finds the same samples on a real etcd page in reverse line order', () => {
+    const reversed = fixture.trimEnd().split('\n').reverse().join('\n');
+    const { samples, missing } = findSamples(Buffer.from(reversed), new Set(['etcd_server_quota_backend_bytes', 'etcd_mvcc_db_total_size_in_bytes', 'etcd_server_id']));
+    assert.deepEqual(missing, []);
+    assert.deepEqual(samples.map((s) => s.name), ['etcd_mvcc_db_total_size_in_bytes', 'etcd_server_id', 'etcd_server_quota_backend_bytes']);
+  });
+
   it('leaves indented or missing samples to the full parser', () => {
     assert.deepEqual(findSamples(Buffer.from('  b 1\n'), new Set(['b'])), { samples: [], missing: ['b'] });
     assert.deepEqual(findSamples(Buffer.from('c 1\nb 2\n'), new Set(['a', 'b'])), { samples: [{ name: 'b', labels: {}, value: 2 }], missing: ['a'] });
