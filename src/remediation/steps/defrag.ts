@@ -12,6 +12,7 @@ import type { RunContext } from '../context.js';
 import type { MemberClient } from '../../etcd/member-client.js';
 import { agreedLeader, isHealthy, observe, observeMember, type HealthyObservation } from '../observe.js';
 import { fail, interrupt, skipped, succeeded, type StepResult } from '../step-result.js';
+import { compareNames } from './snapshot.js';
 
 // Short polls: every wait here is on the critical path. A cluster poll is a Status
 // and a /metrics page per member; a catch-up poll is one Status.
@@ -161,11 +162,10 @@ export async function defrag(ctx: RunContext): Promise<StepResult> {
   const { config } = ctx;
   const voters = ctx.facts.before.filter(isHealthy).filter((o) => !o.status.isLearner);
   const learners = ctx.facts.before.filter(isHealthy).filter((o) => o.status.isLearner).map((o) => o.name);
-  const byName = (a: HealthyObservation, b: HealthyObservation) => a.name.localeCompare(b.name);
   const startLeader = voters.find((o) => o.status.id === ctx.facts.leaderId);
 
   if (ctx.dryRun) {
-    const followers = voters.filter((o) => o !== startLeader).sort(byName);
+    const followers = voters.filter((o) => o !== startLeader).sort(compareNames);
     const order = [...followers, ...(startLeader ? [startLeader] : [])].map((o) => o.name);
     const move = config.defrag.moveLeader && startLeader && followers.length > 0 ? `, handing leadership from ${startLeader.name} to a defragmented follower first` : '';
     return skipped(`dry run: would defragment ${order.join(', then ')}, one at a time${move}`, { order });
@@ -190,7 +190,7 @@ export async function defrag(ctx: RunContext): Promise<StepResult> {
     const checkStarted = performance.now();
     const { members, leaderId } = await healthyCluster(ctx, catchUpMs);
     spent.healthChecksSeconds += since(checkStarted);
-    const pending = members.filter((o) => !o.status.isLearner && !doneIds().includes(o.status.id)).sort(byName);
+    const pending = members.filter((o) => !o.status.isLearner && !doneIds().includes(o.status.id)).sort(compareNames);
     let next = pending.find((o) => o.status.id !== leaderId);
     let wasLeader = false;
     if (!next) {
