@@ -94,7 +94,9 @@ export class MetricsReader {
       connect: { ca: tls.ca, cert: tls.cert, key: tls.key, servername: tls.serverName, rejectUnauthorized: true, timeout: connectTimeoutMs },
       keepAliveTimeout: 60_000,
       keepAliveMaxTimeout: 600_000,
-      connections: 4,
+      // One keep-alive connection per member: requests for the same page queue on it
+      // (a few ms) instead of opening a second connection (a TLS handshake, 15-20 ms).
+      connections: 1,
     });
   }
 
