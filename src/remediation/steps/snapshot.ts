@@ -11,7 +11,7 @@ import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
 /**
  * The order members are taken in by name: plain code-unit order, the same on
  * every machine. localeCompare would follow the process's locale, and its first
- * call loads ICU's collation data (14 ms, measured in preflight).
+ * call loads ICU's collation data: 14 ms of CPU in the CLI's critical path.
  */
 export function compareNames(a: { name: string }, b: { name: string }): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
