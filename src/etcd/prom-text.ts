@@ -137,17 +137,6 @@ function sampleLineAt(page: Buffer, start: number, needle: Buffer): boolean {
   return (next === SPACE || next === TAB || next === BRACE) && page.compare(needle, 1, needle.length, start, start + length) === 0;
 }
 
-const sortedSets = new WeakMap<ReadonlySet<string>, string[]>();
-
-function sortedNames(names: ReadonlySet<string>): string[] {
-  let sorted = sortedSets.get(names);
-  if (!sorted) {
-    sorted = [...names].sort();
-    sortedSets.set(names, sorted);
-  }
-  return sorted;
-}
-
 /** Where the first sample line of the needle's name starts at or after `from`, or -1. */
 function firstSampleLine(page: Buffer, needle: Buffer, from: number): number {
   // The first line has no newline before it.
@@ -177,7 +166,7 @@ export function findSamples(page: Buffer, names: ReadonlySet<string>): { samples
   const samples: Sample[] = [];
   const missing: string[] = [];
   let cursor = 0;
-  for (const name of sortedNames(names)) {
+  for (const name of [...names].sort()) {
     const needle = needleFor(name);
     let start = firstSampleLine(page, needle, cursor);
     if (start < 0 && cursor > 0) start = firstSampleLine(page, needle, 0);
