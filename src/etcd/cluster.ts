@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { EtcdAccessError, errorMessage } from '../errors.js';
 import type { MemberTarget, ResolvedCluster } from '../config/resolve.js';
-import { hedged } from '../util/hedge.js';
+import { hedgeDelayMs, hedged, recentLatencyMs } from '../util/hedge.js';
 import { MemberClient, type MemberInfo } from './member-client.js';
 import { MetricsReader, type EtcdMetrics } from './metrics-reader.js';
 import type { AlarmEntry, ClusterReading, MemberReading, MemberStatus } from './types.js';
@@ -18,7 +18,7 @@ function statusHasAlarms(version: string): boolean {
   const [major = 0, minor = 0] = version.split('.').map(Number);
   return major > 3 || (major === 3 && minor >= 4);
 }
-/** How long the preferred member may take to give the alarm list before the others are asked too. */
+/** How long the preferred member may take to give the alarm list before the others are asked too (at least). */
 const ALARM_HEDGE_MS = 250;
 
 function asAccessError(endpoint: string, err: unknown): EtcdAccessError {
@@ -43,6 +43,8 @@ export class EtcdCluster {
   private memberListing: Promise<MemberInfo[]> | undefined;
   /** The member that gave the alarm list last time: asked first next time. */
   private alarmSource = 0;
+  /** How long the alarm list took recently, which sets when the other members are asked too. */
+  private alarmLatencyMs: number | undefined;
   /** Names seen earlier, so a member that goes down keeps its `member` label. */
   private readonly knownNames = new Map<string, string>();
 
@@ -100,17 +102,20 @@ export class EtcdCluster {
 
   /**
    * The alarm store, from one member's Status (no raft round, unlike the Alarm RPC):
-   * the member that answered last time is asked first, the others after 250 ms.
+   * the member that answered last time is asked first, the others after 250 ms, or
+   * after three times the recent answer time when the members are all that slow.
    * etcd before 3.4 has no alarms in Status; then the Alarm RPC is asked.
    */
   private async readAlarms(remaining: () => number): Promise<{ alarms?: AlarmEntry[]; error?: EtcdAccessError }> {
+    const started = performance.now();
     try {
-      const { value, index } = await hedged(this.members.length, this.alarmSource, ALARM_HEDGE_MS, async (i) => {
+      const { value, index } = await hedged(this.members.length, this.alarmSource, hedgeDelayMs(ALARM_HEDGE_MS, this.alarmLatencyMs, remaining()), async (i) => {
         const member = this.members[i]!;
         const status = await member.status(remaining());
         return statusHasAlarms(status.version) ? status.alarms : member.alarms(remaining());
       });
       this.alarmSource = index;
+      this.alarmLatencyMs = recentLatencyMs(this.alarmLatencyMs, performance.now() - started);
       return { alarms: value };
     } catch (err) {
       if (!(err instanceof AggregateError)) throw err;

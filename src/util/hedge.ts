@@ -57,3 +57,21 @@ export function hedged<T>(count: number, preferred: number, delayMs: number, ask
     if (count > 1) timer = setTimeout(startOthers, delayMs);
   });
 }
+
+/**
+ * How long to wait for the preferred source before asking the others: never less
+ * than `floorMs`, and three times the recent answer time when sources answer more
+ * slowly than that. When every source is slow alike (an overloaded machine), a
+ * fixed delay would hedge every request and triple the load where it hurts. Never
+ * more than half of `budgetMs` (unless the floor is), so that the others still have
+ * time to answer when the preferred source hangs.
+ */
+export function hedgeDelayMs(floorMs: number, recentMs: number | undefined, budgetMs: number): number {
+  const wanted = recentMs === undefined ? floorMs : Math.max(floorMs, 3 * recentMs);
+  return Math.min(wanted, Math.max(floorMs, budgetMs / 2));
+}
+
+/** The recent answer time, an exponentially weighted mean (a fifth for the newest). */
+export function recentLatencyMs(previous: number | undefined, sampleMs: number): number {
+  return previous === undefined ? sampleMs : previous * 0.8 + sampleMs * 0.2;
+}

@@ -114,6 +114,22 @@ describe('serve /metrics on a 3-member mTLS cluster at NOSPACE', () => {
     }
   });
 
+  it('the member asked first for the alarms hung: the others give them, the scrape still carries every alarm', async () => {
+    // Earlier scrapes had the first member answer, so it is asked first; the others are asked after the hedge delay.
+    cluster.pauseMember(0);
+    try {
+      const samples = parseExposition(await scrapeWithinTimeout());
+      assert.deepEqual(cluster.endpoints.map((e) => byMember(samples, 'etcd_space_up').get(e)), [0, 1, 1]);
+      assert.deepEqual(
+        cluster.endpoints.map((e) => byMember(samples, 'etcd_space_alarm_active', { alarm: 'NOSPACE' }).get(e)),
+        [1, 1, 1],
+        'the alarm store came from another member, the hung one included',
+      );
+    } finally {
+      cluster.resumeMember(0);
+    }
+  });
+
   it('every member hung (a partition): still 200 within the timeout, every member up 0', async () => {
     for (let i = 0; i < 3; i++) cluster.pauseMember(i);
     try {

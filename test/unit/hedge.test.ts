@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { hedged } from '../../src/util/hedge.js';
+import { hedgeDelayMs, hedged, recentLatencyMs } from '../../src/util/hedge.js';
 
 const after = <T>(ms: number, value: T, fail = false): Promise<T> =>
   new Promise((resolve, reject) => setTimeout(() => (fail ? reject(new Error(String(value))) : resolve(value)), ms));
@@ -38,5 +38,31 @@ describe('hedged', () => {
       hedged(3, 2, 5, (i) => after(2, `e${i}`, true)),
       (err: unknown) => err instanceof AggregateError && err.errors.length === 3,
     );
+  });
+});
+
+describe('the hedge delay', () => {
+  it('is the floor while the sources answer faster than a third of it, or before any answer', () => {
+    assert.equal(hedgeDelayMs(250, undefined, 10_000), 250);
+    assert.equal(hedgeDelayMs(250, 5, 10_000), 250);
+    assert.equal(hedgeDelayMs(250, 80, 10_000), 250);
+  });
+
+  it('grows to three times the recent answer time when every source is that slow, not to hedge every request', () => {
+    assert.equal(hedgeDelayMs(250, 500, 10_000), 1500);
+  });
+
+  it('leaves the others half of the time left, and never goes under the floor', () => {
+    assert.equal(hedgeDelayMs(250, 3000, 8000), 4000);
+    assert.equal(hedgeDelayMs(250, 3000, 300), 250);
+  });
+
+  it('follows the recent answer time, a fifth for the newest', () => {
+    let recent = recentLatencyMs(undefined, 10);
+    assert.equal(recent, 10);
+    recent = recentLatencyMs(recent, 510);
+    assert.equal(recent, 110);
+    for (let i = 0; i < 30; i++) recent = recentLatencyMs(recent, 500);
+    assert.ok(recent > 495 && recent <= 500, `converges on a steady answer time (${recent})`);
   });
 });
