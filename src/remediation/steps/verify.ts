@@ -1,12 +1,36 @@
 // Step 6: check the result the way the runbook's last step does. No NOSPACE
 // alarm, every member under its quota, what was reclaimed and how fragmented
 // the files are now; optionally a write probe proving etcd accepts writes.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { formatBytes } from '../../config/units.js';
 import { errorMessage } from '../../errors.js';
 import { fragmentationRatio } from '../../etcd/space.js';
 import type { RunContext } from '../context.js';
-import { agreedLeader, isHealthy, observe } from '../observe.js';
+import { agreedLeader, isHealthy, observe, type HealthyObservation } from '../observe.js';
 import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
+
+/**
+ * The members that still list NOSPACE in their own copy of the alarm store, once
+ * each has had up to `timeoutMs` to apply the disarm. The leader's list is clear
+ * first; a follower applies the disarm a moment later, and until it has, the
+ * exporter and the webhook (which read one member's copy) would still see NOSPACE.
+ */
+async function stillListingNoSpace(ctx: RunContext, members: HealthyObservation[], timeoutMs: number): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const listing = await Promise.all(
+      members.map((o) =>
+        o.client.status(ctx.readTimeoutMs).then(
+          (status) => (status.alarms.some((a) => a.alarm === 'NOSPACE') ? `${o.name}` : undefined),
+          (err: unknown) => `${o.name} (no answer: ${errorMessage(err)})`,
+        ),
+      ),
+    );
+    const behind = listing.filter((entry): entry is string => entry !== undefined);
+    if (behind.length === 0 || Date.now() >= deadline) return behind;
+    await sleep(10);
+  }
+}
 
 export async function verify(ctx: RunContext): Promise<StepResult> {
   if (ctx.dryRun) return skipped('dry run: nothing to verify');
@@ -30,6 +54,8 @@ export async function verify(ctx: RunContext): Promise<StepResult> {
   if (!leader) throw fail('no leader after the run', details);
   const alarms = await leader.client.alarms(ctx.readTimeoutMs);
   if (alarms.some((a) => a.alarm === 'NOSPACE')) throw fail('a NOSPACE alarm is still active', { ...details, alarms });
+  const behind = await stillListingNoSpace(ctx, members, ctx.readTimeoutMs);
+  if (behind.length > 0) throw fail(`the leader has no NOSPACE alarm, but ${behind.join(', ')} still lists one in its own alarm store`, details);
   // Learners are skipped by the runbook: reported, not judged.
   const over = members.filter((o) => !o.status.isLearner && o.metrics.quotaBytes !== undefined && o.metrics.dbSizeBytes >= o.metrics.quotaBytes);
   if (over.length > 0) throw fail(`${over.map((o) => o.name).join(', ')} is still at or above its quota`, details);
