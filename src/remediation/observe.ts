@@ -18,6 +18,22 @@ export interface MemberObservation {
 
 export type HealthyObservation = MemberObservation & { status: GrpcStatus; metrics: EtcdMetrics };
 
+/**
+ * How often a wait polls the members' Status alone (no /metrics page): catching
+ * up after a defragment, following a new leader, applying a disarm. Each of these
+ * waits is on the critical path, and a member usually gets there within milliseconds.
+ */
+export const CATCH_UP_POLL_MS = 10;
+
+/**
+ * The order members are taken in by name: plain code-unit order, the same on
+ * every machine. localeCompare would follow the process's locale, and its first
+ * call loads ICU's collation data: 14 ms of CPU in the CLI's critical path.
+ */
+export function compareNames(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
 export function isHealthy(o: MemberObservation): o is HealthyObservation {
   return o.status !== undefined && o.metrics !== undefined && o.error === undefined;
 }

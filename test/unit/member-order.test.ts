@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compareNames, followerFirst } from '../../src/remediation/steps/snapshot.js';
+import { compareNames } from '../../src/remediation/observe.js';
+import { followerFirst } from '../../src/remediation/steps/snapshot.js';
 
 describe('the order members are taken in', () => {
   it('goes by name in code-unit order, whatever the locale', () => {

@@ -10,14 +10,12 @@ import { formatBytes } from '../../config/units.js';
 import { EtcdAccessError, errorMessage } from '../../errors.js';
 import type { RunContext } from '../context.js';
 import type { MemberClient } from '../../etcd/member-client.js';
-import { agreedLeader, isHealthy, observe, observeMember, type HealthyObservation } from '../observe.js';
+import { agreedLeader, CATCH_UP_POLL_MS, compareNames, isHealthy, observe, observeMember, type HealthyObservation } from '../observe.js';
 import { fail, interrupt, skipped, succeeded, type StepResult } from '../step-result.js';
-import { compareNames } from './snapshot.js';
 
 // Short polls: every wait here is on the critical path. A cluster poll is a Status
-// and a /metrics page per member; a catch-up poll is one Status.
+// and a /metrics page per member; a catch-up poll (CATCH_UP_POLL_MS) is one Status.
 const POLL_MS = 50;
-const CATCH_UP_POLL_MS = 10;
 
 interface Defragmented {
   name: string;

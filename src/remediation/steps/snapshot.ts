@@ -4,18 +4,9 @@
 import { formatBytes } from '../../config/units.js';
 import { errorMessage } from '../../errors.js';
 import type { RunContext } from '../context.js';
-import { isHealthy } from '../observe.js';
+import { compareNames, isHealthy } from '../observe.js';
 import { describeSaveFailure } from '../snapshot-store.js';
 import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
-
-/**
- * The order members are taken in by name: plain code-unit order, the same on
- * every machine. localeCompare would follow the process's locale, and its first
- * call loads ICU's collation data: 14 ms of CPU in the CLI's critical path.
- */
-export function compareNames(a: { name: string }, b: { name: string }): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-}
 
 /**
  * The member to stream a snapshot from, among voting members: a follower spares

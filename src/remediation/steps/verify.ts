@@ -6,7 +6,7 @@ import { formatBytes } from '../../config/units.js';
 import { errorMessage } from '../../errors.js';
 import { fragmentationRatio } from '../../etcd/space.js';
 import type { RunContext } from '../context.js';
-import { agreedLeader, isHealthy, observe, type HealthyObservation } from '../observe.js';
+import { agreedLeader, CATCH_UP_POLL_MS, isHealthy, observe, type HealthyObservation } from '../observe.js';
 import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
 
 /**
@@ -28,7 +28,7 @@ async function stillListingNoSpace(ctx: RunContext, members: HealthyObservation[
     );
     const behind = listing.filter((entry): entry is string => entry !== undefined);
     if (behind.length === 0 || Date.now() >= deadline) return behind;
-    await sleep(10);
+    await sleep(CATCH_UP_POLL_MS);
   }
 }
 
