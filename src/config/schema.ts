@@ -49,6 +49,18 @@ export function endpointProblem(value: string): string | undefined {
   return undefined;
 }
 
+/** The first endpoint listed twice (compared as origins: scheme, host and port, in any letter case). */
+function repeatedEndpoint(endpoints: string[]): string | undefined {
+  const seen = new Set<string>();
+  for (const endpoint of endpoints) {
+    if (endpointProblem(endpoint)) continue; // reported by the endpoint's own check
+    const origin = new URL(endpoint).origin;
+    if (seen.has(origin)) return endpoint;
+    seen.add(origin);
+  }
+  return undefined;
+}
+
 const httpUrl = z.string().superRefine((value, ctx) => {
   let url: URL;
   try {
@@ -81,6 +93,10 @@ export const ClusterSchema = z
     tls: TlsSchema.prefault({}),
   })
   .superRefine((cluster, ctx) => {
+    const twice = repeatedEndpoint(cluster.endpoints);
+    if (twice) {
+      ctx.addIssue({ code: 'custom', path: ['endpoints'], message: `lists ${twice} twice; list each member once` });
+    }
     if (cluster.metricsUrls && cluster.metricsUrls.length !== cluster.endpoints.length) {
       ctx.addIssue({
         code: 'custom',

@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { EtcdAccessError, errorMessage } from '../errors.js';
 import type { MemberTarget, ResolvedCluster } from '../config/resolve.js';
 import { hedgeDelayMs, hedged, recentLatencyMs } from '../util/hedge.js';
-import { MemberClient, type MemberInfo } from './member-client.js';
+import { MemberClient, type MemberInfo, type Membership } from './member-client.js';
 import { MetricsReader, type EtcdMetrics } from './metrics-reader.js';
 import type { AlarmEntry, ClusterReading, MemberReading, MemberStatus } from './types.js';
 
@@ -40,7 +40,7 @@ export class EtcdCluster {
   private readonly metrics: MetricsReader;
   private memberCache: { members: MemberInfo[]; at: number } | undefined;
   /** The member list request under way, which concurrent askers share. */
-  private memberListing: Promise<MemberInfo[]> | undefined;
+  private memberListing: Promise<Membership> | undefined;
   /** The member that gave the alarm list last time: asked first next time. */
   private alarmSource = 0;
   /** How long the alarm list took recently, which sets when the other members are asked too. */
@@ -164,17 +164,24 @@ export class EtcdCluster {
     return new Map((this.memberCache?.members ?? []).map((m) => [m.id, m.name || m.id]));
   }
 
-  /** The member list as one member tells it now; throws when no member answers (decisions need the real list). */
-  memberListNow(timeoutMs: number): Promise<MemberInfo[]> {
-    this.memberListing ??= Promise.any(this.members.map((m) => m.memberList(timeoutMs)))
-      .then((members) => {
-        this.memberCache = { members, at: Date.now() };
-        return members;
+  /**
+   * The member list as the first member to answer tells it now, with the id of the
+   * cluster that answered; throws when no member answers (decisions need the real list).
+   */
+  membershipNow(timeoutMs: number): Promise<Membership> {
+    this.memberListing ??= Promise.any(this.members.map((m) => m.membership(timeoutMs)))
+      .then((membership) => {
+        this.memberCache = { members: membership.members, at: Date.now() };
+        return membership;
       })
       .finally(() => {
         this.memberListing = undefined;
       });
     return this.memberListing;
+  }
+
+  async memberListNow(timeoutMs: number): Promise<MemberInfo[]> {
+    return (await this.membershipNow(timeoutMs)).members;
   }
 
   /** Every member of the cluster per its member list (ids, names, client URLs), asked again when older than maxAgeMs. */

@@ -21,6 +21,8 @@ import type { AlarmEntry, AlarmName } from './types.js';
 /** Maintenance.Status, with etcd's uint64 strings turned into numbers and hex ids. */
 export interface GrpcStatus {
   id: string;
+  /** The cluster this member belongs to (hex), from the response header: an endpoint of another cluster differs. */
+  clusterId: string;
   /** Leader's id in hex, "0" when the member knows no leader. */
   leaderId: string;
   version: string;
@@ -42,6 +44,12 @@ export interface MemberInfo {
   name: string;
   clientUrls: string[];
   isLearner: boolean;
+}
+
+export interface Membership {
+  /** The cluster whose member list this is (hex). */
+  clusterId: string;
+  members: MemberInfo[];
 }
 
 const ALARM_NAMES: Record<string, AlarmName> = { Nospace: 'NOSPACE', Corrupt: 'CORRUPT', None: 'NONE' };
@@ -101,6 +109,7 @@ export class MemberClient {
     const s = await this.call('status', timeoutMs, (deadline) => this.etcd.maintenance.status({ deadline }));
     return {
       id: memberIdHex(s.header.member_id),
+      clusterId: memberIdHex(s.header.cluster_id),
       leaderId: memberIdHex(s.leader),
       version: s.version,
       revision: Number(s.header.revision),
@@ -122,8 +131,16 @@ export class MemberClient {
   }
 
   async memberList(timeoutMs: number): Promise<MemberInfo[]> {
+    return (await this.membership(timeoutMs)).members;
+  }
+
+  /** The member list with the id of the cluster that answered it. */
+  async membership(timeoutMs: number): Promise<Membership> {
     const response = await this.call('member list', timeoutMs, (deadline) => this.etcd.cluster.memberList({}, { deadline }));
-    return response.members.map((m) => ({ id: memberIdHex(m.ID), name: m.name, clientUrls: m.clientURLs, isLearner: Boolean(m.isLearner) }));
+    return {
+      clusterId: memberIdHex(response.header.cluster_id),
+      members: response.members.map((m) => ({ id: memberIdHex(m.ID), name: m.name, clientUrls: m.clientURLs, isLearner: Boolean(m.isLearner) })),
+    };
   }
 
   /** Compacts the keyspace history up to `revision`; physical: returns once the member has freed it. */

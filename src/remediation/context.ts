@@ -38,6 +38,8 @@ export interface RunContext {
   readTimeoutMs: number;
   /** True once SIGTERM asked the run to stop: finish the step in flight, start nothing new. */
   stopRequested: () => boolean;
+  /** Aborts when the stop is requested: pauses and waits between actions end at once. */
+  stopSignal: AbortSignal;
   facts: RunFacts;
   /** Publishes the running step's details so far (visible in GET /api/runs/:id). */
   progress: (details: Record<string, unknown>) => void;

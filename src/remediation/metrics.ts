@@ -14,6 +14,7 @@ export class RemediationMetrics {
   private readonly lastRun: Gauge;
   private readonly reclaimed: Counter;
   readonly webhookRequests: Counter;
+  readonly historyWriteErrors: Counter;
 
   constructor(registry: Registry, clusters: string[]) {
     const registers = [registry];
@@ -44,6 +45,11 @@ export class RemediationMetrics {
       name: 'etcd_space_webhook_requests_total',
       help: 'Alertmanager webhook requests, by outcome (accepted, ignored, cooldown, disabled, unauthorized, invalid, ...).',
       labelNames: ['outcome'],
+      registers,
+    });
+    this.historyWriteErrors = new Counter({
+      name: 'etcd_space_history_write_errors_total',
+      help: 'Records the run history (state.dir/runs.jsonl) could not take: a full or read-only state dir.',
       registers,
     });
     for (const cluster of clusters) {

@@ -53,7 +53,24 @@ export async function observeMember(cluster: EtcdCluster, client: MemberClient, 
   }
 }
 
+/** One observation per member, in the configured order: an endpoint that reaches a member seen already (an alias) is left out. */
+export function onePerMember(observations: MemberObservation[]): MemberObservation[] {
+  const seen = new Set<string>();
+  return observations.filter((o) => {
+    if (!o.status) return true;
+    if (seen.has(o.status.id)) return false;
+    seen.add(o.status.id);
+    return true;
+  });
+}
+
+/** Every member once (see onePerMember); preflight has checked that the endpoints are one cluster's. */
 export async function observe(cluster: EtcdCluster, timeoutMs: number): Promise<MemberObservation[]> {
+  return onePerMember(await observeEndpoints(cluster, timeoutMs));
+}
+
+/** Every configured endpoint, each read on its own (two URLs of one member give two observations). */
+export async function observeEndpoints(cluster: EtcdCluster, timeoutMs: number): Promise<MemberObservation[]> {
   // The member list (for names) is asked alongside when stale, not after: one round trip instead of two.
   const [observations] = await Promise.all([Promise.all(cluster.members.map((m) => observeMember(cluster, m, timeoutMs))), cluster.memberList(timeoutMs)]);
   const ids = observations.flatMap((o) => (o.status ? [o.status.id] : []));

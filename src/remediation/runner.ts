@@ -4,6 +4,7 @@
 // told. On SIGTERM it lets the step in flight finish and starts nothing new.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { errorMessage } from '../errors.js';
 import type { Config } from '../config/schema.js';
 import type { EtcdCluster } from '../etcd/cluster.js';
 import type { RunContext } from './context.js';
@@ -11,7 +12,7 @@ import { HookRunner } from './hooks.js';
 import type { RemediationMetrics } from './metrics.js';
 import { runPipeline, type PipelineEvents } from './pipeline.js';
 import { RunLock, type HeldLock } from './run-lock.js';
-import type { RunStore } from './run-store.js';
+import { HistoryWriteError, type RunStore } from './run-store.js';
 import { SnapshotStore } from './snapshot-store.js';
 import type { Run, RunRequest, Step } from './types.js';
 
@@ -48,6 +49,7 @@ export class Remediator {
   private readonly running = new Map<string, { run: Run; done: Promise<Run> }>();
   private readonly listeners = new Set<RunListener>();
   private stopping = false;
+  private readonly stopper = new AbortController();
   private readonly lock: RunLock;
 
   constructor(private readonly deps: RemediatorDependencies) {
@@ -127,6 +129,7 @@ export class Remediator {
   /** Asks every run to stop after its step in flight; resolves when all have ended. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.stopper.abort();
     await Promise.all([...this.running.values()].map((r) => r.done));
   }
 
@@ -144,6 +147,7 @@ export class Remediator {
       hooks: new HookRunner(config.hooks),
       readTimeoutMs: config.remediation.readTimeoutSeconds * 1000,
       stopRequested: () => this.stopping,
+      stopSignal: this.stopper.signal,
       acquireLock: async () => {
         const acquired = await this.lock.acquire(cluster.name, run.id);
         if ('held' in acquired) {
@@ -181,10 +185,28 @@ export class Remediator {
       if (held) await held.release().catch((err: unknown) => log.error({ err, run: run.id }, 'lock not released'));
       this.running.delete(cluster.name);
       metrics?.runEnded(run);
-      await store.save(run).catch((err: unknown) => log.error({ err, run: run.id }, 'run not persisted'));
-      log.info({ run: run.id, cluster: run.cluster, outcome: run.outcome, reason: run.reason, seconds: run.durationSeconds }, 'run ended');
+      await this.recordEnd(run);
+      log.info({ run: run.id, cluster: run.cluster, outcome: run.outcome, reason: run.reason, seconds: run.durationSeconds, recordError: run.recordError }, 'run ended');
       for (const l of this.listeners) l.runEnded?.(run);
     }
     return run;
+  }
+
+  /**
+   * The run's end, on disk. When the history cannot take it (a full or read-only
+   * state dir), the run says so itself, in memory, where the API and the CLI read
+   * it; the store writes it again once it can. The outcome stays what happened to
+   * the cluster: the record failed, not the run.
+   */
+  private async recordEnd(run: Run): Promise<void> {
+    const { store, log } = this.deps;
+    try {
+      await store.save(run);
+    } catch (err) {
+      if (!(err instanceof HistoryWriteError)) throw err;
+      run.recordError = err.problem;
+      run.reason = `${run.reason ?? run.outcome}; but ${err.problem}: ${err.fix}`;
+      await store.save(run).catch((again: unknown) => log.error({ err: errorMessage(again), run: run.id }, 'run end not persisted; kept in memory'));
+    }
   }
 }

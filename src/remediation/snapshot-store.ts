@@ -3,23 +3,32 @@
 // against the SHA-256 etcd appends as its last 32 bytes, fsynced, and only then
 // renamed to its final name. A partial or corrupt file never has a final name.
 import { createHash, type Hash } from 'node:crypto';
-import { close, createWriteStream, fsync, open as openFd } from 'node:fs';
+import { close, fsync, open as openFd } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, statfs } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { formatBytes } from '../config/units.js';
-import { GuardError, errorMessage } from '../errors.js';
+import { GuardError, errorCode, errorMessage } from '../errors.js';
+import { FdWriter } from './fd-writer.js';
 import { WritebackPacer } from './writeback.js';
 
 const DIGEST_BYTES = 32;
-// The snapshot file is held as a plain fd: the writeback and the final fsync need it
-// after the write stream ends, and a FileHandle given to a write stream that does
-// not close it never finishes its own close() (Node 20).
+// The snapshot file is held as a plain fd, opened and closed here: the writeback
+// and the final fsync need it after the stream ends (see fd-writer.ts).
 const openFile = promisify(openFd);
 const fsyncFile = promisify(fsync);
 const closeFile = promisify(close);
+
+/** Closes the fd; a failure to close matters only when nothing failed before it (it must not hide the first cause). */
+async function closeAfter(fd: number, earlier: unknown): Promise<void> {
+  try {
+    await closeFile(fd);
+  } catch (err) {
+    if (earlier === undefined) throw err;
+  }
+}
 
 /** What etcd sent is not a whole snapshot: too short, or not what its checksum says. */
 export class SnapshotCheckError extends Error {
@@ -50,21 +59,40 @@ function failureOf(err: unknown): SaveFailure {
   return 'stream';
 }
 
+/** What the snapshot needs where it is written: the source's database, plus the margin asked for. */
+export interface SnapshotSpace {
+  databaseBytes: number;
+  marginBytes: number;
+}
+
+const OUT_OF_SPACE = new Set(['ENOSPC', 'EDQUOT']);
+
 /**
  * The sentence and the fix for a snapshot from `source` that was not saved in
- * `dir`: a broken stream sends the operator to the member, a failed write to the disk.
+ * `dir`: a broken stream sends the operator to the member, a failed write to the
+ * disk, and a full disk says how much room the snapshot needs.
  */
-export function describeSaveFailure(err: unknown, source: string, dir: string): { problem: string; fix: string } {
+export function describeSaveFailure(err: unknown, source: string, dir: string, space?: SnapshotSpace): { problem: string; fix: string } {
   const failure = err instanceof SnapshotSaveError ? err.failure : 'stream';
   const cause = errorMessage(err);
+  const received = err instanceof SnapshotSaveError ? err.bytesReceived : 0;
   switch (failure) {
-    case 'file':
+    case 'file': {
+      const code = errorCode(err);
+      if (code !== undefined && OUT_OF_SPACE.has(code) && space) {
+        const needed = space.databaseBytes + space.marginBytes;
+        return {
+          problem: `the snapshot from ${source} could not be written to ${dir}: the disk filled up (${cause}) after ${formatBytes(received)} of ${formatBytes(space.databaseBytes)}`,
+          fix: `free at least ${formatBytes(needed)} there (${space.marginBytes > 0 ? 'the database plus snapshot.marginBytes' : "the database's size"}) or point --snapshot-dir elsewhere, then run again`,
+        };
+      }
       return { problem: `the snapshot from ${source} could not be written to ${dir} (${cause})`, fix: 'check the directory (--snapshot-dir) and its free space, then run again' };
+    }
     case 'check':
       return { problem: `the snapshot from ${source} is not whole (${cause})`, fix: 'run again; if it fails again, take the snapshot from another member (--endpoints)' };
     case 'stream': {
       if (err instanceof GuardError) return { problem: err.problem, fix: err.fix };
-      const after = err instanceof SnapshotSaveError ? ` after ${formatBytes(err.bytesReceived)}` : '';
+      const after = err instanceof SnapshotSaveError ? ` after ${formatBytes(received)}` : '';
       return { problem: `the snapshot stream from ${source} failed${after} (${cause})`, fix: `check that ${source} is up (etcd-space-guard status), then run again` };
     }
   }
@@ -201,16 +229,20 @@ export class SnapshotStore {
       throw err;
     }
     const pacer = new WritebackPacer(fd);
+    let failure: unknown;
     try {
-      // 1 MiB buffered lets the file stream write many 32 KiB chunks per writev; still bounded.
-      await pipeline(source, verifier, pacer, createWriteStream(path, { fd, autoClose: false, highWaterMark: 1024 * 1024 }));
+      // 1 MiB buffered lets the writer write many 32 KiB chunks per writev; still bounded.
+      await pipeline(source, verifier, pacer, new FdWriter(fd, 1024 * 1024));
       const sha256 = verifier.verify();
       await fsyncFile(fd);
       return sha256;
+    } catch (err) {
+      failure = err;
+      throw err;
     } finally {
       // After a failure a writeback may still be running on the fd.
       await pacer.settled();
-      await closeFile(fd);
+      await closeAfter(fd, failure);
     }
   }
 

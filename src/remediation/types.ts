@@ -11,7 +11,8 @@ export type StepName = z.infer<typeof StepNameSchema>;
 export const StepOutcomeSchema = z.enum(['running', 'succeeded', 'skipped', 'failed', 'refused', 'interrupted']);
 export type StepOutcome = z.infer<typeof StepOutcomeSchema>;
 
-export const RunOutcomeSchema = z.enum(['running', 'succeeded', 'failed', 'refused', 'skipped', 'interrupted']);
+/** unknown: read back from a history whose last record of the run says it was still running. */
+export const RunOutcomeSchema = z.enum(['running', 'succeeded', 'failed', 'refused', 'skipped', 'interrupted', 'unknown']);
 export type RunOutcome = z.infer<typeof RunOutcomeSchema>;
 
 export const TriggerSchema = z.enum(['webhook', 'api', 'cli', 'policy']);
@@ -45,6 +46,8 @@ export const RunSchema = z.object({
   /** What triggered it, e.g. the alert names and fingerprints. */
   cause: z.record(z.string(), z.unknown()).default({}),
   reclaimedBytes: z.number().default(0),
+  /** Why the run's last state could not be written to the history when it ended (a full or read-only state dir). */
+  recordError: z.string().optional(),
 });
 export type Run = z.infer<typeof RunSchema>;
 

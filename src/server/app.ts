@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { ScrapeCollector } from '../exporter/collector.js';
 import { renderMemberMetrics } from '../exporter/member-metrics.js';
+import { errorMessage } from '../errors.js';
 import { landingPage } from './landing.js';
 
 export interface AppDependencies {
@@ -57,8 +58,21 @@ export function createApp(deps: AppDependencies): express.Express {
 
   // Express calls this for thrown errors and rejected handlers; a bug must not kill the server.
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = clientErrorStatus(err);
+    if (status !== undefined) {
+      // The request's fault (e.g. a path that is not valid percent-encoding): a 4xx, not a bug.
+      deps.log.debug({ method: req.method, status, err: errorMessage(err) }, 'bad request');
+      if (!res.headersSent) res.status(status).type('text/plain').send(`bad request: ${errorMessage(err)}\n`);
+      return;
+    }
     deps.log.error({ err, method: req.method, path: req.path }, 'request failed');
     if (!res.headersSent) res.status(500).type('text/plain').send('internal error\n');
   });
   return app;
+}
+
+/** The 4xx an error carries when express or body-parser blame the request (they set `status`). */
+function clientErrorStatus(err: unknown): number | undefined {
+  const status = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 }

@@ -17,6 +17,8 @@ import { createProcessRegistry } from '../exporter/process-metrics.js';
 import { createApp } from './app.js';
 import { parseListen } from './listen.js';
 
+const RECORD_RETRY_MS = 10_000;
+
 export interface RunningServer {
   address: AddressInfo;
   /** Resolves when the server has shut down. */
@@ -54,7 +56,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, env: NodeJS
   const collector = new ScrapeCollector(clusters, config.scrape.timeoutSeconds * 1000, log);
   const processRegistry = createProcessRegistry();
   const metrics = new RemediationMetrics(processRegistry, clusterNames);
-  const store = await RunStore.open(config.state.dir, log);
+  const store = await RunStore.open(config.state.dir, log, () => metrics.historyWriteErrors.inc());
   metrics.restoreLastRuns(store.list().filter((run) => clusterNames.includes(run.cluster)));
   const remediator = new Remediator({ clusters, config, store, log, metrics });
   let ready = false;
@@ -85,6 +87,12 @@ export async function startServer(loaded: LoadedConfig, log: Logger, env: NodeJS
     'serving',
   );
 
+  // A record the history could not take (a full state dir) is written again once it can.
+  const retryRecords = setInterval(() => {
+    store.flush().catch((err: unknown) => log.error({ err }, 'run history flush failed'));
+  }, RECORD_RETRY_MS);
+  retryRecords.unref();
+
   let resolveClosed: () => void = () => undefined;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
   let shuttingDown: Promise<void> | undefined;
@@ -102,6 +110,7 @@ export async function startServer(loaded: LoadedConfig, log: Logger, env: NodeJS
         server.closeIdleConnections();
       });
       clearTimeout(forced);
+      clearInterval(retryRecords);
       await Promise.all(clusters.map((c) => c.close()));
       await store.close();
       log.info('stopped');

@@ -15,6 +15,8 @@ export interface EtcdClusterOptions {
   quotaBytes?: number;
   /** Client and peer mTLS with certificates made by openssl. */
   tls?: boolean;
+  /** With tls: use these certificates (e.g. another cluster's, so that one client reaches both). */
+  pki?: TestPki;
   /** Also serve /metrics on a separate plain-http listener, like kubeadm's :2381. */
   metricsListener?: boolean;
   etcdBinary?: string;
@@ -52,7 +54,7 @@ export class EtcdTestCluster {
   static async start(options: EtcdClusterOptions = {}): Promise<EtcdTestCluster> {
     const dir = options.dir ?? makeTempDir('etcd');
     mkdirSync(dir, { recursive: true });
-    const pki = options.tls ? await makeTestPki(dir) : undefined;
+    const pki = options.tls ? (options.pki ?? (await makeTestPki(dir))) : undefined;
     for (let attempt = 1; ; attempt++) {
       try {
         return await EtcdTestCluster.startOnFreePorts(options, dir, pki);

@@ -1,18 +1,30 @@
 // Every process and temp dir a test creates is registered here, so that a
 // failing or interrupted test run never leaves etcd, Prometheus or files behind.
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const children = new Set<ChildProcess>();
 const dirs = new Set<string>();
+const mounts = new Set<string>();
 
 function killEverything(): void {
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
+  // A mount point cannot be removed while mounted (EBUSY).
+  for (const mount of mounts) spawnSync('umount', ['-l', mount]);
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+}
+
+/** A file system the test mounted: unmounted when the test process exits, before temp dirs are removed. */
+export function trackMount(path: string): void {
+  mounts.add(path);
+}
+
+export function untrackMount(path: string): void {
+  mounts.delete(path);
 }
 
 let interruptHandler: (() => Promise<void>) | undefined;

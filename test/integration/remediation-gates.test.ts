@@ -2,7 +2,7 @@
 // and it must leave the cluster exactly as it was.
 import { strict as assert } from 'node:assert';
 import { createServer, type IncomingMessage } from 'node:http';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -125,6 +125,34 @@ describe('safety gates on a 3-member mTLS cluster at NOSPACE', () => {
     const result = await remediate(['--yes'], cluster.connectionArgs(cluster.endpoints.slice(0, 2)));
     assert.equal(result.code, 1);
     oneSentence(result.stderr, /member m3 \(https:\/\/127\.0\.0\.1:\d+\) is in the cluster but not in the configured endpoints/);
+    await assertUntouched();
+  });
+
+  it('an endpoint of another etcd cluster: refused before any snapshot, naming it; snapshot refuses too', async () => {
+    // Same certificates, so the only thing that tells the clusters apart is etcd's cluster id.
+    const foreign = await EtcdTestCluster.start({ size: 1, tls: true, pki: cluster.pki });
+    try {
+      const stranger = foreign.endpoints[0] ?? '';
+      const endpoints = [...cluster.endpoints, stranger];
+      const result = await remediate(['--yes'], cluster.connectionArgs(endpoints));
+      assert.equal(result.code, 1);
+      const named = new RegExp(`refused at preflight .*${stranger} \\(cluster [0-9a-f]+\\) answers for another etcd cluster than the other 3 endpoints \\(cluster [0-9a-f]+\\); nothing was changed: remove it from --endpoints`);
+      oneSentence(result.stderr, named);
+      const snapshot = await runGuard(['snapshot', ...cluster.connectionArgs(endpoints), '--snapshot-dir', snapshotDir]);
+      assert.equal(snapshot.code, 1);
+      oneSentence(snapshot.stderr, new RegExp(`${stranger} \\(cluster [0-9a-f]+\\) answers for another etcd cluster.*; no snapshot was taken; remove it`));
+      assert.deepEqual(existsSync(snapshotDir) ? readdirSync(snapshotDir) : [], [], 'no snapshot of either cluster');
+    } finally {
+      await foreign.stop();
+    }
+    await assertUntouched();
+  });
+
+  it('the same endpoint twice: exit 2 naming it, nothing attempted', async () => {
+    const twice = cluster.endpoints[1] ?? '';
+    const result = await remediate(['--yes'], cluster.connectionArgs([...cluster.endpoints, twice]));
+    assert.equal(result.code, 2);
+    oneSentence(result.stderr, new RegExp(`^etcd-space-guard: --endpoints lists ${twice} twice; list each member once\\.$`));
     await assertUntouched();
   });
 

@@ -19,6 +19,11 @@ interface Defragmented {
   name: string;
 }
 
+/** The run is in the pause after a defragment (defrag.settleSeconds). */
+function pausing(run: Run): boolean {
+  return typeof run.steps.find((s) => s.name === 'defrag')?.details.settlingUntil === 'string';
+}
+
 function defragmented(run: Run): string[] {
   const members = run.steps.find((s) => s.name === 'defrag')?.details.members as Defragmented[] | undefined;
   return (members ?? []).map((m) => m.name);
@@ -32,7 +37,8 @@ describe('interrupted runs on a 3-member mTLS cluster at NOSPACE', () => {
   const dir = makeTempDir('interrupted');
   const stateDir = join(dir, 'state');
   const tokenFile = join(dir, 'token');
-  // A pause between members gives the test a moment to act between two defragments.
+  // A long pause between members holds the run between two defragments for as long as
+  // the test needs: the run watches the cluster meanwhile, and a stop request ends it.
   const config = join(dir, 'slow.yaml');
 
   const serve = () =>
@@ -49,7 +55,7 @@ describe('interrupted runs on a 3-member mTLS cluster at NOSPACE', () => {
     await fillToNoSpace(cluster);
     gauges = new MemberGauges(cluster);
     writeFileSync(tokenFile, TOKEN);
-    writeYaml(config, { defrag: { settleSeconds: 3, catchUpTimeoutSeconds: 4 } });
+    writeYaml(config, { defrag: { settleSeconds: 600, catchUpTimeoutSeconds: 4 } });
     guard = await serve();
   });
 
@@ -59,12 +65,13 @@ describe('interrupted runs on a 3-member mTLS cluster at NOSPACE', () => {
     await cluster?.stop();
   });
 
-  it('a member killed during the defrag step: the run fails there, no further member is defragmented', async () => {
+  it('a member killed during the pause between two defragments: the run fails there, no further member is defragmented', async () => {
     const sizesBefore = await gauges.read('etcd_mvcc_db_total_size_in_bytes');
     const leader = (await gauges.read('etcd_server_is_leader')).indexOf(1);
     const id = await startRun();
-    const first = await waitForRun(guard.url, id, (r) => defragmented(r).length === 1 || r.outcome !== 'running');
+    const first = await waitForRun(guard.url, id, (r) => pausing(r) || r.outcome !== 'running');
     assert.equal(first.outcome, 'running', first.reason);
+    assert.equal(defragmented(first).length, 1);
     // The next member would be the remaining follower: kill it during the pause.
     const done = defragmented(first)[0] ?? '';
     const victim = [0, 1, 2].find((i) => i !== leader && `m${i + 1}` !== done) ?? -1;
@@ -89,7 +96,8 @@ describe('interrupted runs on a 3-member mTLS cluster at NOSPACE', () => {
 
   it('a run in progress: a second trigger joins it, a second process is refused', async () => {
     const id = await startRun();
-    await waitForRun(guard.url, id, (r) => defragmented(r).length === 1 || r.outcome !== 'running');
+    const paused = await waitForRun(guard.url, id, (r) => pausing(r) || r.outcome !== 'running');
+    assert.equal(paused.outcome, 'running', paused.reason);
     const again = await post(`${guard.url}/api/runs`, '{}', auth);
     assert.equal(again.status, 202);
     assert.equal(again.json.status, 'in-progress');

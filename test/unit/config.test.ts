@@ -158,6 +158,12 @@ describe('bad input names its origin and the fix', () => {
     assert.match((await configError({ config: file })).message, /^clusters\[0\]\.endpoints\[1\] in .*config-\d+\.yaml "bad url" is not a URL/);
   });
 
+  it('an endpoint listed twice is named, whatever its letter case or trailing slash', async () => {
+    assert.match((await configError({ endpoints: 'http://a:1,http://b:1,http://a:1' })).message, /^--endpoints lists http:\/\/a:1 twice; list each member once/);
+    const file = yamlFile('clusters:\n  - { name: a, endpoints: ["https://EtcD-0:2379", "https://etcd-0:2379/"] }\n');
+    assert.match((await configError({ config: file })).message, /^clusters\[0\]\.endpoints in .*config-\d+\.yaml lists https:\/\/etcd-0:2379\/ twice/);
+  });
+
   it('metrics URLs must pair with endpoints', async () => {
     const err = await configError({ endpoints: 'http://a:1,http://b:1', metricsUrls: 'http://a:2381' });
     assert.match(err.message, /--metrics-urls has 1 URLs for 2 endpoints; give one per endpoint/);

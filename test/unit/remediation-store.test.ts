@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { RunLock, type Acquired, type HeldLock } from '../../src/remediation/run-lock.js';
+import { ConfigError } from '../../src/errors.js';
 import { RunStore } from '../../src/remediation/run-store.js';
 import { SnapshotSaveError, SnapshotStore, describeSaveFailure } from '../../src/remediation/snapshot-store.js';
 import type { Run } from '../../src/remediation/types.js';
@@ -135,15 +136,26 @@ describe('the run history', () => {
     await again.close();
   });
 
-  it('a run still "running" in the file is read back as interrupted', async () => {
+  it('a run still "running" in the file is read back as unknown, naming the last step recorded (not a guessed outcome)', async () => {
     const dir = makeTempDir('state');
     const store = await RunStore.open(dir, silent);
-    await store.save(run('rc', 'running', '2026-01-03T00:00:00Z'));
+    const step = { name: 'defrag' as const, outcome: 'running' as const, startedAt: '2026-01-03T00:00:01Z', details: {} };
+    await store.save({ ...run('rc', 'running', '2026-01-03T00:00:00Z'), steps: [step] });
     await store.close();
     const again = await RunStore.open(dir, silent);
-    assert.equal(again.get('rc')?.outcome, 'interrupted');
-    assert.match(again.get('rc')?.reason ?? '', /the guard stopped during this run/);
+    assert.equal(again.get('rc')?.outcome, 'unknown');
+    assert.match(again.get('rc')?.reason ?? '', /^outcome unknown: no end of this run was recorded; the last record is from step defrag \(running\);/);
     await again.close();
+  });
+
+  it('a state dir that cannot be written is a configuration error naming the file and the fix', async () => {
+    const parent = makeTempDir('state');
+    writeFileSync(join(parent, 'a-file'), 'x');
+    await assert.rejects(RunStore.open(join(parent, 'a-file', 'state'), silent), (err: Error) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /^the run history .*a-file\/state\/runs\.jsonl cannot be opened for writing \(ENOTDIR.*\); point --state-dir \(state\.dir\) at a writable directory/);
+      return true;
+    });
   });
 
   it('survives a torn last line and lines that are not runs', async () => {

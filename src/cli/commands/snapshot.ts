@@ -6,8 +6,9 @@ import { selectClusters } from '../../config/resolve.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { formatBytes } from '../../config/units.js';
 import { EtcdCluster } from '../../etcd/cluster.js';
-import type { GrpcStatus, MemberClient } from '../../etcd/member-client.js';
+import type { GrpcStatus, MemberClient, Membership } from '../../etcd/member-client.js';
 import { GuardError, OperationError, errorMessage } from '../../errors.js';
+import { checkIdentity } from '../../remediation/identity.js';
 import { SnapshotStore, describeSaveFailure, type SavedSnapshot } from '../../remediation/snapshot-store.js';
 import { followerFirst } from '../../remediation/steps/snapshot.js';
 import type { Output } from '../report.js';
@@ -29,15 +30,18 @@ interface Candidate {
 }
 
 /**
- * Every member's Status (its id, the leader's, learner or not) and the member list
- * for names, asked together over the connections the snapshot then streams on:
- * choosing a follower needs none of the /metrics pages a full cluster read fetches.
+ * Every member's Status (its id, its cluster's, the leader's, learner or not) and the
+ * member list for names, asked together over the connections the snapshot then
+ * streams on: choosing a follower needs none of the /metrics pages a full read fetches.
  */
 async function readMembers(cluster: EtcdCluster, timeoutMs: number): Promise<{ answered: Candidate[]; failures: unknown[] }> {
-  const [statuses, names] = await Promise.all([
+  const [statuses, [listing]] = await Promise.all([
     Promise.allSettled(cluster.members.map((client) => client.status(timeoutMs))),
-    cluster.memberNames([], timeoutMs),
+    Promise.allSettled([cluster.membershipNow(timeoutMs)]),
   ]);
+  // Without the member list, names fall back to endpoints; the cluster ids are still compared.
+  const membership = listing.status === 'fulfilled' ? listing.value : undefined;
+  const names = new Map((membership?.members ?? []).map((m) => [m.id, m.name || m.id]));
   const answered: Candidate[] = [];
   const failures: unknown[] = [];
   statuses.forEach((result, i) => {
@@ -45,7 +49,18 @@ async function readMembers(cluster: EtcdCluster, timeoutMs: number): Promise<{ a
     if (result.status === 'rejected') failures.push(result.reason);
     else answered.push({ client, name: names.get(result.value.id) ?? client.endpoint, status: result.value });
   });
+  requireOneCluster(cluster, answered, membership);
   return { answered, failures };
+}
+
+/** A backup of the wrong cluster is worse than none: every endpoint must answer for the same one. */
+function requireOneCluster(cluster: EtcdCluster, answered: Candidate[], membership: Membership | undefined): void {
+  const endpoints = answered.map((c) => ({ endpoint: c.client.endpoint, clusterId: c.status.clusterId, memberId: c.status.id }));
+  const listed = membership
+    ? { clusterId: membership.clusterId, memberIds: membership.members.map((m) => m.id) }
+    : { clusterId: endpoints[0]?.clusterId ?? '', memberIds: endpoints.map((e) => e.memberId) };
+  const identity = checkIdentity(endpoints, listed);
+  if (!identity.ok) throw new OperationError(`cluster ${cluster.name}: ${identity.problem}`, `no snapshot was taken; ${identity.fix}`);
 }
 
 async function takeSnapshot(cluster: EtcdCluster, store: SnapshotStore, timeoutMs: number, readTimeoutMs: number): Promise<TakenSnapshot> {
@@ -64,7 +79,8 @@ async function takeSnapshot(cluster: EtcdCluster, store: SnapshotStore, timeoutM
     const saved = await store.save(await client.snapshot(timeoutMs), cluster.name, runId);
     return { ...saved, cluster: cluster.name, source: source.name, seconds: (performance.now() - started) / 1000 };
   } catch (err) {
-    const { problem, fix } = describeSaveFailure(err, `${source.name} (cluster ${cluster.name})`, store.dir);
+    const space = { databaseBytes: source.status.dbSizeBytes, marginBytes: 0 };
+    const { problem, fix } = describeSaveFailure(err, `${source.name} (cluster ${cluster.name})`, store.dir, space);
     throw new OperationError(problem, `no partial file was left; ${fix}`, { cause: err });
   }
 }

@@ -7,6 +7,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { formatBytes } from '../../config/units.js';
+import { pause } from '../../util/pause.js';
 import { EtcdAccessError, errorMessage } from '../../errors.js';
 import type { RunContext } from '../context.js';
 import type { MemberClient } from '../../etcd/member-client.js';
@@ -16,6 +17,8 @@ import { fail, interrupt, skipped, succeeded, type StepResult } from '../step-re
 // Short polls: every wait here is on the critical path. A cluster poll is a Status
 // and a /metrics page per member; a catch-up poll (CATCH_UP_POLL_MS) is one Status.
 const POLL_MS = 50;
+/** How often the cluster is looked at during defrag.settleSeconds. */
+const SETTLE_WATCH_MS = 1_000;
 
 interface Defragmented {
   name: string;
@@ -56,8 +59,24 @@ async function healthyCluster(ctx: RunContext, waitMs: number): Promise<{ member
           ? `${busy.map((o) => o.name).join(', ')} is defragmenting`
           : 'no leader agreed';
     if (Date.now() >= deadline) throw fail(`the cluster is not healthy: ${problem}; stopped before touching another member`);
-    await sleep(POLL_MS);
+    await pause(POLL_MS, ctx.stopSignal);
+    if (ctx.stopRequested()) throw interrupt(`stopped while waiting for the cluster to be healthy (${problem}); no other member was touched`);
   }
+}
+
+/**
+ * The pause between members (defrag.settleSeconds), watching the cluster meanwhile:
+ * a member that goes down stops the run within defrag.catchUpTimeoutSeconds, not
+ * only at the end of the pause, and a stop request ends the pause at once.
+ */
+async function settle(ctx: RunContext, ms: number, catchUpMs: number): Promise<void> {
+  const until = Date.now() + ms;
+  ctx.progress({ settlingUntil: new Date(until).toISOString() });
+  while (!ctx.stopRequested() && Date.now() < until) {
+    await healthyCluster(ctx, catchUpMs);
+    await pause(Math.min(SETTLE_WATCH_MS, until - Date.now()), ctx.stopSignal);
+  }
+  ctx.progress({ settlingUntil: undefined });
 }
 
 /** The client of the member with this id (ids as preflight saw them). */
@@ -123,7 +142,7 @@ async function everyoneFollows(ctx: RunContext, members: HealthyObservation[], t
   while (!stop.aborted) {
     const leaders = await Promise.all(members.map((o) => o.client.status(ctx.readTimeoutMs).then((s) => s.leaderId, () => undefined)));
     if (leaders.every((id) => id === targetId)) return;
-    await sleep(CATCH_UP_POLL_MS, undefined, { signal: stop }).catch(() => undefined);
+    await pause(CATCH_UP_POLL_MS, stop);
   }
 }
 
@@ -178,7 +197,7 @@ export async function defrag(ctx: RunContext): Promise<StepResult> {
   const details = () => ({ leaderAtStart: startLeader?.name, order: done.map((d) => d.name), members: done, movedLeadership, ...spent, skippedLearners: learners });
 
   while (done.length < voters.length) {
-    if (done.length > 0 && config.defrag.settleSeconds > 0) await sleep(config.defrag.settleSeconds * 1000);
+    if (done.length > 0 && config.defrag.settleSeconds > 0) await settle(ctx, config.defrag.settleSeconds * 1000, catchUpMs);
     // Checked after the settle pause, so a SIGTERM during it still stops the run here.
     if (ctx.stopRequested()) {
       const remaining = voters.filter((o) => !doneIds().includes(o.status.id));

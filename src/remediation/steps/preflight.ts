@@ -1,12 +1,15 @@
-// Step 1: look before touching anything. Every member must answer, there must
-// be a leader, no alarm but NOSPACE, nobody else defragmenting, room for the
-// snapshot; and etcd itself must show the need (unless forced). Nothing here
-// changes the cluster.
+// Step 1: look before touching anything. Every endpoint must answer for one
+// cluster and every member be configured, there must be a leader, no alarm but
+// NOSPACE, nobody else defragmenting, room for the snapshot; and etcd itself
+// must show the need (unless forced). Nothing here changes the cluster.
 import { formatBytes } from '../../config/units.js';
-import { errorMessage } from '../../errors.js';
+import { GuardError, errorMessage } from '../../errors.js';
+import type { Membership } from '../../etcd/member-client.js';
 import { fragmentationRatio, quotaUsageRatio } from '../../etcd/space.js';
+import type { AlarmEntry } from '../../etcd/types.js';
 import type { RunContext } from '../context.js';
-import { agreedLeader, describeMember, isHealthy, observe, type HealthyObservation } from '../observe.js';
+import { checkIdentity, describeAliases } from '../identity.js';
+import { agreedLeader, describeMember, isHealthy, observeEndpoints, onePerMember, type HealthyObservation, type MemberObservation } from '../observe.js';
 import { refuse, StepStop, succeeded, type StepResult } from '../step-result.js';
 
 /** The promise's outcome, to be checked later: a read started early must not reject unheard. */
@@ -50,103 +53,154 @@ export function needFor(ctx: RunContext, members: HealthyObservation[], noSpaceA
   return { needed: false, why: `no NOSPACE alarm and ${fullestText}, below trigger.minQuotaUsage ${percent(threshold)}` };
 }
 
-export async function preflight(ctx: RunContext): Promise<StepResult> {
-  const { config, cluster } = ctx;
-  const holder = await ctx.acquireLock();
+/** One run per cluster across processes: a lock that cannot be written (a full state dir) refuses too. */
+async function requireLock(ctx: RunContext): Promise<void> {
+  let holder: string | undefined;
+  try {
+    holder = await ctx.acquireLock();
+  } catch (err) {
+    if (err instanceof GuardError) throw refuse(`${err.problem}, so this run cannot be kept apart from others; nothing was changed: ${err.fix}`);
+    throw err;
+  }
   if (holder !== undefined) throw refuse(`another run is in progress: ${holder}`);
+}
 
-  // The member list, needed as etcd has it now, is read alongside every member's
-  // state (observe shares the request); the alarm list waits for the leader.
-  const listed = settle(cluster.memberListNow(ctx.readTimeoutMs));
-  const observations = await observe(cluster, ctx.readTimeoutMs);
-
+function requireAllAnswering(observations: MemberObservation[]): HealthyObservation[] {
   const unreachable = observations.filter((o) => !isHealthy(o));
   if (unreachable.length > 0) {
     const names = unreachable.map((o) => `${o.name} (${o.error?.message ?? 'no answer'})`).join('; ');
     throw refuse(`member ${names}: every member must answer before anything is changed`, { unreachable: unreachable.map((o) => o.endpoint) });
   }
-  const members = observations.filter(isHealthy);
+  return observations.filter(isHealthy);
+}
 
+function memberListOf(listing: PromiseSettledResult<Membership>): Membership {
+  if (listing.status === 'fulfilled') return listing.value;
+  const err: unknown = listing.reason;
+  const first = err instanceof AggregateError ? (err.errors[0] as unknown) : err;
+  throw refuse(`the member list could not be read (${errorMessage(first)}), so it is unknown whether every member is configured`);
+}
+
+/**
+ * One cluster, each member once: an endpoint of another etcd cluster (or of a
+ * member removed from this one) refuses the run; aliases of a member are used once.
+ */
+function requireOneCluster(endpoints: HealthyObservation[], membership: Membership): { members: HealthyObservation[]; note: string; aliases: string[] } {
+  const identity = checkIdentity(
+    endpoints.map((o) => ({ endpoint: o.endpoint, clusterId: o.status.clusterId, memberId: o.status.id })),
+    { clusterId: membership.clusterId, memberIds: membership.members.map((m) => m.id) },
+  );
+  if (!identity.ok) throw refuse(`${identity.problem}; nothing was changed: ${identity.fix}`);
+  const members = onePerMember(endpoints).filter(isHealthy);
+  const nameOf = (id: string) => members.find((o) => o.status.id === id)?.name ?? id;
+  const note = identity.aliases.length > 0 ? `; ${describeAliases(identity.aliases, nameOf)}` : '';
+  return { members, note, aliases: identity.aliases.flatMap((a) => a.ignored) };
+}
+
+/** The runbook defragments every member: one missing from the endpoints would stay full. */
+function requireEveryMemberConfigured(members: HealthyObservation[], membership: Membership): void {
+  const seen = new Set(members.map((o) => o.status.id));
+  const missing = membership.members.filter((m) => !m.isLearner && !seen.has(m.id));
+  if (missing.length > 0) {
+    const names = missing.map((m) => `${m.name || m.id} (${m.clientUrls.join(', ') || 'no client URL'})`).join(', ');
+    throw refuse(`member ${names} is in the cluster but not in the configured endpoints; every member must be defragmented, so add it to --endpoints`, { missing: names });
+  }
+}
+
+function requireLeader(members: HealthyObservation[]): HealthyObservation {
   const leaderId = agreedLeader(members);
   if (leaderId === undefined) {
     throw refuse('the members do not agree on a leader (an election is under way or quorum is lost); nothing is changed without a leader', {
       leaders: Object.fromEntries(members.map((o) => [o.name, o.status.leaderId])),
     });
   }
-
-  // The authoritative, linearizable alarm list is a raft round through the leader.
   const leader = members.find((o) => o.status.id === leaderId);
-  const [listing, alarmList] = await Promise.all([listed, settle(leader ? leader.client.alarms(ctx.readTimeoutMs) : Promise.resolve(undefined))]);
-
-  // The runbook defragments every member: one missing from the endpoints would stay full.
-  if (listing.status === 'rejected') {
-    const err: unknown = listing.reason;
-    const first = err instanceof AggregateError ? (err.errors[0] as unknown) : err;
-    throw refuse(`the member list could not be read (${errorMessage(first)}), so it is unknown whether every member is configured`);
-  }
-  const seen = new Set(members.map((o) => o.status.id));
-  const missing = listing.value.filter((m) => !m.isLearner && !seen.has(m.id));
-  if (missing.length > 0) {
-    const names = missing.map((m) => `${m.name || m.id} (${m.clientUrls.join(', ') || 'no client URL'})`).join(', ');
-    throw refuse(`member ${names} is in the cluster but not in the configured endpoints; every member must be defragmented, so add it to --endpoints`, { missing: names });
-  }
-
   if (!leader) throw refuse(`the leader ${leaderId} is not one of the configured endpoints`);
-  if (alarmList.status === 'rejected' || alarmList.value === undefined) {
-    const reason = alarmList.status === 'rejected' ? errorMessage(alarmList.reason) : 'no answer';
-    throw refuse(`the alarm list could not be read from the leader ${leader.name} (${reason})`);
+  return leader;
+}
+
+/** The authoritative, linearizable alarm list is a raft round through the leader. */
+async function alarmListOf(ctx: RunContext, leader: HealthyObservation): Promise<AlarmEntry[]> {
+  try {
+    return await leader.client.alarms(ctx.readTimeoutMs);
+  } catch (err) {
+    throw refuse(`the alarm list could not be read from the leader ${leader.name} (${errorMessage(err)})`);
   }
-  const alarms = alarmList.value;
-  const nameOf = (id: string) => members.find((o) => o.status.id === id)?.name ?? id;
+}
+
+function requireOnlyNoSpace(alarms: AlarmEntry[], nameOf: (id: string) => string): void {
   const blocking = alarms.filter((a) => a.alarm !== 'NOSPACE');
   if (blocking.length > 0) {
     const list = blocking.map((a) => `${a.alarm} on ${nameOf(a.memberId)}`).join(', ');
     throw refuse(`alarm ${list} is active: only NOSPACE is remediated; a CORRUPT member needs a human (restore it from a snapshot)`, { alarms });
   }
-  const noSpace = alarms.filter((a) => a.alarm === 'NOSPACE');
+}
 
+function requireNobodyDefragmenting(members: HealthyObservation[]): void {
   const defragmenting = members.filter((o) => o.metrics.defragInflight === true);
   if (defragmenting.length > 0) {
     throw refuse(`${defragmenting.map((o) => o.name).join(', ')} is being defragmented by someone else; wait for it to finish`);
   }
+}
+
+async function requireRoomForSnapshot(ctx: RunContext, members: HealthyObservation[]): Promise<void> {
+  if (!ctx.config.snapshot.required) return;
+  const needed = Math.max(...members.map((o) => o.metrics.dbSizeBytes)) + ctx.config.snapshot.marginBytes;
+  let space;
+  try {
+    space = await ctx.snapshots.freeBytes();
+  } catch (err) {
+    throw refuse(`the free space for snapshots in ${ctx.snapshots.dir} could not be read (${errorMessage(err)})`);
+  }
+  if (space.free < needed) {
+    throw refuse(
+      `${space.path} has ${formatBytes(space.free)} free but the snapshot needs ${formatBytes(needed)} (the largest database plus snapshot.marginBytes); free space or point --snapshot-dir elsewhere`,
+      { freeBytes: space.free, neededBytes: needed },
+    );
+  }
+}
+
+export async function preflight(ctx: RunContext): Promise<StepResult> {
+  const { config, cluster } = ctx;
+  await requireLock(ctx);
+
+  // The member list, needed as etcd has it now, is read alongside every member's state.
+  const listed = settle(cluster.membershipNow(ctx.readTimeoutMs));
+  const endpoints = requireAllAnswering(await observeEndpoints(cluster, ctx.readTimeoutMs));
+  const membership = memberListOf(await listed);
+  const { members, note: aliasNote, aliases } = requireOneCluster(endpoints, membership);
+  const leader = requireLeader(members);
+  requireEveryMemberConfigured(members, membership);
+  const alarms = await alarmListOf(ctx, leader);
+  const nameOf = (id: string) => members.find((o) => o.status.id === id)?.name ?? id;
+  requireOnlyNoSpace(alarms, nameOf);
+  requireNobodyDefragmenting(members);
 
   const voters = members.filter((o) => !o.status.isLearner);
   const learners = members.filter((o) => o.status.isLearner);
   if (voters.length === 1 && !config.remediation.allowSingleMember) {
     throw refuse('this is a single-member cluster: its defragment would block every read and write while it runs; set remediation.allowSingleMember: true to accept that');
   }
+  await requireRoomForSnapshot(ctx, members);
 
-  if (config.snapshot.required) {
-    const needed = Math.max(...members.map((o) => o.metrics.dbSizeBytes)) + config.snapshot.marginBytes;
-    let space;
-    try {
-      space = await ctx.snapshots.freeBytes();
-    } catch (err) {
-      throw refuse(`the free space for snapshots in ${ctx.snapshots.dir} could not be read (${errorMessage(err)})`);
-    }
-    if (space.free < needed) {
-      throw refuse(
-        `${space.path} has ${formatBytes(space.free)} free but the snapshot needs ${formatBytes(needed)} (the largest database plus snapshot.marginBytes); free space or point --snapshot-dir elsewhere`,
-        { freeBytes: space.free, neededBytes: needed },
-      );
-    }
-  }
-
-  ctx.facts.before = observations;
+  const leaderId = leader.status.id;
+  ctx.facts.before = members;
   ctx.facts.leaderId = leaderId;
   ctx.facts.alarms = alarms;
   const details = {
     leader: leader.name,
+    clusterId: leader.status.clusterId,
     members: members.map((o) => memberFacts(o, leaderId)),
     alarms: alarms.map((a) => ({ member: nameOf(a.memberId), alarm: a.alarm })),
     ...(learners.length > 0 ? { skippedLearners: learners.map((o) => o.name) } : {}),
+    ...(aliases.length > 0 ? { ignoredAliases: aliases } : {}),
   };
 
-  const need = needFor(ctx, voters, noSpace.length);
+  const need = needFor(ctx, voters, alarms.filter((a) => a.alarm === 'NOSPACE').length);
   if (!need.needed && !ctx.force) {
-    throw new StepStop('skipped', `nothing to do: ${need.why}`, details);
+    throw new StepStop('skipped', `nothing to do: ${need.why}${aliasNote}`, details);
   }
   const learnerNote = learners.length > 0 ? `; learner ${learners.map((o) => o.name).join(', ')} is skipped (learners do not count for quorum)` : '';
   const why = need.needed ? need.why : `forced although ${need.why}`;
-  return succeeded(`${voters.length} members healthy, leader ${leader.name}; ${why}${learnerNote}`, details);
+  return succeeded(`${voters.length} members healthy, leader ${leader.name}; ${why}${learnerNote}${aliasNote}`, details);
 }

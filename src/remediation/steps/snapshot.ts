@@ -46,7 +46,8 @@ export async function snapshot(ctx: RunContext): Promise<StepResult> {
     const stream = await source.client.snapshot(config.snapshot.timeoutSeconds * 1000);
     saved = await ctx.snapshots.save(stream, ctx.cluster.name, ctx.run.id);
   } catch (err) {
-    const { problem, fix } = describeSaveFailure(err, source.name, ctx.snapshots.dir);
+    const space = { databaseBytes: source.metrics.dbSizeBytes, marginBytes: config.snapshot.marginBytes };
+    const { problem, fix } = describeSaveFailure(err, source.name, ctx.snapshots.dir, space);
     throw fail(`${problem}; nothing was changed: ${fix}`, { source: source.name }, err);
   }
   ctx.facts.snapshot = saved;
