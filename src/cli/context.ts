@@ -20,6 +20,8 @@ export const CliOptionsSchema = z.object({
   scrapeTimeout: optionalString,
   webhookTokenFile: optionalString,
   webhookInsecure: z.boolean().optional(),
+  // Prometheus's spelling: commander keeps the dots in the key.
+  'web.config.file': optionalString,
   snapshotDir: optionalString,
   stateDir: optionalString,
   remediationDisabled: z.boolean().optional(),
@@ -32,8 +34,8 @@ export function parseCliOptions(raw: Record<string, unknown>): CliOptions {
 }
 
 export function configFlags(options: CliOptions): ConfigFlags {
-  const { debug: _debug, ...flags } = options;
-  return flags;
+  const { debug: _debug, 'web.config.file': webConfigFile, ...flags } = options;
+  return { ...flags, webConfigFile };
 }
 
 export async function loadFromOptions(options: CliOptions, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {

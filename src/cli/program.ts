@@ -45,6 +45,7 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .option('--scrape-timeout <seconds>', 'per-member read timeout (default 5)')
     .option('--webhook-token-file <file>', 'bearer token the webhook and POST /api/runs require')
     .option('--webhook-insecure', 'accept unauthenticated webhook requests')
+    .option('--web.config.file <file>', 'exporter-toolkit web config: TLS and basic auth for every route')
     .option('--snapshot-dir <dir>', 'where snapshots are written (default ./snapshots)')
     .option('--state-dir <dir>', 'where the run history is kept (default ./state)')
     .option('--remediation-disabled', 'kill switch: export and answer, but never change etcd')
@@ -108,6 +109,7 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
   program
     .command('check-config')
     .description('validate the configuration and print it, secrets redacted')
+    .option('--web.config.file <file>', 'also validate this exporter-toolkit web config (as serve would)')
     .action(
       run(async (options) => {
         const { checkConfigCommand } = await import('./commands/check-config.js');

@@ -78,14 +78,24 @@ export interface IssueSentence {
 /**
  * @param describe names the origin of a path, e.g. "--endpoints" or "clusters[0].tls.caFile in /etc/esg.yaml".
  */
-export function describeIssue(schema: z.ZodType, issue: z.core.$ZodIssue, describe: (path: ConfigPath) => string): IssueSentence {
+export function describeIssue(
+  schema: z.ZodType,
+  issue: z.core.$ZodIssue,
+  describe: (path: ConfigPath) => string,
+  /** For files check-config does not print (the web config): name the keys instead. */
+  options: { listKnownKeys?: boolean } = {},
+): IssueSentence {
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0] ?? '';
     const fullPath = [...issue.path, key];
-    const suggestion = closestKey(key, knownKeysAt(schema, issue.path));
+    const known = knownKeysAt(schema, issue.path);
+    const suggestion = closestKey(key, known);
+    const otherwise = options.listKnownKeys
+      ? `remove it or correct its spelling (the keys there: ${known.join(', ')})`
+      : 'remove it or correct its spelling; `etcd-space-guard check-config` shows every setting';
     return {
       problem: `${describe(fullPath)} is not a known setting`,
-      fix: suggestion ? `did you mean "${suggestion}"? (unknown keys are errors so that a typo never goes unnoticed)` : 'remove it or correct its spelling; `etcd-space-guard check-config` shows every setting',
+      fix: suggestion ? `did you mean "${suggestion}"? (unknown keys are errors so that a typo never goes unnoticed)` : otherwise,
     };
   }
   const where = describe(issue.path);

@@ -1,10 +1,10 @@
 // Builds the effective configuration: defaults < config file < environment < flags.
 // Every override remembers its origin, so a bad value is reported by the name
 // the user typed (--endpoints, ETCDCTL_CACERT, clusters[1].tls.keyFile in FILE).
-import { readFile } from 'node:fs/promises';
-import { ConfigError, errorCode, errorMessage } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { describeIssue, formatPath, type ConfigPath } from './issues.js';
 import { ConfigSchema, DEFAULT_CLUSTER_NAME, DEFAULT_ENDPOINT, type Config } from './schema.js';
+import { isMapping, readYamlMapping, type YamlMapping } from './yaml-file.js';
 
 /** Flags that map onto configuration settings; all optional. */
 export interface ConfigFlags {
@@ -20,6 +20,7 @@ export interface ConfigFlags {
   scrapeTimeout?: string;
   webhookTokenFile?: string;
   webhookInsecure?: boolean;
+  webConfigFile?: string;
   snapshotDir?: string;
   stateDir?: string;
   remediationDisabled?: boolean;
@@ -50,32 +51,8 @@ interface Override {
   source: string;
 }
 
-type RawObject = Record<string, unknown>;
-
-function isObject(value: unknown): value is RawObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-async function readConfigFile(file: string, source: string): Promise<RawObject> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`cannot read the config file ${file} given by ${source} (${errorCode(err) ?? errorMessage(err)})`, 'check the path and its permissions', { cause: err });
-  }
-  // Loaded only when there is a file: most CLI runs have none, and start-up time is on the incident's clock.
-  const { parseDocument } = await import('yaml');
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  const first = doc.errors[0];
-  if (first) {
-    const where = first.linePos ? ` at line ${first.linePos[0].line}, column ${first.linePos[0].col}` : '';
-    throw new ConfigError(`${file} is not valid YAML${where} (${first.message.split('\n')[0] ?? ''})`, 'fix the syntax there');
-  }
-  const value: unknown = doc.toJS();
-  if (value === null || value === undefined) return {};
-  if (!isObject(value)) throw new ConfigError(`${file} must hold a YAML mapping of settings, not a ${Array.isArray(value) ? 'list' : typeof value}`, 'start from the example in the README');
-  return value;
-}
+type RawObject = YamlMapping;
+const isObject = isMapping;
 
 function splitList(value: string): string[] {
   return value
@@ -145,6 +122,7 @@ function serveOverrides(flags: ConfigFlags): Override[] {
   add(['scrape', 'timeoutSeconds'], flags.scrapeTimeout === undefined ? undefined : Number(flags.scrapeTimeout), '--scrape-timeout');
   add(['webhook', 'tokenFile'], flags.webhookTokenFile, '--webhook-token-file');
   add(['webhook', 'insecure'], flags.webhookInsecure ? true : undefined, '--webhook-insecure');
+  add(['web', 'configFile'], flags.webConfigFile, '--web.config.file');
   add(['snapshot', 'dir'], flags.snapshotDir, '--snapshot-dir');
   add(['state', 'dir'], flags.stateDir, '--state-dir');
   add(['remediation', 'enabled'], flags.remediationDisabled ? false : undefined, '--remediation-disabled');
@@ -177,7 +155,7 @@ function addMissingSchemes(raw: RawObject): void {
 export async function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
   const fileChoice = pick(flags, env, 'config', '--config', ENV.config);
   const file = fileChoice?.value;
-  const raw = fileChoice ? await readConfigFile(fileChoice.value, fileChoice.source) : {};
+  const raw = fileChoice ? await readYamlMapping(fileChoice.value, 'config file', fileChoice.source) : {};
 
   const overrides = [...connectionOverrides(raw, flags, env, file), ...serveOverrides(flags)];
   for (const override of overrides) setPath(raw, override.path, override.value);

@@ -168,6 +168,12 @@ export const ConfigSchema = z.strictObject({
       cooldownSeconds: seconds.default(600),
     })
     .prefault({}),
+  web: z
+    .strictObject({
+      /** exporter-toolkit's web configuration: TLS and basic auth for every route of serve. */
+      configFile: filePath.optional(),
+    })
+    .prefault({}),
   trigger: z.strictObject({ minQuotaUsage: ratio.default(0.8) }).prefault({}),
   snapshot: z
     .strictObject({

@@ -1,6 +1,6 @@
 // The HTTP surface of `serve`: /metrics, health, the landing page. Later
 // concerns (webhook, runs API) mount their routers through `routes`.
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import type { Logger } from 'pino';
@@ -15,6 +15,8 @@ export interface AppDependencies {
   clusterNames: string[];
   log: Logger;
   isReady: () => boolean;
+  /** Run before every route (the web config's headers and basic auth). */
+  before?: RequestHandler[];
   routes?: Router[];
 }
 
@@ -24,6 +26,7 @@ export function createApp(deps: AppDependencies): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  for (const handler of deps.before ?? []) app.use(handler);
 
   app.get('/metrics', async (req: Request, res: Response) => {
     const header = ScrapeTimeoutHeader.safeParse(req.get('X-Prometheus-Scrape-Timeout-Seconds'));

@@ -1,7 +1,6 @@
 // `serve`: wires configuration, etcd clients, the exporter and the HTTP server,
 // then runs until SIGTERM/SIGINT and shuts down gracefully.
 import type { AddressInfo } from 'node:net';
-import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.js';
 import { resolveWebhookAuth, selectClusters, type WebhookAuth } from '../config/resolve.js';
@@ -16,6 +15,8 @@ import { ScrapeCollector } from '../exporter/collector.js';
 import { createProcessRegistry } from '../exporter/process-metrics.js';
 import { createApp } from './app.js';
 import { parseListen } from './listen.js';
+import { loadConfiguredWebConfig, type WebConfig } from './web-config.js';
+import { createWebServer, webMiddleware, type WebServer } from './web-server.js';
 
 const RECORD_RETRY_MS = 10_000;
 
@@ -26,7 +27,7 @@ export interface RunningServer {
   shutdown(reason: string): Promise<void>;
 }
 
-function listen(server: Server, host: string | undefined, port: number): Promise<AddressInfo> {
+function listen(server: WebServer, host: string | undefined, port: number): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -36,21 +37,33 @@ function listen(server: Server, host: string | undefined, port: number): Promise
   });
 }
 
-/** An unauthenticated endpoint that compacts and defragments etcd must be chosen, not defaulted to. */
-function webhookAuth(loaded: LoadedConfig, env: NodeJS.ProcessEnv): WebhookAuth {
+/**
+ * An unauthenticated endpoint that compacts and defragments etcd must be chosen, not
+ * defaulted to. The web config's basic_auth_users protect every route, the webhook too.
+ */
+function webhookAuth(loaded: LoadedConfig, env: NodeJS.ProcessEnv, web: WebConfig | undefined): WebhookAuth {
   const auth = resolveWebhookAuth(loaded.config, loaded.describe, env);
-  if (auth.kind === 'none' && !loaded.config.webhook.insecure && loaded.config.remediation.enabled) {
+  const webUsers = (web?.users.size ?? 0) > 0;
+  if (auth.kind === 'none' && !webUsers && !loaded.config.webhook.insecure && loaded.config.remediation.enabled) {
     throw new ConfigError(
       'the webhook and POST /api/runs can start remediation but no secret is configured',
-      'set --webhook-token-file (or ETCD_SPACE_GUARD_WEBHOOK_TOKEN, or webhook.basicAuth), pass --webhook-insecure to accept unauthenticated requests, or --remediation-disabled to only export metrics',
+      'set --webhook-token-file (or ETCD_SPACE_GUARD_WEBHOOK_TOKEN, webhook.basicAuth, or basic_auth_users in ' +
+        '--web.config.file), pass --webhook-insecure to accept unauthenticated requests, ' +
+        'or --remediation-disabled to only export metrics',
     );
   }
   return auth;
 }
 
+/** For the startup log line: what protects the routes. */
+function describeWeb(web: WebConfig | undefined): Record<string, unknown> {
+  return { tls: web?.tls !== undefined, clientAuth: web?.tls?.settings.client_auth_type, basicAuthUsers: web?.users.size ?? 0 };
+}
+
 export async function startServer(loaded: LoadedConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningServer> {
   const { config } = loaded;
-  const auth = webhookAuth(loaded, env);
+  const web = await loadConfiguredWebConfig(loaded);
+  const auth = webhookAuth(loaded, env, web);
   const clusters = selectClusters(loaded).map((resolved) => new EtcdCluster(resolved, config.scrape.timeoutSeconds * 1000));
   const clusterNames = clusters.map((c) => c.name);
   const collector = new ScrapeCollector(clusters, config.scrape.timeoutSeconds * 1000, log);
@@ -66,11 +79,12 @@ export async function startServer(loaded: LoadedConfig, log: Logger, env: NodeJS
     clusterNames,
     log,
     isReady: () => ready,
+    before: webMiddleware(web),
     routes: [webhookRouter({ config, auth, remediator, store, clusters, log, metrics }), runsRouter({ store, remediator, auth, clusterNames })],
   });
 
   const { host, port } = parseListen(config.listen);
-  const server = createServer(app);
+  const server = createWebServer(web, app, log);
   let address: AddressInfo;
   try {
     address = await listen(server, host, port);
@@ -83,7 +97,14 @@ export async function startServer(loaded: LoadedConfig, log: Logger, env: NodeJS
   server.keepAliveTimeout = 65_000;
   ready = true;
   log.info(
-    { listen: `${address.address}:${address.port}`, clusters: clusterNames, remediation: config.remediation.enabled, webhookAuth: auth.kind, history: store.file },
+    {
+      listen: `${address.address}:${address.port}`,
+      clusters: clusterNames,
+      remediation: config.remediation.enabled,
+      webhookAuth: auth.kind,
+      web: describeWeb(web),
+      history: store.file,
+    },
     'serving',
   );
 

@@ -1,9 +1,11 @@
 // Alertmanager's http_config: a bearer token or basic auth. Secrets are compared
 // in constant time (as SHA-256 digests, so lengths leak nothing either) and
-// never logged.
+// never logged. A user of the web config's basic_auth_users is trusted too:
+// Alertmanager can send only one Authorization header (web-identity.ts).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { WebhookAuth } from '../config/resolve.js';
+import { parseBasicAuthorization, webUser } from '../server/web-identity.js';
 
 function sameSecret(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();
@@ -19,20 +21,18 @@ export function authorized(header: string | undefined, auth: WebhookAuth): boole
   const scheme = header.slice(0, separator).toLowerCase();
   const credentials = header.slice(separator + 1).trim();
   if (auth.kind === 'bearer') return scheme === 'bearer' && sameSecret(credentials, auth.token);
-  if (scheme !== 'basic') return false;
-  const decoded = Buffer.from(credentials, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return false;
+  const basic = parseBasicAuthorization(header);
+  if (!basic) return false;
   // Both compared, always, so timing does not tell which one was wrong.
-  const userOk = sameSecret(decoded.slice(0, colon), auth.username);
-  const passwordOk = sameSecret(decoded.slice(colon + 1), auth.password);
+  const userOk = sameSecret(basic.user, auth.username);
+  const passwordOk = sameSecret(basic.password, auth.password);
   return userOk && passwordOk;
 }
 
-/** 401 unless the request carries the configured secret. */
+/** 401 unless the request carries the configured secret (or came from a web config user). */
 export function requireAuth(auth: WebhookAuth, onRejected: () => void) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    if (authorized(req.get('authorization'), auth)) {
+    if (webUser(res) !== undefined || authorized(req.get('authorization'), auth)) {
       next();
       return;
     }

@@ -1,8 +1,9 @@
 // Runs the built etcd-space-guard (dist/main.js) as a real process, the way a
 // user or Kubernetes runs it: tests see its exit codes, stdout and stderr.
 import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import { startHttpProcess, type HttpProcess } from './http-process.js';
 import { run, type CommandResult } from './processes.js';
 
@@ -36,11 +37,33 @@ export function assertOneSentence(stderr: string): void {
 
 export type RunningGuard = HttpProcess;
 
+/** How a test client reaches a guard started with --web.config.file. */
+export interface GuardClient {
+  /** The CA of the guard's certificate: the guard serves https. */
+  caFile?: string;
+  /** A client certificate and key to present. */
+  certFile?: string;
+  keyFile?: string;
+  basicAuth?: { user: string; password: string };
+}
+
+/** An undici dispatcher that trusts the CA and presents the client certificate; undefined for plain http. */
+export function clientDispatcher(client: GuardClient): Agent | undefined {
+  if (client.caFile === undefined) return undefined;
+  const pem = (file: string | undefined): Buffer | undefined => (file === undefined ? undefined : readFileSync(file));
+  return new Agent({ connect: { ca: pem(client.caFile), cert: pem(client.certFile), key: pem(client.keyFile) } });
+}
+
+export function basicAuthHeader(user: string, password: string): Record<string, string> {
+  return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
+}
+
 /**
  * Starts `serve` on 127.0.0.1 (port: a free one unless given) and waits until /readyz
- * answers. A free port taken by another process before the guard binds it is retried.
+ * answers, through TLS and with basic auth when `client` says so. A free port taken by
+ * another process before the guard binds it is retried.
  */
-export function startGuard(args: string[], env: NodeJS.ProcessEnv = {}, port?: number): Promise<RunningGuard> {
+export function startGuard(args: string[], env: NodeJS.ProcessEnv = {}, port?: number, client: GuardClient = {}): Promise<RunningGuard> {
   return startHttpProcess({
     name: 'etcd-space-guard',
     command: process.execPath,
@@ -50,10 +73,16 @@ export function startGuard(args: string[], env: NodeJS.ProcessEnv = {}, port?: n
     readyTimeoutMs: 15_000,
     portTaken: /EADDRINUSE/,
     port,
+    scheme: client.caFile === undefined ? 'http' : 'https',
+    ready: { dispatcher: clientDispatcher(client), headers: client.basicAuth && basicAuthHeader(client.basicAuth.user, client.basicAuth.password) },
   });
 }
 
-export async function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
-  const response = await request(url, { headers });
+export async function get(
+  url: string,
+  headers: Record<string, string> = {},
+  dispatcher?: Dispatcher,
+): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+  const response = await request(url, { headers, dispatcher });
   return { status: response.statusCode, body: await response.body.text(), headers: response.headers };
 }

@@ -4,7 +4,7 @@
 // another process before it binds it (tests run in parallel, and outgoing
 // connections draw from the same port range).
 import type { ChildProcess } from 'node:child_process';
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { freePort } from './ports.js';
 import { spawnTracked, stopProcess } from './processes.js';
 
@@ -29,6 +29,10 @@ export interface HttpProcessSpec {
   port?: number;
   /** Appended to the error when the command cannot be started at all. */
   installHint?: string;
+  /** https: the process serves TLS (readiness is checked through `ready.dispatcher`). */
+  scheme?: 'http' | 'https';
+  /** How the readiness request reaches a server with TLS or authentication. */
+  ready?: { dispatcher?: Dispatcher; headers?: Record<string, string> };
 }
 
 export async function startHttpProcess(spec: HttpProcessSpec): Promise<HttpProcess> {
@@ -49,14 +53,14 @@ async function startOn(spec: HttpProcessSpec, port: number): Promise<HttpProcess
   const spawnError = new Promise<never>((_, reject) =>
     child.once('error', (err) => reject(new Error(`cannot start ${spec.command} (${err.message})${spec.installHint ? `; ${spec.installHint}` : ''}`))),
   );
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${spec.scheme ?? 'http'}://127.0.0.1:${port}`;
   const ready = async (): Promise<void> => {
     const deadline = Date.now() + spec.readyTimeoutMs;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`${spec.name} exited with ${child.exitCode}: ${output}`);
       let problem: string;
       try {
-        const response = await request(`${url}${spec.readyPath}`);
+        const response = await request(`${url}${spec.readyPath}`, { dispatcher: spec.ready?.dispatcher, headers: spec.ready?.headers });
         await response.body.dump();
         if (response.statusCode === 200) return;
         problem = `${spec.readyPath} answered ${response.statusCode}`;

@@ -2,7 +2,7 @@
 // uses exists in values.yaml, every file helm reads parses, and each template's
 // static skeleton (template actions removed) is valid YAML with the properties
 // the spec demands: one replica, Recreate, non-root, read-only root, probes, the
-// mounts the default configuration points at.
+// mounts the default configuration points at, the web config's Secret and flag.
 import { strict as assert } from 'node:assert';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,6 +43,11 @@ function hasPath(object: unknown, path: string[]): boolean {
 interface Container {
   args: string[];
   volumeMounts: { name: string; mountPath: string }[];
+}
+
+interface Volume {
+  name: string;
+  secret?: { secretName: string; items?: { key: string; path: string }[] };
 }
 
 describe('Helm chart helm/etcd-space-guard', () => {
@@ -160,6 +165,67 @@ describe('Helm chart helm/etcd-space-guard', () => {
     const endpoint = (at(skeleton('servicemonitor.yaml'), 'spec.endpoints') as { honorLabels: boolean }[])[0];
     assert.equal(endpoint?.honorLabels, true);
     assert.equal(at(skeleton('pvc.yaml'), 'metadata.annotations')?.['helm.sh/resource-policy' as never], 'keep');
+  });
+
+  it('webConfig: off by default, and the chart is told what the Secret holds (it cannot read it)', () => {
+    assert.deepEqual(at(values, 'webConfig'), {
+      existingSecret: '',
+      secretKey: 'web-config.yml',
+      tlsSecret: '',
+      tls: false,
+      clientCertRequired: false,
+      basicAuth: false,
+    });
+  });
+
+  it('webConfig: the Secret is mounted as a directory and passed as --web.config.file', () => {
+    const template = read('templates/deployment.yaml');
+    const spec = at(skeleton('deployment.yaml'), 'spec.template.spec') as { containers: Container[]; volumes: Volume[] };
+    const container = spec.containers[0]!;
+    const file = container.args[container.args.indexOf('--web.config.file') + 1]!;
+    const mount = container.volumeMounts.find((m) => file.startsWith(`${m.mountPath}/`));
+    assert.equal(mount?.name, 'web-config', `${file} is on the web-config mount`);
+    const volume = spec.volumes.find((v) => v.name === 'web-config');
+    assert.deepEqual(volume?.secret?.items, [{ key: 'x', path: file.slice(mount.mountPath.length + 1) }], 'the Secret key lands at the path passed');
+    assert.match(template, /items:\n\s+- key: \{\{ \.Values\.webConfig\.secretKey \}\}/);
+    assert.match(template, /secretName: \{\{ \.Values\.webConfig\.existingSecret \}\}/);
+    assert.match(template, /\{\{- if \.Values\.webConfig\.existingSecret \}\}\n\s+- --web\.config\.file\n/, 'the flag only with a Secret');
+    // Certificates renewed by cert-manager reach the pod only through a directory mount.
+    assert.doesNotMatch(template, /^\s*subPath:/m, 'no subPath: kubelet would never update the files');
+    const tlsMount = container.volumeMounts.find((m) => m.name === 'web-tls');
+    assert.equal(tlsMount?.mountPath, '/etc/etcd-space-guard/web-tls');
+    assert.match(template, /secretName: \{\{ \.Values\.webConfig\.tlsSecret \}\}/);
+    assert.match(read('values.yaml'), /cert_file: \/etc\/etcd-space-guard\/web-tls\/tls\.crt/, 'the example points at that mount');
+  });
+
+  it('webConfig: probes use HTTPS with TLS, and check the port when kubelet cannot authenticate', () => {
+    const template = read('templates/deployment.yaml');
+    for (const probe of ['livenessProbe', 'readinessProbe']) {
+      assert.match(template, new RegExp(`${probe}:\\n\\s+\\{\\{- include "etcd-space-guard\\.probe" \\(dict "probe" \\.Values\\.${probe} "web" \\.Values\\.webConfig\\)`));
+    }
+    const helper = read('templates/_helpers.tpl');
+    const probe = helper.slice(helper.indexOf('define "etcd-space-guard.probe"'));
+    assert.match(probe, /if or \.web\.clientCertRequired \.web\.basicAuth \}\}\n.*unset \$probe "httpGet".*\n.*set \$probe "tcpSocket" \(dict "port" "http"\)/);
+    assert.match(probe, /else if and \.web\.tls \$probe\.httpGet \}\}\n.*set \$probe\.httpGet "scheme" "HTTPS"/);
+    assert.match(probe, /deepCopy \.probe/, 'the values themselves are left alone');
+  });
+
+  it('webConfig: the ServiceMonitor scrapes https when TLS is on, with tlsConfig and basicAuth from values', () => {
+    const endpoint = (at(skeleton('servicemonitor.yaml'), 'spec.endpoints') as Yaml[])[0]!;
+    assert.ok('scheme' in endpoint && 'tlsConfig' in endpoint && 'basicAuth' in endpoint);
+    const text = read('templates/servicemonitor.yaml');
+    assert.match(text, /scheme: \{\{ \.Values\.serviceMonitor\.scheme \| default \(ternary "https" "http" \.Values\.webConfig\.tls\) \}\}/);
+    assert.match(text, /\{\{- with \.Values\.serviceMonitor\.tlsConfig \}\}\n\s+tlsConfig:/);
+    assert.match(text, /\{\{- with \.Values\.serviceMonitor\.basicAuth \}\}\n\s+basicAuth:/);
+    assert.deepEqual([at(values, 'serviceMonitor.scheme'), at(values, 'serviceMonitor.tlsConfig'), at(values, 'serviceMonitor.basicAuth')], ['', {}, {}]);
+  });
+
+  it('webConfig: web users stand in for the webhook token; web values without the Secret are refused', () => {
+    const configmap = read('templates/configmap.yaml');
+    assert.match(configmap, /if and \$remediation \(not \$webhookSecret\) .*\(not \.Values\.webConfig\.basicAuth\) \}\}/);
+    assert.match(configmap, /if and \$webValues \(not \.Values\.webConfig\.existingSecret\) \}\}\n\{\{- fail "webConfig describes a web config/);
+    assert.match(configmap, /\$webValues := or \.Values\.webConfig\.tls \.Values\.webConfig\.clientCertRequired \.Values\.webConfig\.basicAuth \.Values\.webConfig\.tlsSecret/);
+    assert.match(configmap, /if and \.Values\.webConfig\.clientCertRequired \(not \.Values\.webConfig\.tls\) \}\}\n\{\{- fail/);
   });
 
   it('secrets are references: etcd TLS and the webhook token are mounted from Secrets, never put in the ConfigMap', () => {

@@ -41,3 +41,18 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "etcd-space-guard.webhookSecretKey" -}}
 {{- if .Values.webhook.existingSecret }}{{ .Values.webhook.existingSecretKey }}{{ else }}token{{ end }}
 {{- end }}
+
+{{/*
+A probe from values, as the web config allows: HTTPS when it serves TLS; when it requires a
+client certificate or basic auth, which kubelet cannot send, a tcpSocket probe on the port.
+*/}}
+{{- define "etcd-space-guard.probe" -}}
+{{- $probe := deepCopy .probe }}
+{{- if or .web.clientCertRequired .web.basicAuth }}
+{{- $_ := unset $probe "httpGet" }}
+{{- $_ := set $probe "tcpSocket" (dict "port" "http") }}
+{{- else if and .web.tls $probe.httpGet }}
+{{- $_ := set $probe.httpGet "scheme" "HTTPS" }}
+{{- end }}
+{{- toYaml $probe }}
+{{- end }}
