@@ -1,12 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { RunLock, type Acquired, type HeldLock } from '../../src/remediation/run-lock.js';
 import { ConfigError } from '../../src/errors.js';
 import { RunStore } from '../../src/remediation/run-store.js';
 import { SnapshotSaveError, SnapshotStore, describeSaveFailure } from '../../src/remediation/snapshot-store.js';
@@ -204,50 +202,3 @@ describe('the run history', () => {
   });
 });
 
-describe('the lock between processes', () => {
-  const holderOf = (acquired: Acquired): string => ('holder' in acquired ? acquired.holder : '');
-  const held = (acquired: Acquired): HeldLock => {
-    assert.ok('held' in acquired, `expected the lock, got: ${holderOf(acquired)}`);
-    return acquired.held;
-  };
-
-  it('is exclusive per cluster, names its holder and the file to delete, and is released by its holder', async () => {
-    const dir = makeTempDir('lock');
-    const mine = ['r1'];
-    const lock = new RunLock(dir, () => mine);
-    const first = held(await lock.acquire('prod', 'r1'));
-    assert.match(holderOf(await lock.acquire('prod', 'r2')), new RegExp(`run r1 by pid ${process.pid} on .* since .*\\(if no run is in progress, delete .*prod\\.lock; it expires 60 s after its holder stops\\)`));
-    held(await lock.acquire('other', 'r3'));
-    await first.release();
-    assert.ok(!existsSync(join(dir, 'prod.lock')));
-    held(await lock.acquire('prod', 'r4'));
-  });
-
-  it('a lock of a process that died on this host is taken over', async () => {
-    const dir = makeTempDir('lock');
-    writeFileSync(join(dir, 'prod.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, host: hostname(), runId: 'rdead', since: '2026-01-01T00:00:00Z' }));
-    held(await new RunLock(dir).acquire('prod', 'r5'));
-  });
-
-  it('a lock naming our own pid but a run we are not running is stale (a restarted container is pid 1 again)', async () => {
-    const dir = makeTempDir('lock');
-    writeFileSync(join(dir, 'prod.lock'), JSON.stringify({ pid: process.pid, host: hostname(), runId: 'rbefore', since: '2026-01-01T00:00:00Z' }));
-    held(await new RunLock(dir, () => []).acquire('prod', 'r6'));
-  });
-
-  it("another host's lock is respected while fresh and taken over once not refreshed for a minute", async () => {
-    const dir = makeTempDir('lock');
-    const path = join(dir, 'prod.lock');
-    writeFileSync(path, JSON.stringify({ pid: 1, host: 'a-pod-that-was-killed', runId: 'rgone', since: '2026-01-01T00:00:00Z' }));
-    assert.match(holderOf(await new RunLock(dir).acquire('prod', 'r7')), /run rgone by pid 1 on a-pod-that-was-killed/);
-    const old = new Date(Date.now() - 61_000);
-    utimesSync(path, old, old);
-    held(await new RunLock(dir).acquire('prod', 'r8'));
-  });
-
-  it('a fresh lock file still being written counts as held', async () => {
-    const dir = makeTempDir('lock');
-    writeFileSync(join(dir, 'prod.lock'), '');
-    assert.match(holderOf(await new RunLock(dir).acquire('prod', 'r9')), /being written by another process/);
-  });
-});
