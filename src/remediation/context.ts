@@ -34,6 +34,11 @@ export interface RunContext {
   hooks: HookRunner;
   /** Takes the cross-process lock for this cluster; returns who holds it when taken already. */
   acquireLock: () => Promise<string | undefined>;
+  /**
+   * Checks, now, that this run still holds that lock: why not (another process took
+   * it over after this one stalled for a minute), or undefined while it does.
+   */
+  lockLost: () => Promise<string | undefined>;
   /** Timeout of status and /metrics reads during the run. */
   readTimeoutMs: number;
   /** True once SIGTERM asked the run to stop: finish the step in flight, start nothing new. */

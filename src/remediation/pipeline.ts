@@ -44,6 +44,11 @@ export async function runPipeline(ctx: RunContext, events: PipelineEvents): Prom
       endRun(run, 'interrupted', `stopped before ${name}: nothing more was changed`);
       return run;
     }
+    const lost = await ctx.lockLost();
+    if (lost !== undefined) {
+      endRun(run, 'interrupted', `${lost}; stopped before ${name}: nothing more was changed`);
+      return run;
+    }
     const step: Step = { name, outcome: 'running', startedAt: now(), details: {} };
     run.steps.push(step);
     ctx.progress = (details) => {

@@ -1,6 +1,6 @@
 // Starts runs and keeps them apart: one run per cluster at a time in this
-// process (the webhook's duplicates join the run in progress), a lock file
-// for other processes, every state change persisted, metrics and listeners
+// process (the webhook's duplicates join the run in progress), a lock in
+// state.dir for other processes, every state change persisted, metrics and listeners
 // told. On SIGTERM it lets the step in flight finish and starts nothing new.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -149,13 +149,16 @@ export class Remediator {
       stopRequested: () => this.stopping,
       stopSignal: this.stopper.signal,
       acquireLock: async () => {
-        const acquired = await this.lock.acquire(cluster.name, run.id);
+        const acquired = await this.lock.acquire(cluster.name, run.id, {
+          onLost: (why) => log.error({ run: run.id, cluster: cluster.name, why }, 'the run lock was lost; the run stops before its next action'),
+        });
         if ('held' in acquired) {
           held = acquired.held;
           return undefined;
         }
         return acquired.holder;
       },
+      lockLost: async () => (held ? await held.check() : undefined),
       facts: { before: [], leaderId: '', alarms: [], defragmented: [] },
       progress: () => undefined,
     };

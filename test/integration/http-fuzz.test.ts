@@ -71,9 +71,23 @@ const headers = fc.record(
   { requiredKeys: [] },
 );
 
-const fuzzRequest: fc.Arbitrary<FuzzRequest> = fc
+const generated: fc.Arbitrary<FuzzRequest> = fc
   .record({ method: fc.constantFrom('GET', 'GET', 'POST', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH'), path, headers, body: fc.option(body, { nil: undefined }) })
   .map((r) => ({ ...r, headers: Object.fromEntries(Object.entries(r.headers).filter(([, v]) => v !== '')) }));
+
+/** Well-formed requests mixed in, so that every route also does its real work (runs started, pages rendered) during the fuzzing. */
+const json = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
+const wellFormed: fc.Arbitrary<FuzzRequest> = fc.constantFrom<FuzzRequest>(
+  { method: 'GET', path: '/metrics', headers: {} },
+  { method: 'GET', path: '/', headers: {} },
+  { method: 'GET', path: '/api/runs?limit=5', headers: {} },
+  { method: 'GET', path: '/api/runs/r00000000', headers: {} },
+  { method: 'POST', path: '/api/runs', headers: json, body: Buffer.from('{}') },
+  { method: 'POST', path: '/api/runs', headers: json, body: Buffer.from('{"dryRun":true}') },
+  { method: 'POST', path: '/webhook/alertmanager', headers: json, body: Buffer.from(JSON.stringify(alertPayload())) },
+);
+
+const fuzzRequest = fc.oneof({ arbitrary: generated, weight: 9 }, { arbitrary: wellFormed, weight: 1 });
 
 function rssBytes(pid: number): number {
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -2,7 +2,7 @@
 // stopped (SIGTERM) mid-run. The rule in both: finish what is in flight, touch
 // nothing more, and say so in the run history, which survives the restart.
 import { strict as assert } from 'node:assert';
-import { writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Run } from '../../src/remediation/types.js';
@@ -136,6 +136,21 @@ describe('interrupted runs on a 3-member mTLS cluster at NOSPACE', () => {
     const result = await runGuard(['remediate', '--yes', ...cluster.connectionArgs(), '--state-dir', join(dir, 'state-cli'), '--snapshot-dir', join(dir, 'snap')], {}, 120_000);
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(await cluster.alarms(), []);
+  });
+
+  it('the run lock deleted by hand during a run: the run stops before its next defragment, saying why', async () => {
+    const started = await post(`${guard.url}/api/runs`, '{"force":true}', auth);
+    assert.equal(started.status, 202, started.text);
+    const id = (started.json.run as { id: string }).id;
+    const paused = await waitForRun(guard.url, id, (r) => pausing(r) || r.outcome !== 'running');
+    assert.equal(paused.outcome, 'running', paused.reason);
+    const lockDir = join(stateDir, 'default.lock.d');
+    assert.ok(existsSync(lockDir), 'the run holds a lock in the state dir');
+    rmSync(lockDir, { recursive: true });
+    const run = await waitForRun(guard.url, id);
+    assert.equal(run.outcome, 'interrupted', run.reason);
+    assert.match(run.reason ?? '', /the lock directory .*default\.lock\.d was deleted while this run held it; stopped before defragmenting m\d; 1 of 3 members were defragmented/);
+    assert.equal(defragmented(run).length, 1);
   });
 });
 

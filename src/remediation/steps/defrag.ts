@@ -65,15 +65,18 @@ async function healthyCluster(ctx: RunContext, waitMs: number): Promise<{ member
 }
 
 /**
- * The pause between members (defrag.settleSeconds), watching the cluster meanwhile:
- * a member that goes down stops the run within defrag.catchUpTimeoutSeconds, not
- * only at the end of the pause, and a stop request ends the pause at once.
+ * The pause between members (defrag.settleSeconds), watching the cluster and the
+ * run lock meanwhile: a member that goes down stops the run within
+ * defrag.catchUpTimeoutSeconds, not only at the end of the pause, and a stop
+ * request or a lost lock ends the pause at once.
  */
 async function settle(ctx: RunContext, ms: number, catchUpMs: number): Promise<void> {
   const until = Date.now() + ms;
   ctx.progress({ settlingUntil: new Date(until).toISOString() });
   while (!ctx.stopRequested() && Date.now() < until) {
     await healthyCluster(ctx, catchUpMs);
+    // A lost lock ends the pause too; the check before the next defragment says why.
+    if ((await ctx.lockLost()) !== undefined) break;
     await pause(Math.min(SETTLE_WATCH_MS, until - Date.now()), ctx.stopSignal);
   }
   ctx.progress({ settlingUntil: undefined });
@@ -225,6 +228,8 @@ export async function defrag(ctx: RunContext): Promise<StepResult> {
 
     // The health checks and the leadership move can take a while: look again before starting.
     if (ctx.stopRequested()) throw interrupt(`stopped before defragmenting ${next.name}; ${done.length} of ${voters.length} members were defragmented`, details());
+    const lost = await ctx.lockLost();
+    if (lost !== undefined) throw interrupt(`${lost}; stopped before defragmenting ${next.name}; ${done.length} of ${voters.length} members were defragmented`, details());
     ctx.progress({ ...details(), current: next.name });
     ctx.log.info({ run: ctx.run.id, member: next.name, endpoint: next.endpoint, leader: wasLeader }, 'defragmenting');
     const startedAt = new Date();
