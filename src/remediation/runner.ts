@@ -185,10 +185,15 @@ export class Remediator {
     try {
       await runPipeline(ctx, events);
     } finally {
-      if (held) await held.release().catch((err: unknown) => log.error({ err, run: run.id }, 'lock not released'));
-      this.running.delete(cluster.name);
-      metrics?.runEnded(run);
-      await this.recordEnd(run);
+      try {
+        // First, in the same turn as the pipeline's end: the store (which the webhook's
+        // cooldown reads) knows the outcome before any request can look.
+        await this.recordEnd(run);
+        metrics?.runEnded(run);
+      } finally {
+        if (held) await held.release().catch((err: unknown) => log.error({ err, run: run.id }, 'lock not released'));
+        this.running.delete(cluster.name);
+      }
       log.info({ run: run.id, cluster: run.cluster, outcome: run.outcome, reason: run.reason, seconds: run.durationSeconds, recordError: run.recordError }, 'run ended');
       for (const l of this.listeners) l.runEnded?.(run);
     }

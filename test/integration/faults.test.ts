@@ -135,8 +135,10 @@ describe('faults around a plain 3-member cluster at NOSPACE', () => {
       const started = await post(`${guard.url}/api/runs`, '{}', { authorization: `Bearer ${TOKEN}` });
       assert.equal(started.status, 202, started.text);
       const id = (started.json.run as Run).id;
-      const run = await waitForRun(guard.url, id);
-      assert.equal(run.outcome, 'succeeded', run.reason);
+      const ended = await waitForRun(guard.url, id);
+      assert.equal(ended.outcome, 'succeeded', ended.reason);
+      // The record's failure is known once the disk has answered, a moment after the outcome.
+      const run = await waitForRun(guard.url, id, (r) => r.recordError !== undefined, 20_000);
       assert.match(run.recordError ?? '', /runs\.jsonl could not be written \(ENOSPC: no space left on device/);
       assert.match(run.reason ?? '', /; but the run history .* could not be written \(ENOSPC.*\): free space in --state-dir/);
       await assertRemediated();
@@ -155,8 +157,9 @@ describe('faults around a plain 3-member cluster at NOSPACE', () => {
       // Once the disk takes writes again, a record that failed is written after all.
       const forced = await post(`${guard.url}/api/runs`, '{"force":true}', { authorization: `Bearer ${TOKEN}` });
       assert.equal(forced.status, 202, forced.text);
-      const second = await waitForRun(guard.url, (forced.json.run as Run).id);
-      assert.equal(second.outcome, 'succeeded', second.reason);
+      const secondId = (forced.json.run as Run).id;
+      assert.equal((await waitForRun(guard.url, secondId)).outcome, 'succeeded');
+      const second = await waitForRun(guard.url, secondId, (r) => r.recordError !== undefined, 20_000);
       assert.match(second.recordError ?? '', /ENOSPC/);
       rmSync(join(stateDisk.path, 'filler'));
       guard.process.kill('SIGTERM');
