@@ -107,16 +107,14 @@ function requireEveryMemberConfigured(members: HealthyObservation[], membership:
   }
 }
 
-function requireLeader(members: HealthyObservation[]): HealthyObservation {
+function requireAgreedLeader(members: HealthyObservation[]): string {
   const leaderId = agreedLeader(members);
   if (leaderId === undefined) {
     throw refuse('the members do not agree on a leader (an election is under way or quorum is lost); nothing is changed without a leader', {
       leaders: Object.fromEntries(members.map((o) => [o.name, o.status.leaderId])),
     });
   }
-  const leader = members.find((o) => o.status.id === leaderId);
-  if (!leader) throw refuse(`the leader ${leaderId} is not one of the configured endpoints`);
-  return leader;
+  return leaderId;
 }
 
 /** The authoritative, linearizable alarm list is a raft round through the leader. */
@@ -169,8 +167,10 @@ export async function preflight(ctx: RunContext): Promise<StepResult> {
   const endpoints = requireAllAnswering(await observeEndpoints(cluster, ctx.readTimeoutMs));
   const membership = memberListOf(await listed);
   const { members, note: aliasNote, aliases } = requireOneCluster(endpoints, membership);
-  const leader = requireLeader(members);
+  const leaderId = requireAgreedLeader(members);
   requireEveryMemberConfigured(members, membership);
+  const leader = members.find((o) => o.status.id === leaderId);
+  if (!leader) throw refuse(`the leader ${leaderId} is not one of the configured endpoints`);
   const alarms = await alarmListOf(ctx, leader);
   const nameOf = (id: string) => members.find((o) => o.status.id === id)?.name ?? id;
   requireOnlyNoSpace(alarms, nameOf);
@@ -183,7 +183,6 @@ export async function preflight(ctx: RunContext): Promise<StepResult> {
   }
   await requireRoomForSnapshot(ctx, members);
 
-  const leaderId = leader.status.id;
   ctx.facts.before = members;
   ctx.facts.leaderId = leaderId;
   ctx.facts.alarms = alarms;
