@@ -173,19 +173,22 @@ describe('defragments that outlast their timeout or a SIGTERM (mTLS, 64 MiB quot
     await cluster?.stop();
   });
 
-  it('a defragment that outlasts defrag.timeoutSeconds: the run waits for etcd to finish it, then fails, touching no other member', async () => {
+  it('a defragment that outlasts defrag.timeoutSeconds: the run waits for etcd, fails, touches no other member, and says truly what etcd did', async () => {
     const before = await gauges.read('etcd_mvcc_db_total_size_in_bytes');
     const config = writeYaml(join(dir, 'impatient.yaml'), { defrag: { timeoutSeconds: 0.05 } });
     const result = await runGuard(['remediate', '--yes', '--config', config, ...cluster.connectionArgs(), '--state-dir', stateDir, '--snapshot-dir', join(dir, 'snap')], {}, 120_000);
     assert.equal(result.code, 1);
-    assert.match(result.stderr, /failed at defrag .*defragmenting (m\d) failed \(etcd at .* did not answer defragment within 50 ms; .*\); \1 finished its defragment later; no other member was touched/);
-    const victim = /defragmenting m(\d) failed/.exec(result.stderr)?.[1];
+    const sentence = /failed at defrag .*defragmenting (m\d) failed \(etcd at .* did not answer defragment within 50 ms; .*\); \1 (finished its defragment later|is not defragmenting and its file did not shrink: etcd most likely never started the defragment); no other member was touched/;
+    assert.match(result.stderr, sentence);
+    const [, name = '', what = ''] = sentence.exec(result.stderr) ?? [];
+    const victim = Number(name.slice(1)) - 1;
     const after = await gauges.read('etcd_mvcc_db_total_size_in_bytes');
     assert.equal((await gauges.read('etcd_disk_defrag_inflight')).filter((v) => v === 1).length, 0, 'nothing defragmenting when the run ended');
-    for (let i = 0; i < 3; i++) {
-      if (String(i + 1) === victim) assert.ok((after[i] ?? 0) < (before[i] ?? 0), 'etcd finished the one that timed out');
-      else assert.equal(after[i], before[i], `m${i + 1} was not touched`);
-    }
+    // Usually etcd got the request in time and finished it; on a very busy machine the
+    // 50 ms ran out before the request reached etcd. Either way the sentence must be true.
+    if (what === 'finished its defragment later') assert.ok((after[victim] ?? 0) < (before[victim] ?? 0), 'etcd finished the one that timed out');
+    else assert.equal(after[victim], before[victim], 'etcd never defragmented it');
+    for (let i = 0; i < 3; i++) if (i !== victim) assert.equal(after[i], before[i], `m${i + 1} was not touched`);
   });
 
   it('SIGTERM while a defragment is in flight: it finishes, nothing else starts, the run is interrupted', async () => {

@@ -19,6 +19,9 @@ import { fail, interrupt, skipped, succeeded, type StepResult } from '../step-re
 const POLL_MS = 50;
 /** How often the cluster is looked at during defrag.settleSeconds. */
 const SETTLE_WATCH_MS = 1_000;
+/** After a defragment request timed out: how often the member is looked at, and how long before "it never started" is believed. */
+const TIMED_OUT_POLL_MS = 250;
+const NOT_STARTED_AFTER_MS = 3_000;
 
 interface Defragmented {
   name: string;
@@ -123,15 +126,25 @@ async function waitBackAndCaughtUp(ctx: RunContext, member: HealthyObservation, 
 }
 
 /**
- * Our call timed out, but etcd goes on defragmenting. Wait (bounded) until the
- * member says it is done, so the run, and its lock, do not end while it is busy.
+ * Our call timed out, but etcd goes on with a defragment it has started (it
+ * cannot be cancelled). Wait (bounded) until the member says it is done, so that
+ * the run, and its lock, do not end while it is busy; and say truly what
+ * happened: a request that timed out on the way may never have started at all.
  */
-async function waitForDefragmentToEnd(ctx: RunContext, member: HealthyObservation, timeoutMs: number): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
+async function afterTimedOutDefragment(ctx: RunContext, member: HealthyObservation, timeoutMs: number): Promise<string> {
+  const started = Date.now();
+  const deadline = started + timeoutMs;
   while (Date.now() < deadline) {
     const now = await observeMember(ctx.cluster, member.client, ctx.readTimeoutMs);
-    if (isHealthy(now) && now.metrics.defragInflight !== true) return `${member.name} finished its defragment later`;
-    await sleep(1_000);
+    if (isHealthy(now)) {
+      if (now.metrics.dbSizeBytes < member.metrics.dbSizeBytes && now.metrics.defragInflight !== true) return `${member.name} finished its defragment later`;
+      if (now.metrics.defragInflight === undefined) return `${member.name} cannot say whether it is defragmenting (etcd ${now.status.version} has no etcd_disk_defrag_inflight)`;
+      // Neither busy nor smaller for a while: the request most likely never reached etcd.
+      if (now.metrics.defragInflight === false && Date.now() - started >= NOT_STARTED_AFTER_MS) {
+        return `${member.name} is not defragmenting and its file did not shrink: etcd most likely never started the defragment`;
+      }
+    }
+    await pause(TIMED_OUT_POLL_MS, ctx.stopSignal);
   }
   return `${member.name} may still be defragmenting`;
 }
@@ -237,7 +250,7 @@ export async function defrag(ctx: RunContext): Promise<StepResult> {
     try {
       await next.client.defragment(config.defrag.timeoutSeconds * 1000);
     } catch (err) {
-      const after = err instanceof EtcdAccessError && err.kind === 'timeout' ? `; ${await waitForDefragmentToEnd(ctx, next, catchUpMs)}` : '';
+      const after = err instanceof EtcdAccessError && err.kind === 'timeout' ? `; ${await afterTimedOutDefragment(ctx, next, catchUpMs)}` : '';
       throw fail(`defragmenting ${next.name} failed (${errorMessage(err)})${after}; no other member was touched`, { ...details(), failed: next.name }, err);
     }
     const defragmentSeconds = since(defragStarted);
