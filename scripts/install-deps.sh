@@ -2,7 +2,8 @@
 # Installs the Debian packages etcd-space-guard's demo and tests use. Packages
 # already present are left alone. Usage: scripts/install-deps.sh [--test]
 #   (default) etcd-server etcd-client openssl curl: the demo's throwaway cluster
-#   --test    also prometheus and prometheus-alertmanager (promtool, amtool, the monitoring loop)
+#   --test    also prometheus and prometheus-alertmanager (promtool, amtool, the monitoring loop),
+#             and etcd 3.5 from Debian's newer suites, unpacked under .cache/etcd (fetch-etcd.sh)
 set -euo pipefail
 
 packages=(etcd-server etcd-client openssl curl ca-certificates)
@@ -10,11 +11,16 @@ if [ "${1:-}" = "--test" ]; then
   packages+=(prometheus prometheus-alertmanager)
 fi
 
+fetch_newer_etcd() {
+  if [ "${1:-}" = "--test" ]; then bash "$(dirname "$0")/fetch-etcd.sh" 3.5 >/dev/null; fi
+}
+
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -eq 0 ]; then
+  fetch_newer_etcd "${1:-}"
   exit 0
 fi
 
@@ -44,3 +50,4 @@ trap cleanup EXIT
 echo "install-deps: installing ${missing[*]}"
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
 $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fetch_newer_etcd "${1:-}"

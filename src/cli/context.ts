@@ -25,6 +25,7 @@ export const CliOptionsSchema = z.object({
   snapshotDir: optionalString,
   stateDir: optionalString,
   remediationDisabled: z.boolean().optional(),
+  acceptHazard: z.array(z.string()).optional(),
 });
 
 export type CliOptions = z.infer<typeof CliOptionsSchema>;

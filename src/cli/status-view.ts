@@ -2,6 +2,7 @@
 // space columns that matter in a NOSPACE incident, or JSON for scripts.
 import Table from 'cli-table3';
 import { formatBytes } from '../config/units.js';
+import { hazardsOf } from '../etcd/hazards.js';
 import { fragmentationRatio, quotaUsageRatio, reclaimableBytes } from '../etcd/space.js';
 import type { ClusterReading, MemberReading } from '../etcd/types.js';
 
@@ -25,6 +26,7 @@ export function memberJson(m: MemberReading): Record<string, unknown> {
     fragmentationRatio: fragmentationRatio(s.dbSizeBytes, s.dbSizeInUseBytes),
     quotaUsageRatio: quotaUsageRatio(s.dbSizeBytes, s.quotaBytes) ?? null,
     reclaimableBytes: reclaimableBytes(s.dbSizeBytes, s.dbSizeInUseBytes),
+    hazards: hazardsOf(s.version).map((h) => ({ id: h.id, title: h.title, link: h.link, fixedIn: h.fixedIn })),
     // null: the alarm store could not be read from any member.
     alarms: m.alarms ?? null,
     metricsUrl: s.metricsUrl,
@@ -55,7 +57,7 @@ function percent(ratio: number | undefined): string {
 
 export function statusTable(readings: ClusterReading[]): string {
   const multiCluster = readings.length > 1;
-  const head = ['ENDPOINT', 'ID', 'NAME', 'STATE', 'LEADER', 'VERSION', 'DB SIZE', 'IN USE', 'FRAGMENTED', 'QUOTA', 'QUOTA USED', 'ALARMS'];
+  const head = ['ENDPOINT', 'ID', 'NAME', 'STATE', 'LEADER', 'VERSION', 'HAZARDS', 'DB SIZE', 'IN USE', 'FRAGMENTED', 'QUOTA', 'QUOTA USED', 'ALARMS'];
   const table = new Table({
     head: multiCluster ? ['CLUSTER', ...head] : head,
     style: { head: [], border: [] },
@@ -66,7 +68,7 @@ export function statusTable(readings: ClusterReading[]): string {
     for (const m of reading.members) {
       const prefix = multiCluster ? [reading.cluster] : [];
       if (!m.ok) {
-        table.push([...prefix, m.target.endpoint, m.id ?? '-', m.name, `down: ${m.error.kind}`, '-', '-', '-', '-', '-', '-', '-', alarmCell(m.alarms)]);
+        table.push([...prefix, m.target.endpoint, m.id ?? '-', m.name, `down: ${m.error.kind}`, '-', '-', '-', '-', '-', '-', '-', '-', alarmCell(m.alarms)]);
         continue;
       }
       const s = m.status;
@@ -78,6 +80,7 @@ export function statusTable(readings: ClusterReading[]): string {
         s.isLearner ? 'learner' : s.hasLeader ? 'up' : 'no leader',
         s.isLeader ? 'yes' : 'no',
         s.version,
+        hazardsOf(s.version).map((h) => h.id.replace('etcd-', '#')).join(',') || 'none',
         formatBytes(s.dbSizeBytes),
         formatBytes(s.dbSizeInUseBytes),
         percent(fragmentationRatio(s.dbSizeBytes, s.dbSizeInUseBytes)),
@@ -92,7 +95,23 @@ export function statusTable(readings: ClusterReading[]): string {
       .filter((o) => o.alarms.length > 0)
       .map((o) => `${multiCluster ? `${r.cluster}: ` : ''}member ${o.name} (${o.endpoint ?? o.id}), not in --endpoints, has ${o.alarms.join(', ')}: it blocks the whole cluster`),
   );
-  return `${table.toString()}\n${notes.map((n) => `${n}\n`).join('')}`;
+  return `${table.toString()}\n${[...notes, ...hazardNotes(readings)].map((n) => `${n}\n`).join('')}`;
+}
+
+/** One line per known hazard of the versions shown: what it is, where, and which versions fix it. */
+function hazardNotes(readings: ClusterReading[]): string[] {
+  const byHazard = new Map<string, { title: string; link: string; fixedIn: string[]; where: Set<string> }>();
+  for (const reading of readings) {
+    for (const m of reading.members) {
+      if (!m.ok) continue;
+      for (const h of hazardsOf(m.status.version)) {
+        const entry = byHazard.get(h.id) ?? { title: h.title, link: h.link, fixedIn: h.fixedIn, where: new Set<string>() };
+        entry.where.add(m.status.version);
+        byHazard.set(h.id, entry);
+      }
+    }
+  }
+  return [...byHazard].map(([id, h]) => `${id.replace('etcd-', '#')} (etcd ${[...h.where].join(', ')}): ${h.title}; fixed in ${h.fixedIn.join(', ')} (${h.link})`);
 }
 
 /** One sentence for all failed members: the first failure, and how many others failed alike. */

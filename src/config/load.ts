@@ -24,6 +24,7 @@ export interface ConfigFlags {
   snapshotDir?: string;
   stateDir?: string;
   remediationDisabled?: boolean;
+  acceptHazard?: string[];
 }
 
 export const ENV = {
@@ -126,6 +127,7 @@ function serveOverrides(flags: ConfigFlags): Override[] {
   add(['snapshot', 'dir'], flags.snapshotDir, '--snapshot-dir');
   add(['state', 'dir'], flags.stateDir, '--state-dir');
   add(['remediation', 'enabled'], flags.remediationDisabled ? false : undefined, '--remediation-disabled');
+  add(['remediation', 'acceptHazards'], flags.acceptHazard?.length ? flags.acceptHazard : undefined, '--accept-hazard');
   return overrides;
 }
 

@@ -1,6 +1,7 @@
 // The configuration, defined once: these schemas validate the YAML file, flags
 // and environment, and their inferred types are what the rest of the code uses.
 import { z } from 'zod';
+import { HAZARD_IDS } from '../etcd/hazards.js';
 import { parseBytes, parseDurationSeconds } from './units.js';
 
 export const DEFAULT_ENDPOINT = 'http://127.0.0.1:2379';
@@ -222,6 +223,8 @@ export const ConfigSchema = z.strictObject({
       allowSingleMember: z.boolean().default(false),
       /** Status and /metrics reads during a run. */
       readTimeoutSeconds: positiveSeconds.max(120).default(10),
+      /** Known hazards of etcd versions (src/etcd/hazards.ts) under which a run goes on although their policy refuses. */
+      acceptHazards: z.array(z.enum(HAZARD_IDS)).default([]),
     })
     .prefault({}),
   policy: z

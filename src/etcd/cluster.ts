@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { EtcdAccessError, errorMessage } from '../errors.js';
 import type { MemberTarget, ResolvedCluster } from '../config/resolve.js';
 import { hedgeDelayMs, hedged, recentLatencyMs } from '../util/hedge.js';
+import { atLeast } from './hazards.js';
 import { MemberClient, type MemberInfo, type Membership } from './member-client.js';
 import { MetricsReader, type EtcdMetrics } from './metrics-reader.js';
 import type { AlarmEntry, ClusterReading, MemberReading, MemberStatus } from './types.js';
@@ -31,8 +32,16 @@ function hostPort(endpoint: string): string {
 }
 
 type OwnReading =
-  | { ok: true; target: MemberTarget; status: Omit<MemberStatus, 'name' | 'alarms'>; durationSeconds: number }
+  | { ok: true; target: MemberTarget; status: Omit<MemberStatus, 'name' | 'alarms'>; pageAlarms: AlarmEntry[]; durationSeconds: number }
   | { ok: false; target: MemberTarget; error: EtcdAccessError; durationSeconds: number };
+
+/** The alarm store from the pages of members on etcd 3.6 or later (etcd_debugging_server_alarms), or undefined when none is. */
+function alarmsFromPages(readings: OwnReading[]): AlarmEntry[] | undefined {
+  const listing = readings.flatMap((r) => (r.ok && atLeast(r.status.version, '3.6.0') ? [r.pageAlarms] : []));
+  if (listing.length === 0) return undefined;
+  const unique = new Map(listing.flat().map((a) => [`${a.memberId}/${a.alarm}`, a]));
+  return [...unique.values()];
+}
 
 export class EtcdCluster {
   readonly name: string;
@@ -75,7 +84,11 @@ export class EtcdCluster {
     const seenIds = readings.flatMap((r) => (r.ok ? [r.status.id] : []));
     if (!seenIds.every((id) => this.knownMember(id)) && deadline - Date.now() > 50) await this.refreshMembership(remaining);
     const members = this.memberCache?.members ?? [];
-    const { alarms, error: alarmsError } = await alarmStore;
+    const fromStatus = await alarmStore;
+    // No member gave its Status: etcd 3.6 and later list the alarm store on /metrics too.
+    const fromPages = fromStatus.alarms === undefined ? alarmsFromPages(readings) : undefined;
+    const alarms = fromStatus.alarms ?? fromPages;
+    const alarmsError = fromPages === undefined ? fromStatus.error : undefined;
 
     const alarmsOf = (id: string | undefined) => (alarms && id !== undefined ? alarms.filter((a) => a.memberId === id).map((a) => a.alarm) : undefined);
     const configuredIds = new Set<string>();
@@ -139,6 +152,7 @@ export class EtcdCluster {
       return {
         ok: true,
         target,
+        pageAlarms: metrics.alarms,
         durationSeconds: (performance.now() - started) / 1000,
         status: {
           endpoint: target.endpoint,

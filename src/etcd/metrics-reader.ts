@@ -5,6 +5,7 @@ import { EtcdAccessError, errorMessage } from '../errors.js';
 import type { MemberTarget, TlsMaterial } from '../config/resolve.js';
 import { diagnoseConnection } from './diagnose.js';
 import { findSamples, parseExposition, type Sample } from './prom-text.js';
+import type { AlarmEntry } from './types.js';
 import { DeadlineExceeded, withDeadline } from '../util/deadline.js';
 
 /** What the exporter needs from etcd's own metrics. */
@@ -24,6 +25,12 @@ export interface EtcdMetrics {
   defragInflight: boolean | undefined;
   /** Compactions this member has finished physically (a histogram's count; etcd's debugging metric). */
   compactionsFinished: number | undefined;
+  /**
+   * The alarm store as this member's page lists it (etcd_debugging_server_alarms,
+   * etcd >= 3.6, one series per active alarm and none without): for 3.6 and later an
+   * empty list means no alarm; before 3.6 it is always empty and says nothing.
+   */
+  alarms: AlarmEntry[];
 }
 
 export const ETCD_METRIC_NAMES = {
@@ -37,6 +44,7 @@ export const ETCD_METRIC_NAMES = {
   version: 'etcd_server_version',
   defragInflight: 'etcd_disk_defrag_inflight',
   compactionsFinished: 'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count',
+  alarms: 'etcd_debugging_server_alarms',
 } as const;
 
 const REQUIRED = new Set<string>([ETCD_METRIC_NAMES.dbSize, ETCD_METRIC_NAMES.dbSizeInUse, ETCD_METRIC_NAMES.isLeader, ETCD_METRIC_NAMES.hasLeader]);
@@ -75,6 +83,11 @@ export function extractEtcdMetrics(page: Buffer | string): EtcdMetrics {
     version: byName.get(ETCD_METRIC_NAMES.version)?.labels.server_version,
     defragInflight: inflight === undefined ? undefined : inflight === 1,
     compactionsFinished: byName.get(ETCD_METRIC_NAMES.compactionsFinished)?.value,
+    alarms: samples.flatMap((sample) =>
+      sample.name === ETCD_METRIC_NAMES.alarms && sample.value === 1 && sample.labels.server_id && sample.labels.alarm_type
+        ? [{ memberId: sample.labels.server_id, alarm: sample.labels.alarm_type }]
+        : [],
+    ),
   };
 }
 

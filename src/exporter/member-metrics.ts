@@ -2,6 +2,7 @@
 // registry made for that scrape: every scrape's output is self-consistent and
 // a member that disappears from the config disappears from the output.
 import { Gauge, Registry } from 'prom-client';
+import { hazardsOf } from '../etcd/hazards.js';
 import { fragmentationRatio, quotaUsageRatio, reclaimableBytes } from '../etcd/space.js';
 import type { ClusterReading } from '../etcd/types.js';
 
@@ -38,6 +39,8 @@ export function renderMemberMetrics(readings: ClusterReading[]): Registry {
   const isLeader = gauge('etcd_space_is_leader', '1 if this member is the raft leader.');
   const alarm = gauge('etcd_space_alarm_active', '1 for each alarm active on this member (NOSPACE, CORRUPT); 0 for known alarms that are not.', ['alarm']);
   const duration = gauge('etcd_space_scrape_duration_seconds', 'Time taken to read this member.');
+  const info = gauge('etcd_space_member_info', 'The etcd version the member runs (the value is always 1).', ['version']);
+  const hazard = gauge('etcd_space_version_hazard', '1 for each known hazard of the etcd version the member runs (see the README, "Versions").', ['hazard']);
 
   for (const reading of readings) {
     for (const member of reading.members) {
@@ -58,6 +61,8 @@ export function renderMemberMetrics(readings: ClusterReading[]): Registry {
       fragmentation.set(labels, fragmentationRatio(s.dbSizeBytes, s.dbSizeInUseBytes));
       reclaimable.set(labels, reclaimableBytes(s.dbSizeBytes, s.dbSizeInUseBytes));
       isLeader.set(labels, s.isLeader ? 1 : 0);
+      info.set({ ...labels, version: s.version }, 1);
+      for (const h of hazardsOf(s.version)) hazard.set({ ...labels, hazard: h.id }, 1);
       if (s.quotaBytes !== undefined) {
         quota.set(labels, s.quotaBytes);
         quotaUsage.set(labels, quotaUsageRatio(s.dbSizeBytes, s.quotaBytes) ?? 0);

@@ -18,17 +18,21 @@ export class GateProxy {
     readonly url: string,
   ) {}
 
-  static async start(upstream: string, holdAfterBytes: number): Promise<GateProxy> {
+  /**
+   * @param cut instead of holding the transfer, cut its connection (as a network
+   *   fault would), while `cut.remaining` (shared between proxies) is above 0.
+   */
+  static async start(upstream: string, holdAfterBytes: number, cut?: { remaining: number }): Promise<GateProxy> {
     const target = new URL(upstream);
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     const proxy = new GateProxy(server, `${target.protocol}//127.0.0.1:${port}`);
-    server.on('connection', (client) => proxy.pipe(client, target, holdAfterBytes));
+    server.on('connection', (client) => proxy.pipe(client, target, holdAfterBytes, cut));
     return proxy;
   }
 
-  private pipe(client: Socket, target: URL, holdAfterBytes: number): void {
+  private pipe(client: Socket, target: URL, holdAfterBytes: number, cut: { remaining: number } | undefined): void {
     const member = connect(Number(target.port), target.hostname);
     for (const socket of [client, member]) {
       this.sockets.add(socket);
@@ -37,9 +41,16 @@ export class GateProxy {
     }
     let carried = 0;
     member.on('data', (chunk: Buffer) => {
-      client.write(chunk);
       carried += chunk.length;
-      if (!this.gateOpen && carried >= holdAfterBytes && !this.held.includes(member)) {
+      if (cut && cut.remaining > 0 && carried >= holdAfterBytes) {
+        cut.remaining--;
+        this.reachedResolve();
+        client.destroy();
+        member.destroy();
+        return;
+      }
+      client.write(chunk);
+      if (!cut && !this.gateOpen && carried >= holdAfterBytes && !this.held.includes(member)) {
         member.pause();
         this.held.push(member);
         this.reachedResolve();

@@ -120,6 +120,24 @@ describe('faults around a plain 3-member cluster at NOSPACE', () => {
     await assertRemediated();
   });
 
+  it('the snapshot stream breaks halfway: taken again from the next member, and the run goes on to clear NOSPACE', async () => {
+    await refill();
+    // Every member behind a proxy; the first connection to carry 2 MiB (a snapshot) is cut.
+    const cut = { remaining: 1 };
+    const proxies = await Promise.all(cluster.endpoints.map((endpoint) => GateProxy.start(endpoint, 2 * MiB, cut)));
+    try {
+      const stateDir = join(dir, 'state-cut');
+      const endpoints = `--endpoints=${proxies.map((p) => p.url).join(',')}`;
+      const result = await runGuard(['remediate', '--yes', endpoints, '--state-dir', stateDir, '--snapshot-dir', join(dir, 'snap')], {}, 120_000);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(cut.remaining, 0, 'a stream was cut');
+      assert.match(result.stdout, /snapshot succeeded .*wrote and verified .* from (m\d) after the snapshot stream from (?!\1)m\d failed after [\d.]+ MiB/);
+      await assertRemediated();
+    } finally {
+      await Promise.all(proxies.map((p) => p.stop()));
+    }
+  });
+
   it('the state dir fills up during a run: the run says so, the metric counts it, and the history read back says outcome unknown', async (t) => {
     const stateDisk = await mountTmpfs('state', 8 * MiB);
     if (typeof stateDisk === 'string') return t.skip(stateDisk);
@@ -129,7 +147,8 @@ describe('faults around a plain 3-member cluster at NOSPACE', () => {
     // history's own last page is padded with empty lines too, or a short record would still fit.
     const fillUp = 'head -c 64M /dev/zero > "$0/filler"; head -c 64M /dev/zero | tr "\\0" "\\n" >> "$0/runs.jsonl"; exit 0';
     const config = writeYaml(join(dir, 'full-hook.yaml'), { hooks: { command: { argv: ['sh', '-c', fillUp, stateDisk.path] } } });
-    const serveArgs = ['serve', '--config', config, ...cluster.connectionArgs(), '--webhook-token-file', tokenFile, '--state-dir', stateDisk.path, '--snapshot-dir', join(dir, 'snap')];
+    // The second run is forced on a cluster that takes writes: etcd 3.4.23's etcd-20271 is accepted.
+    const serveArgs = ['serve', '--config', config, ...cluster.connectionArgs(), '--webhook-token-file', tokenFile, '--state-dir', stateDisk.path, '--snapshot-dir', join(dir, 'snap'), '--accept-hazard', 'etcd-20271'];
     let guard = await startGuard(serveArgs);
     try {
       const started = await post(`${guard.url}/api/runs`, '{}', { authorization: `Bearer ${TOKEN}` });

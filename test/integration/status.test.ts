@@ -1,6 +1,7 @@
 // `status` as a user runs it, against a real 3-member mTLS cluster at NOSPACE.
 import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
+import { etcdVersion, HAZARDS_OF_TESTED_VERSIONS } from '../harness/etcd-binaries.js';
 import { EtcdTestCluster } from '../harness/etcd-cluster.js';
 import { fillToNoSpace } from '../harness/fill.js';
 import { assertOneSentence, runGuard } from '../harness/guard.js';
@@ -9,7 +10,19 @@ import { freePort } from '../harness/ports.js';
 interface StatusJson {
   clusters: {
     name: string;
-    members: { endpoint: string; ok: boolean; name: string; isLeader: boolean; alarms: string[]; fragmentationRatio: number; quotaUsageRatio: number; dbSizeBytes: number; error?: { kind: string } }[];
+    members: {
+      endpoint: string;
+      ok: boolean;
+      name: string;
+      isLeader: boolean;
+      version: string;
+      hazards: { id: string }[];
+      alarms: string[];
+      fragmentationRatio: number;
+      quotaUsageRatio: number;
+      dbSizeBytes: number;
+      error?: { kind: string };
+    }[];
   }[];
 }
 
@@ -28,11 +41,17 @@ describe('status on a 3-member mTLS cluster at NOSPACE', () => {
     assert.equal(result.stderr, '');
     const rows = result.stdout.split('\n').filter((line) => line.includes('https://127.0.0.1:'));
     assert.equal(rows.length, 3);
+    const version = etcdVersion().replaceAll('.', '\\.');
+    const hazards = (HAZARDS_OF_TESTED_VERSIONS[etcdVersion()] ?? []).map((id) => id.replace('etcd-', '#')).join(',') || 'none';
     for (const row of rows) {
       assert.match(row, /│ NOSPACE │$/);
-      assert.match(row, /│ up +│ (yes|no) +│ 3\.4\.\d+ +│ [\d.]+ MiB │ [\d.]+ MiB │ [\d.]+% +│ 32\.0 MiB │ \d+\.\d% +│/);
+      assert.match(row, new RegExp(`│ up +│ (yes|no) +│ ${version} +│ ${hazards} +│ [\\d.]+ MiB │ [\\d.]+ MiB │ [\\d.]+% +│ 32\\.0 MiB │ \\d+\\.\\d% +│`));
     }
     assert.match(result.stdout, /FRAGMENTED/);
+    // Below the table, what each hazard is and where it is fixed.
+    for (const id of HAZARDS_OF_TESTED_VERSIONS[etcdVersion()] ?? []) {
+      assert.match(result.stdout, new RegExp(`^${id.replace('etcd-', '#')} \\(etcd ${version}\\): .+; fixed in [\\d., ]+ \\(https://github\\.com/etcd-io/etcd/`, 'm'));
+    }
   });
 
   it('-o json gives the same facts to scripts', async () => {
@@ -47,6 +66,11 @@ describe('status on a 3-member mTLS cluster at NOSPACE', () => {
     for (const m of members) {
       assert.ok(m.fragmentationRatio > 0, 'fragmented');
       assert.ok(m.quotaUsageRatio > 0.8, 'near or over the quota (see fill.ts)');
+      assert.equal(m.version, etcdVersion());
+      assert.deepEqual(
+        m.hazards.map((h) => h.id),
+        HAZARDS_OF_TESTED_VERSIONS[etcdVersion()] ?? m.hazards.map((h) => h.id),
+      );
     }
   });
 

@@ -84,6 +84,20 @@ describe('extractEtcdMetrics', () => {
     assert.equal(extractEtcdMetrics(page).quotaBytes, undefined);
   });
 
+  it("reads etcd 3.6's alarm series (etcd_debugging_server_alarms), one per active alarm, none on a page without", () => {
+    assert.deepEqual(extractEtcdMetrics(fixture).alarms, [], 'etcd 3.4 has no such series');
+    // Where etcd 3.6 puts the series (sorted by name), as its own tests write it.
+    const page = fixture.replace(
+      /^etcd_debugging_snap_save_marshalling_duration_seconds_bucket/m,
+      'etcd_debugging_server_alarms{alarm_type="NOSPACE",server_id="65e638ad14e3ee5"} 1\netcd_debugging_server_alarms{alarm_type="CORRUPT",server_id="a342701"} 0\netcd_debugging_server_alarms{alarm_type="NOSPACE",server_id="28e508a3e8bb9153"} 1\n$&',
+    );
+    assert.notEqual(page, fixture);
+    assert.deepEqual(extractEtcdMetrics(page).alarms, [
+      { memberId: '65e638ad14e3ee5', alarm: 'NOSPACE' },
+      { memberId: '28e508a3e8bb9153', alarm: 'NOSPACE' },
+    ]);
+  });
+
   it('names the missing metric when the page is not etcd', () => {
     assert.throws(() => extractEtcdMetrics('go_goroutines 12\n'), (err: unknown) => err instanceof MissingMetricError && err.metric === 'etcd_mvcc_db_total_size_in_bytes');
   });

@@ -11,6 +11,7 @@ import type { RunContext } from '../context.js';
 import { checkIdentity, describeAliases } from '../identity.js';
 import { agreedLeader, describeMember, isHealthy, observeEndpoints, onePerMember, type HealthyObservation, type MemberObservation } from '../observe.js';
 import { refuse, StepStop, succeeded, type StepResult } from '../step-result.js';
+import { checkVersions } from '../versions.js';
 
 /** The promise's outcome, to be checked later: a read started early must not reject unheard. */
 function settle<T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> {
@@ -134,11 +135,16 @@ function requireOnlyNoSpace(alarms: AlarmEntry[], nameOf: (id: string) => string
   }
 }
 
-function requireNobodyDefragmenting(members: HealthyObservation[]): void {
+/** Refuses while someone else defragments; says so when a member cannot tell (etcd_disk_defrag_inflight is missing before 3.4.18 and in 3.5.0-3.5.1). */
+function requireNobodyDefragmenting(members: HealthyObservation[]): string {
   const defragmenting = members.filter((o) => o.metrics.defragInflight === true);
   if (defragmenting.length > 0) {
     throw refuse(`${defragmenting.map((o) => o.name).join(', ')} is being defragmented by someone else; wait for it to finish`);
   }
+  const blind = members.filter((o) => o.metrics.defragInflight === undefined);
+  if (blind.length === 0) return '';
+  const versions = [...new Set(blind.map((o) => o.status.version))].join(', ');
+  return `; whether someone else is defragmenting ${blind.map((o) => o.name).join(', ')} cannot be told (etcd ${versions} has no etcd_disk_defrag_inflight)`;
 }
 
 async function requireRoomForSnapshot(ctx: RunContext, members: HealthyObservation[]): Promise<void> {
@@ -174,7 +180,7 @@ export async function preflight(ctx: RunContext): Promise<StepResult> {
   const alarms = await alarmListOf(ctx, leader);
   const nameOf = (id: string) => members.find((o) => o.status.id === id)?.name ?? id;
   requireOnlyNoSpace(alarms, nameOf);
-  requireNobodyDefragmenting(members);
+  const blindNote = requireNobodyDefragmenting(members);
 
   const voters = members.filter((o) => !o.status.isLearner);
   const learners = members.filter((o) => o.status.isLearner);
@@ -195,11 +201,24 @@ export async function preflight(ctx: RunContext): Promise<StepResult> {
     ...(aliases.length > 0 ? { ignoredAliases: aliases } : {}),
   };
 
-  const need = needFor(ctx, voters, alarms.filter((a) => a.alarm === 'NOSPACE').length);
+  const noSpaceAlarms = alarms.filter((a) => a.alarm === 'NOSPACE').length;
+  const need = needFor(ctx, voters, noSpaceAlarms);
   if (!need.needed && !ctx.force) {
     throw new StepStop('skipped', `nothing to do: ${need.why}${aliasNote}`, details);
   }
+  const versions = requireKnownSafeVersions(ctx, members, noSpaceAlarms > 0, details);
   const learnerNote = learners.length > 0 ? `; learner ${learners.map((o) => o.name).join(', ')} is skipped (learners do not count for quorum)` : '';
   const why = need.needed ? need.why : `forced although ${need.why}`;
-  return succeeded(`${voters.length} members healthy, leader ${leader.name}; ${why}${learnerNote}${aliasNote}`, details);
+  return succeeded(`${voters.length} members healthy, leader ${leader.name}; ${why}${learnerNote}${aliasNote}${blindNote}${versions.note}`, { ...details, hazards: versions.findings });
+}
+
+/** One minor version of etcd on every member, and no known hazard of it that refuses this run (src/etcd/hazards.ts). */
+function requireKnownSafeVersions(ctx: RunContext, members: HealthyObservation[], writesHeldBack: boolean, details: Record<string, unknown>): { findings: unknown[]; note: string } {
+  const check = checkVersions(
+    members.map((o) => ({ name: o.name, version: o.status.version })),
+    writesHeldBack,
+    ctx.config.remediation.acceptHazards,
+  );
+  if (!check.ok) throw refuse(`${check.problem}; ${check.fix}`, { ...details, hazards: check.findings });
+  return check;
 }

@@ -4,8 +4,8 @@
 import { formatBytes } from '../../config/units.js';
 import { errorMessage } from '../../errors.js';
 import type { RunContext } from '../context.js';
-import { compareNames, isHealthy } from '../observe.js';
-import { describeSaveFailure } from '../snapshot-store.js';
+import { compareNames, isHealthy, type HealthyObservation } from '../observe.js';
+import { describeSaveFailure, SnapshotSaveError, type SavedSnapshot } from '../snapshot-store.js';
 import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
 
 /**
@@ -19,14 +19,34 @@ export function followerFirst<T extends { name: string }>(voters: T[], isLeader:
 }
 
 /**
- * The follower defragmented first. An early measurement on etcd 3.4 had another
- * member defragment more slowly right after a large snapshot; later alternating
- * runs (256 MiB and 1 GiB, docs/benchmarks.md) found no difference either way,
- * so this order costs nothing and keeps the choice simple.
+ * The members to stream the snapshot from, in order: followers by name (the first
+ * is the one defragmented first), then the leader. An early measurement on etcd 3.4
+ * had another member defragment more slowly right after a large snapshot; later
+ * alternating runs (256 MiB and 1 GiB, docs/benchmarks.md) found no difference
+ * either way, so this order costs nothing and keeps the choice simple.
  */
-function snapshotSource(ctx: RunContext) {
+function snapshotSources(ctx: RunContext): HealthyObservation[] {
   const voters = ctx.facts.before.filter(isHealthy).filter((o) => !o.status.isLearner);
-  return followerFirst(voters, (o) => o.status.id === ctx.facts.leaderId);
+  const first = followerFirst(voters, (o) => o.status.id === ctx.facts.leaderId);
+  const rest = [...voters].sort(compareNames).filter((o) => o !== first && o.status.id !== ctx.facts.leaderId);
+  const leader = voters.filter((o) => o !== first && o.status.id === ctx.facts.leaderId);
+  return first ? [first, ...rest, ...leader] : [];
+}
+
+/**
+ * A stream that broke, or a snapshot that failed its own check, is taken once more
+ * from the next member: reading a snapshot changes nothing. A file that cannot be
+ * written (the disk) would fail the same way from any member.
+ */
+const SNAPSHOT_ATTEMPTS = 2;
+
+function worthAnotherMember(err: unknown): boolean {
+  return !(err instanceof SnapshotSaveError && err.failure === 'file');
+}
+
+async function saveFrom(ctx: RunContext, source: HealthyObservation): Promise<SavedSnapshot> {
+  const stream = await source.client.snapshot(ctx.config.snapshot.timeoutSeconds * 1000);
+  return ctx.snapshots.save(stream, ctx.cluster.name, ctx.run.id);
 }
 
 export async function snapshot(ctx: RunContext): Promise<StepResult> {
@@ -34,22 +54,35 @@ export async function snapshot(ctx: RunContext): Promise<StepResult> {
   if (!config.snapshot.required) {
     return skipped('snapshot.required is false: compacting without a backup, as configured');
   }
-  const source = snapshotSource(ctx);
+  const sources = snapshotSources(ctx);
+  const [source] = sources;
   if (!source) throw fail('no member to take the snapshot from');
   const target = `${ctx.snapshots.dir}/${ctx.snapshots.fileName(ctx.cluster.name, ctx.run.id, new Date())}`;
   if (ctx.dryRun) {
     return skipped(`dry run: would stream ${formatBytes(source.metrics.dbSizeBytes)} from ${source.name} to ${target}`, { source: source.name });
   }
   const started = Date.now();
-  let saved;
-  try {
-    const stream = await source.client.snapshot(config.snapshot.timeoutSeconds * 1000);
-    saved = await ctx.snapshots.save(stream, ctx.cluster.name, ctx.run.id);
-  } catch (err) {
-    const space = { databaseBytes: source.metrics.dbSizeBytes, marginBytes: config.snapshot.marginBytes };
-    const { problem, fix } = describeSaveFailure(err, source.name, ctx.snapshots.dir, space);
-    throw fail(`${problem}; nothing was changed: ${fix}`, { source: source.name }, err);
+  const failedAttempts: string[] = [];
+  let saved: SavedSnapshot | undefined;
+  let from = source;
+  for (const candidate of sources.slice(0, SNAPSHOT_ATTEMPTS)) {
+    from = candidate;
+    try {
+      saved = await saveFrom(ctx, candidate);
+      break;
+    } catch (err) {
+      const space = { databaseBytes: candidate.metrics.dbSizeBytes, marginBytes: config.snapshot.marginBytes };
+      const { problem, fix } = describeSaveFailure(err, candidate.name, ctx.snapshots.dir, space);
+      const last = failedAttempts.length + 1 >= Math.min(SNAPSHOT_ATTEMPTS, sources.length);
+      if (last || !worthAnotherMember(err) || ctx.stopRequested()) {
+        const earlier = failedAttempts.length > 0 ? ` (and before it: ${failedAttempts.join('; ')})` : '';
+        throw fail(`${problem}${earlier}; nothing was changed: ${fix}`, { source: candidate.name, failedAttempts }, err);
+      }
+      failedAttempts.push(problem);
+      ctx.log.warn({ run: ctx.run.id, source: candidate.name, err: problem }, 'snapshot failed; taking it from the next member');
+    }
   }
+  if (!saved) throw fail('no member to take the snapshot from');
   ctx.facts.snapshot = saved;
   let pruned: string[] = [];
   let pruneError: string | undefined;
@@ -61,11 +94,13 @@ export async function snapshot(ctx: RunContext): Promise<StepResult> {
     ctx.log.warn({ err: pruneError, dir: ctx.snapshots.dir }, 'could not remove old snapshots');
   }
   const seconds = (Date.now() - started) / 1000;
-  return succeeded(`wrote and verified ${saved.path} (${formatBytes(saved.bytes)}) from ${source.name}`, {
+  const retried = failedAttempts.length > 0 ? ` after ${failedAttempts.join('; ')}` : '';
+  return succeeded(`wrote and verified ${saved.path} (${formatBytes(saved.bytes)}) from ${from.name}${retried}`, {
     path: saved.path,
     bytes: saved.bytes,
     sha256: saved.sha256,
-    source: source.name,
+    source: from.name,
+    ...(failedAttempts.length > 0 ? { failedAttempts } : {}),
     megabytesPerSecond: seconds > 0 ? Math.round(saved.bytes / 1e6 / seconds) : null,
     removed: pruned,
     ...(pruneError ? { pruneError } : {}),
