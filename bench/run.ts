@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync } from 'node:fs';
 
-const benchmarks = ['bench/scrape.ts', 'bench/fleet.ts', 'bench/alert-storm.ts', 'bench/snapshot.ts', 'bench/remediate.ts'];
+const benchmarks = ['bench/scrape.ts', 'bench/startup.ts', 'bench/fleet.ts', 'bench/alert-storm.ts', 'bench/snapshot.ts', 'bench/remediate.ts'];
 mkdirSync('.bench', { recursive: true });
 const collected = `.bench/results-${new Date().toISOString().replace(/[:.]/g, '-')}.md`;
 let failed = 0;

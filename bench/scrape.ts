@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
+import { etcdBinary } from '../test/harness/etcd-binaries.js';
 import { EtcdTestCluster } from '../test/harness/etcd-cluster.js';
 import { fillToNoSpace } from '../test/harness/fill.js';
 import { GUARD_BIN, startGuard } from '../test/harness/guard.js';
@@ -145,7 +146,7 @@ async function main(): Promise<void> {
       );
       etcdctl.push(
         await timed(async () => {
-          const r = await run('etcdctl', [...cluster.connectionArgs(), 'endpoint', 'status', '-w', 'json'], { env });
+          const r = await run(etcdBinary('etcdctl'), [...cluster.connectionArgs(), 'endpoint', 'status', '-w', 'json'], { env });
           if (r.code !== 0) throw new Error(`etcdctl failed: ${r.stderr}`);
         }),
       );

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { etcdBinary } from '../test/harness/etcd-binaries.js';
 import { EtcdTestCluster } from '../test/harness/etcd-cluster.js';
 import { writeLiveKeys } from '../test/harness/fill.js';
 import { GUARD_BIN } from '../test/harness/guard.js';
@@ -57,7 +58,7 @@ async function guardSnapshot(cluster: EtcdTestCluster, out: string): Promise<Sam
 async function etcdctlSnapshot(cluster: EtcdTestCluster, out: string): Promise<Sample> {
   const [endpoint] = cluster.endpoints;
   const file = join(out, 'etcdctl.db');
-  const timed = await timedCommand('etcdctl', [...cluster.connectionArgs([endpoint!]), 'snapshot', 'save', file]);
+  const timed = await timedCommand(etcdBinary('etcdctl'), [...cluster.connectionArgs([endpoint!]), 'snapshot', 'save', file]);
   return { seconds: timed.seconds, bytes: statSync(file).size, maxRssMiB: timed.maxRssMiB };
 }
 

@@ -1,6 +1,7 @@
 // What the figures were measured on, printed with every benchmark result.
 import { execFileSync } from 'node:child_process';
 import { cpus, release, totalmem } from 'node:os';
+import { etcdBinary } from '../../test/harness/etcd-binaries.js';
 
 export interface Machine {
   cpu: string;
@@ -15,7 +16,7 @@ export interface Machine {
 
 function etcdVersion(): string {
   try {
-    return /etcd Version: (\S+)/.exec(execFileSync('etcd', ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
+    return /etcd Version: (\S+)/.exec(execFileSync(etcdBinary('etcd'), ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
   } catch (err) {
     return `not found (${err instanceof Error ? err.message : String(err)})`;
   }
