@@ -18,8 +18,15 @@ done
 if [ "${#bin_dirs[@]}" -eq 1 ]; then
   echo "test: only the etcd on PATH is tested; scripts/fetch-etcd.sh adds etcd 3.5 (.ci/run does)." >&2
 fi
+# Every etcd is tested even when one fails: the summary names each that failed.
+failed=()
 for dir in "${bin_dirs[@]}"; do
   etcd="${dir:+$dir/}etcd"
-  echo "test: integration tests on $("$etcd" --version | head -1) ($(command -v "$etcd"))"
-  ESG_ETCD_BIN_DIR="$dir" run_tests test/integration/*.test.ts
+  version=$("$etcd" --version | head -1)
+  echo "test: integration tests on $version ($(command -v "$etcd"))"
+  ESG_ETCD_BIN_DIR="$dir" run_tests test/integration/*.test.ts || failed+=("$version")
 done
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "test: integration tests failed on: ${failed[*]}" >&2
+  exit 1
+fi

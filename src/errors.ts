@@ -47,10 +47,14 @@ export class OperationError extends GuardError {
   readonly exitCode = 1;
 }
 
+// Node.js 24 appends advice about its own flags to certificate errors; the guard's
+// sentences say which of its options to check instead.
+const NODE_CA_ADVICE = '; if the root CA is installed locally, try running Node.js with --use-system-ca';
+
 /** The error's message on one line (OpenSSL and gRPC messages span several), at most 240 characters. */
 export function errorMessage(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  const line = text.split('\n').find((l) => l.trim() !== '') ?? '';
+  const line = (text.split('\n').find((l) => l.trim() !== '') ?? '').replace(NODE_CA_ADVICE, '');
   return line.length > 240 ? `${line.slice(0, 237)}...` : line.trim();
 }
 

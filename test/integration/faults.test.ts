@@ -131,7 +131,8 @@ describe('faults around a plain 3-member cluster at NOSPACE', () => {
       const result = await runGuard(['remediate', '--yes', endpoints, '--state-dir', stateDir, '--snapshot-dir', join(dir, 'snap')], {}, 120_000);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(cut.remaining, 0, 'a stream was cut');
-      assert.match(result.stdout, /snapshot succeeded .*wrote and verified .* from (m\d) after the snapshot stream from (?!\1)m\d failed after [\d.]+ MiB/);
+      // grpc-js reports the cut as an error, or (seen on Node.js 24) ends the stream early, which the checksum catches.
+      assert.match(result.stdout, /snapshot succeeded .*wrote and verified .* from (m\d) after the snapshot (stream from (?!\1)m\d failed after [\d.]+ MiB|from (?!\1)m\d is not whole)/);
       await assertRemediated();
     } finally {
       await Promise.all(proxies.map((p) => p.stop()));
