@@ -22,7 +22,8 @@ fi
 failed=()
 for dir in "${bin_dirs[@]}"; do
   etcd="${dir:+$dir/}etcd"
-  version=$("$etcd" --version | head -1)
+  version=$("$etcd" --version)
+  version=${version%%$'\n'*} # the first line; `| head -1` could end etcd with SIGPIPE
   echo "test: integration tests on $version ($(command -v "$etcd"))"
   ESG_ETCD_BIN_DIR="$dir" run_tests test/integration/*.test.ts || failed+=("$version")
 done
