@@ -97,7 +97,7 @@ describe('faults around a plain 3-member cluster at NOSPACE', () => {
       const result = await running;
       assert.equal(result.code, 1, result.stderr);
       assertOneSentence(result.stderr);
-      assert.match(result.stderr, /failed at snapshot .*could not be written to .*: the disk filled up \(ENOSPC: no space left on device.*\) after [\d.]+ MiB of [\d.]+ MiB; nothing was changed: free at least [\d.]+ MiB there \(the database plus snapshot\.marginBytes\)/);
+      assert.match(result.stderr, /failed at snapshot .*could not be written to .*: the disk filled up \(ENOSPC: no space left on device.*\) after [\d.]+ [KM]iB of [\d.]+ MiB; nothing was changed: free at least [\d.]+ MiB there \(the database plus snapshot\.marginBytes\)/);
       assert.deepEqual(readdirSync(disk.path), ['filler'], 'no partial snapshot is left');
       await assertUntouched();
     } finally {
@@ -132,7 +132,7 @@ describe('faults around a plain 3-member cluster at NOSPACE', () => {
       assert.equal(result.code, 0, result.stderr);
       assert.equal(cut.remaining, 0, 'a stream was cut');
       // grpc-js reports the cut as an error, or (seen on Node.js 24) ends the stream early, which the checksum catches.
-      assert.match(result.stdout, /snapshot succeeded .*wrote and verified .* from (m\d) after the snapshot (stream from (?!\1)m\d failed after [\d.]+ MiB|from (?!\1)m\d is not whole)/);
+      assert.match(result.stdout, /snapshot succeeded .*wrote and verified .* from (m\d) after the snapshot (stream from (?!\1)m\d failed after [\d.]+ [KM]iB|from (?!\1)m\d is not whole)/);
       await assertRemediated();
     } finally {
       await Promise.all(proxies.map((p) => p.stop()));
