@@ -40,6 +40,12 @@ export class EtcdAccessError extends GuardError {
   ) {
     super(problem, fix, options);
   }
+
+  /** The error as an EtcdAccessError: itself, or an unexpected failure reading `endpoint`. */
+  static from(endpoint: string, err: unknown): EtcdAccessError {
+    if (err instanceof EtcdAccessError) return err;
+    return new EtcdAccessError(endpoint, 'rejected', `reading ${endpoint} failed (${errorMessage(err)})`, 'run again with --debug and report it', { cause: err });
+  }
 }
 
 /** The operation ran and failed (or a safety gate refused it). */

@@ -4,7 +4,7 @@
 // row, never the whole answer. The alarm store is replicated, so one Status
 // call per read gives every member's alarms.
 import { performance } from 'node:perf_hooks';
-import { EtcdAccessError, errorMessage } from '../errors.js';
+import { EtcdAccessError } from '../errors.js';
 import type { MemberTarget, ResolvedCluster } from '../config/resolve.js';
 import { hedgeDelayMs, hedged, recentLatencyMs } from '../util/hedge.js';
 import { atLeast } from './hazards.js';
@@ -21,11 +21,6 @@ function statusHasAlarms(version: string): boolean {
 }
 /** How long the preferred member may take to give the alarm list before the others are asked too (at least). */
 const ALARM_HEDGE_MS = 250;
-
-function asAccessError(endpoint: string, err: unknown): EtcdAccessError {
-  if (err instanceof EtcdAccessError) return err;
-  return new EtcdAccessError(endpoint, 'rejected', `reading ${endpoint} failed (${errorMessage(err)})`, 'run again with --debug and report it', { cause: err });
-}
 
 function hostPort(endpoint: string): string {
   return new URL(endpoint).host;
@@ -133,7 +128,7 @@ export class EtcdCluster {
     } catch (err) {
       if (!(err instanceof AggregateError)) throw err;
       const first: unknown = err.errors[0];
-      return { error: asAccessError(this.members[this.alarmSource]?.endpoint ?? this.name, first) };
+      return { error: EtcdAccessError.from(this.members[this.alarmSource]?.endpoint ?? this.name, first) };
     }
   }
 
@@ -168,7 +163,7 @@ export class EtcdCluster {
         },
       };
     } catch (err) {
-      return { ok: false, target, error: asAccessError(target.endpoint, err), durationSeconds: (performance.now() - started) / 1000 };
+      return { ok: false, target, error: EtcdAccessError.from(target.endpoint, err), durationSeconds: (performance.now() - started) / 1000 };
     }
   }
 

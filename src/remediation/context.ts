@@ -8,6 +8,7 @@ import type { HookRunner } from './hooks.js';
 import type { MemberObservation } from './observe.js';
 import type { SavedSnapshot, SnapshotStore } from './snapshot-store.js';
 import type { Run } from './types.js';
+import type { Waits } from './waits.js';
 
 /** Facts found along the way; later steps read what earlier ones recorded. */
 export interface RunFacts {
@@ -19,8 +20,6 @@ export interface RunFacts {
   compactedRevision?: number;
   /** Member ids in the order they were defragmented. */
   defragmented: string[];
-  /** Set by disarm when it kept the alarm because a member is still too full. */
-  tooFull?: string;
 }
 
 export interface RunContext {
@@ -41,6 +40,8 @@ export interface RunContext {
   lockLost: () => Promise<string | undefined>;
   /** Timeout of status and /metrics reads during the run. */
   readTimeoutMs: number;
+  /** How often the waits look (src/remediation/waits.ts). */
+  waits: Waits;
   /** True once SIGTERM asked the run to stop: finish the step in flight, start nothing new. */
   stopRequested: () => boolean;
   /** Aborts when the stop is requested: pauses and waits between actions end at once. */

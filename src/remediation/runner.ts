@@ -15,6 +15,7 @@ import { RunLock, type HeldLock } from './run-lock.js';
 import { HistoryWriteError, type RunStore } from './run-store.js';
 import { SnapshotStore } from './snapshot-store.js';
 import type { Run, RunRequest, Step } from './types.js';
+import { WAITS } from './waits.js';
 
 export type StartResult =
   | { kind: 'started'; run: Run; done: Promise<Run> }
@@ -146,6 +147,7 @@ export class Remediator {
       snapshots: new SnapshotStore(config.snapshot.dir),
       hooks: new HookRunner(config.hooks),
       readTimeoutMs: config.remediation.readTimeoutSeconds * 1000,
+      waits: WAITS,
       stopRequested: () => this.stopping,
       stopSignal: this.stopper.signal,
       acquireLock: async () => {

@@ -255,7 +255,7 @@ describe('gates that need clusters of their own', () => {
     }
   });
 
-  it('data that does not fit under disarm.maxQuotaUsage: the alarm is kept and verify says why', async () => {
+  it('data that does not fit under disarm.maxQuotaUsage: the alarm is kept and disarm fails saying why', async () => {
     const full = await EtcdTestCluster.start({});
     try {
       // Every write a new key: compaction frees nothing, and the live data stays
@@ -264,8 +264,8 @@ describe('gates that need clusters of their own', () => {
       const config = writeYaml(join(dir, 'strict.yaml'), { disarm: { maxQuotaUsage: 0.5 } });
       const result = await runGuard(['remediate', '--yes', '--config', config, `--endpoints=${full.endpoints.join(',')}`, '--state-dir', join(dir, 'state2'), '--snapshot-dir', join(dir, 'snap2')], {}, 120_000);
       assert.equal(result.code, 1);
-      assert.match(result.stdout, /– disarm skipped .*kept the NOSPACE alarm: .*% of quota\) after the defragment, above disarm\.maxQuotaUsage 50%/);
-      assert.match(result.stderr, /failed at verify .*the live data does not fit the quota, so raise --quota-backend-bytes or delete data/);
+      assert.match(result.stderr, /failed at disarm .*the NOSPACE alarm was kept: .*% of quota\) after the defragment, above disarm\.maxQuotaUsage 50%, and the next write would raise it again; the live data does not fit the quota, so raise --quota-backend-bytes or delete data/);
+      assert.doesNotMatch(result.stdout, /verify: started/, 'the run stopped at disarm');
       assert.ok((await full.alarms()).some((a) => a.startsWith('NOSPACE')), 'the alarm is kept');
     } finally {
       await full.stop();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compareNames } from '../../src/remediation/observe.js';
+import { compareNames } from '../../src/remediation/members.js';
 import { followerFirst } from '../../src/remediation/steps/snapshot.js';
 
 describe('the order members are taken in', () => {

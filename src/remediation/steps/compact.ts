@@ -2,14 +2,14 @@
 // itself only shrinks with the defragment). Compacting to a revision already
 // compacted is success; any other failure stops the run, because defragmenting
 // without compaction can even grow the file.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../../errors.js';
+import { poll } from '../../util/poll.js';
 import type { RunContext } from '../context.js';
-import { isHealthy, type HealthyObservation } from '../observe.js';
+import { voters } from '../members.js';
+import type { HealthyObservation } from '../observe.js';
 import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
 
 const ALREADY_COMPACTED = /required revision has been compacted/;
-const POLL_MS = 50;
 
 /** How many compactions each member has finished, per etcd's own counter (undefined where etcd lacks it). */
 async function compactionsFinished(ctx: RunContext, members: HealthyObservation[]): Promise<(number | undefined)[]> {
@@ -23,20 +23,21 @@ async function compactionsFinished(ctx: RunContext, members: HealthyObservation[
  */
 async function waitUntilCompactedEverywhere(ctx: RunContext, members: HealthyObservation[], before: (number | undefined)[], timeoutMs: number): Promise<boolean> {
   if (before.some((count) => count === undefined)) return false; // this etcd does not count them
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const now = await compactionsFinished(ctx, members);
-    if (now.every((count, i) => count !== undefined && count > (before[i] ?? 0))) return true;
-    if (Date.now() > deadline) {
-      const behind = members.filter((_, i) => !((now[i] ?? 0) > (before[i] ?? 0))).map((o) => o.name);
-      throw fail(`${behind.join(', ')} did not finish compacting within ${Math.round(timeoutMs / 1000)} s; no member was defragmented`);
-    }
-    await sleep(POLL_MS);
-  }
+  let now: (number | undefined)[] = [];
+  const done = await poll(
+    async () => {
+      now = await compactionsFinished(ctx, members);
+      return now.every((count, i) => count !== undefined && count > (before[i] ?? 0)) ? true : undefined;
+    },
+    { everyMs: ctx.waits.compactionPollMs, withinMs: timeoutMs },
+  );
+  if (done) return true;
+  const behind = members.filter((_, i) => !((now[i] ?? 0) > (before[i] ?? 0))).map((o) => o.name);
+  throw fail(`${behind.join(', ')} did not finish compacting within ${Math.round(timeoutMs / 1000)} s; no member was defragmented`);
 }
 
 export async function compact(ctx: RunContext): Promise<StepResult> {
-  const members = ctx.facts.before.filter(isHealthy).filter((o) => !o.status.isLearner);
+  const members = voters(ctx.facts.before);
   const leader = members.find((o) => o.status.id === ctx.facts.leaderId);
   if (!leader) throw fail('the leader seen in preflight is gone');
   let revision: number;

@@ -5,23 +5,15 @@
 // NOSPACE. After each member: it must answer again and catch up with the
 // leader before the next starts. The first failure stops everything.
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { formatBytes } from '../../config/units.js';
 import { pause } from '../../util/pause.js';
+import { poll } from '../../util/poll.js';
 import { EtcdAccessError, errorMessage } from '../../errors.js';
 import type { RunContext } from '../context.js';
 import type { MemberClient } from '../../etcd/member-client.js';
-import { agreedLeader, CATCH_UP_POLL_MS, compareNames, isHealthy, observe, observeMember, type HealthyObservation } from '../observe.js';
+import { agreedLeader, compareNames, isHealthy, learners as learnersOf, nameOf, voters as votersOf } from '../members.js';
+import { observe, observeMember, type HealthyObservation } from '../observe.js';
 import { fail, interrupt, skipped, succeeded, type StepResult } from '../step-result.js';
-
-// Short polls: every wait here is on the critical path. A cluster poll is a Status
-// and a /metrics page per member; a catch-up poll (CATCH_UP_POLL_MS) is one Status.
-const POLL_MS = 50;
-/** How often the cluster is looked at during defrag.settleSeconds. */
-const SETTLE_WATCH_MS = 1_000;
-/** After a defragment request timed out: how often the member is looked at, and how long before "it never started" is believed. */
-const TIMED_OUT_POLL_MS = 250;
-const NOT_STARTED_AFTER_MS = 3_000;
 
 interface Defragmented {
   name: string;
@@ -39,32 +31,34 @@ interface Defragmented {
 
 /** The whole cluster, healthy: every member answers, a leader is agreed, no alarm but NOSPACE. */
 async function healthyCluster(ctx: RunContext, waitMs: number): Promise<{ members: HealthyObservation[]; leaderId: string }> {
-  const deadline = Date.now() + waitMs;
   let problem = '';
-  for (;;) {
-    const observations = await observe(ctx.cluster, ctx.readTimeoutMs);
-    const down = observations.filter((o) => !isHealthy(o));
-    const members = observations.filter(isHealthy);
-    const nameOf = (id: string) => members.find((o) => o.status.id === id)?.name ?? id;
-    const blocking = members.flatMap((o) => o.status.alarms).filter((a) => a.alarm !== 'NOSPACE');
-    const leaderId = agreedLeader(members);
-    if (blocking.length > 0) {
-      const list = [...new Set(blocking.map((a) => `${a.alarm} on ${nameOf(a.memberId)}`))].join(', ');
-      throw fail(`alarm ${list} appeared during the run; stopped: only NOSPACE is remediated, a CORRUPT member needs a human`);
-    }
-    // Someone else's defragment (or ours, timed out on our side but still running in etcd).
-    const busy = members.filter((o) => o.metrics.defragInflight === true);
-    if (down.length === 0 && busy.length === 0 && leaderId !== undefined) return { members, leaderId };
-    problem =
-      down.length > 0
-        ? `${down.map((o) => `${o.name} (${o.error?.message ?? 'no answer'})`).join('; ')}`
-        : busy.length > 0
-          ? `${busy.map((o) => o.name).join(', ')} is defragmenting`
-          : 'no leader agreed';
-    if (Date.now() >= deadline) throw fail(`the cluster is not healthy: ${problem}; stopped before touching another member`);
-    await pause(POLL_MS, ctx.stopSignal);
-    if (ctx.stopRequested()) throw interrupt(`stopped while waiting for the cluster to be healthy (${problem}); no other member was touched`);
-  }
+  const healthy = await poll(
+    async () => {
+      const observations = await observe(ctx.cluster, ctx.readTimeoutMs);
+      const down = observations.filter((o) => !isHealthy(o));
+      const members = observations.filter(isHealthy);
+      const blocking = members.flatMap((o) => o.status.alarms).filter((a) => a.alarm !== 'NOSPACE');
+      const leaderId = agreedLeader(members);
+      if (blocking.length > 0) {
+        const list = [...new Set(blocking.map((a) => `${a.alarm} on ${nameOf(members, a.memberId)}`))].join(', ');
+        throw fail(`alarm ${list} appeared during the run; stopped: only NOSPACE is remediated, a CORRUPT member needs a human`);
+      }
+      // Someone else's defragment (or ours, timed out on our side but still running in etcd).
+      const busy = members.filter((o) => o.metrics.defragInflight === true);
+      if (down.length === 0 && busy.length === 0 && leaderId !== undefined) return { members, leaderId };
+      problem =
+        down.length > 0
+          ? `${down.map((o) => `${o.name} (${o.error?.message ?? 'no answer'})`).join('; ')}`
+          : busy.length > 0
+            ? `${busy.map((o) => o.name).join(', ')} is defragmenting`
+            : 'no leader agreed';
+      return undefined;
+    },
+    { everyMs: ctx.waits.clusterPollMs, withinMs: waitMs, signal: ctx.stopSignal },
+  );
+  if (healthy) return healthy;
+  if (ctx.stopRequested()) throw interrupt(`stopped while waiting for the cluster to be healthy (${problem}); no other member was touched`);
+  throw fail(`the cluster is not healthy: ${problem}; stopped before touching another member`);
 }
 
 /**
@@ -80,7 +74,7 @@ async function settle(ctx: RunContext, ms: number, catchUpMs: number): Promise<v
     await healthyCluster(ctx, catchUpMs);
     // A lost lock ends the pause too; the check before the next defragment says why.
     if ((await ctx.lockLost()) !== undefined) break;
-    await pause(Math.min(SETTLE_WATCH_MS, until - Date.now()), ctx.stopSignal);
+    await pause(Math.min(ctx.waits.settleWatchMs, until - Date.now()), ctx.stopSignal);
   }
   ctx.progress({ settlingUntil: undefined });
 }
@@ -93,35 +87,39 @@ function clientOf(ctx: RunContext, id: string): MemberClient | undefined {
 /**
  * After its defragment, the member must answer again and apply everything the
  * leader had applied by the time it answered. Polled with Status alone (no
- * /metrics page) every CATCH_UP_POLL_MS: this wait is on the critical path of
+ * /metrics page) every waits.catchUpPollMs: this wait is on the critical path of
  * every member, and a member usually catches up within a few milliseconds.
  * Returns the member's database size as it reports it now.
  */
 async function waitBackAndCaughtUp(ctx: RunContext, member: HealthyObservation, timeoutMs: number): Promise<{ dbSizeBytes: number }> {
-  const deadline = Date.now() + timeoutMs;
   let target: number | undefined;
   let last = 'no answer yet';
-  while (Date.now() < deadline) {
-    const now = await member.client.status(ctx.readTimeoutMs).then(
-      (status) => ({ status }),
-      (err: unknown) => ({ error: errorMessage(err) }),
-    );
-    if ('error' in now) {
-      last = now.error;
-    } else if (now.status.leaderId === now.status.id) {
-      return now.status; // it leads (moveLeader off): nobody to catch up with
-    } else if (now.status.leaderId === '0') {
-      last = 'it knows no leader';
-    } else {
+  const back = await poll(
+    async () => {
+      const now = await member.client.status(ctx.readTimeoutMs).then(
+        (status) => ({ status }),
+        (err: unknown) => ({ error: errorMessage(err) }),
+      );
+      if ('error' in now) {
+        last = now.error;
+        return undefined;
+      }
+      if (now.status.leaderId === now.status.id) return now.status; // it leads (moveLeader off): nobody to catch up with
+      if (now.status.leaderId === '0') {
+        last = 'it knows no leader';
+        return undefined;
+      }
       if (target === undefined) {
         const leader = clientOf(ctx, now.status.leaderId);
         target = leader ? await leader.status(ctx.readTimeoutMs).then((s) => s.raftAppliedIndex, () => undefined) : undefined;
       }
       if (target !== undefined && now.status.raftAppliedIndex >= target) return now.status;
       last = `applied index ${now.status.raftAppliedIndex}, the leader's ${target ?? 'unknown'}`;
-    }
-    await sleep(CATCH_UP_POLL_MS);
-  }
+      return undefined;
+    },
+    { everyMs: ctx.waits.catchUpPollMs, withinMs: timeoutMs },
+  );
+  if (back) return back;
   throw fail(`${member.name} did not answer and catch up with the leader within ${Math.round(timeoutMs / 1000)} s after its defragment (${last}); no other member was touched`);
 }
 
@@ -133,33 +131,36 @@ async function waitBackAndCaughtUp(ctx: RunContext, member: HealthyObservation, 
  */
 async function afterTimedOutDefragment(ctx: RunContext, member: HealthyObservation, timeoutMs: number): Promise<string> {
   const started = Date.now();
-  const deadline = started + timeoutMs;
-  while (Date.now() < deadline) {
-    const now = await observeMember(ctx.cluster, member.client, ctx.readTimeoutMs);
-    if (isHealthy(now)) {
+  const said = await poll(
+    async () => {
+      const now = await observeMember(ctx.cluster, member.client, ctx.readTimeoutMs);
+      if (!isHealthy(now)) return undefined;
       if (now.metrics.dbSizeBytes < member.metrics.dbSizeBytes && now.metrics.defragInflight !== true) return `${member.name} finished its defragment later`;
       if (now.metrics.defragInflight === undefined) return `${member.name} cannot say whether it is defragmenting (etcd ${now.status.version} has no etcd_disk_defrag_inflight)`;
       // Neither busy nor smaller for a while: the request most likely never reached etcd.
-      if (now.metrics.defragInflight === false && Date.now() - started >= NOT_STARTED_AFTER_MS) {
+      if (now.metrics.defragInflight === false && Date.now() - started >= ctx.waits.notStartedAfterMs) {
         return `${member.name} is not defragmenting and its file did not shrink: etcd most likely never started the defragment`;
       }
-    }
-    await pause(TIMED_OUT_POLL_MS, ctx.stopSignal);
-  }
-  return `${member.name} may still be defragmenting`;
+      return undefined;
+    },
+    { everyMs: ctx.waits.timedOutDefragmentPollMs, withinMs: timeoutMs, signal: ctx.stopSignal },
+  );
+  return said ?? `${member.name} may still be defragmenting`;
 }
 
 /**
  * Resolves once every member reports `targetId` as its leader (Status alone, every
- * CATCH_UP_POLL_MS), or when `stop` fires. Errors are polled through: a member
+ * waits.catchUpPollMs), or when `stop` fires. Errors are polled through: a member
  * busy electing may not answer for a moment.
  */
 async function everyoneFollows(ctx: RunContext, members: HealthyObservation[], targetId: string, stop: AbortSignal): Promise<void> {
-  while (!stop.aborted) {
-    const leaders = await Promise.all(members.map((o) => o.client.status(ctx.readTimeoutMs).then((s) => s.leaderId, () => undefined)));
-    if (leaders.every((id) => id === targetId)) return;
-    await pause(CATCH_UP_POLL_MS, stop);
-  }
+  await poll(
+    async () => {
+      const leaders = await Promise.all(members.map((o) => o.client.status(ctx.readTimeoutMs).then((s) => s.leaderId, () => undefined)));
+      return leaders.every((id) => id === targetId) ? true : undefined;
+    },
+    { everyMs: ctx.waits.catchUpPollMs, withinMs: Number.POSITIVE_INFINITY, signal: stop },
+  );
 }
 
 /**
@@ -193,8 +194,8 @@ async function moveLeadership(ctx: RunContext, leader: HealthyObservation, membe
 
 export async function defrag(ctx: RunContext): Promise<StepResult> {
   const { config } = ctx;
-  const voters = ctx.facts.before.filter(isHealthy).filter((o) => !o.status.isLearner);
-  const learners = ctx.facts.before.filter(isHealthy).filter((o) => o.status.isLearner).map((o) => o.name);
+  const voters = votersOf(ctx.facts.before);
+  const learners = learnersOf(ctx.facts.before).map((o) => o.name);
   const startLeader = voters.find((o) => o.status.id === ctx.facts.leaderId);
 
   if (ctx.dryRun) {

@@ -1,20 +1,21 @@
 // Step 5: disarm NOSPACE, and only NOSPACE. etcd compares the physical file with
 // its quota, so the alarm is disarmed only when every member is back under
-// disarm.maxQuotaUsage of it; otherwise the next write would raise it again and
-// verify reports why. etcd sometimes needs a second disarm: the list is read
-// again and the disarm repeated, with backoff.
-import { setTimeout as sleep } from 'node:timers/promises';
+// disarm.maxQuotaUsage of it; otherwise the next write would raise it again, and
+// the step fails saying why. etcd sometimes needs a second disarm: the list is
+// read again and the disarm repeated, with backoff.
 import { errorMessage } from '../../errors.js';
 import type { AlarmEntry } from '../../etcd/types.js';
+import { pause } from '../../util/pause.js';
 import type { RunContext } from '../context.js';
-import { agreedLeader, describeMember, isHealthy, observe } from '../observe.js';
+import { agreedLeader, describeMember, isHealthy, nameOf as nameAmong, voters } from '../members.js';
+import { observe } from '../observe.js';
 import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
 
 export async function disarm(ctx: RunContext): Promise<StepResult> {
   const { config } = ctx;
   const observations = await observe(ctx.cluster, ctx.readTimeoutMs);
   const members = observations.filter(isHealthy);
-  const nameOf = (id: string) => members.find((o) => o.status.id === id)?.name ?? id;
+  const nameOf = (id: string) => nameAmong(members, id);
   const down = observations.filter((o) => !isHealthy(o));
   if (down.length > 0) throw fail(`${down.map((o) => o.name).join(', ')} stopped answering after the defragment; the alarm is kept`);
   const leaderId = agreedLeader(members);
@@ -23,10 +24,10 @@ export async function disarm(ctx: RunContext): Promise<StepResult> {
 
   const limit = config.disarm.maxQuotaUsage;
   // Learners were not defragmented (they are skipped) and do not decide here.
-  const tooFull = members.filter((o) => !o.status.isLearner && o.metrics.quotaBytes !== undefined && o.metrics.dbSizeBytes > limit * o.metrics.quotaBytes);
+  const tooFull = voters(members).filter((o) => o.metrics.quotaBytes !== undefined && o.metrics.dbSizeBytes > limit * o.metrics.quotaBytes);
   if (tooFull.length > 0 && !ctx.dryRun) {
-    ctx.facts.tooFull = `${tooFull.map(describeMember).join(', ')} after the defragment, above disarm.maxQuotaUsage ${Math.round(limit * 100)}%`;
-    return skipped(`kept the NOSPACE alarm: ${ctx.facts.tooFull}; the next write would raise it again`);
+    const which = `${tooFull.map(describeMember).join(', ')} after the defragment, above disarm.maxQuotaUsage ${Math.round(limit * 100)}%`;
+    throw fail(`the NOSPACE alarm was kept: ${which}, and the next write would raise it again; the live data does not fit the quota, so raise --quota-backend-bytes or delete data`, { tooFull: tooFull.map((o) => o.name) });
   }
 
   const list = async (): Promise<AlarmEntry[]> => (await leader.client.alarms(ctx.readTimeoutMs)).filter((a) => a.alarm === 'NOSPACE');
@@ -49,7 +50,7 @@ export async function disarm(ctx: RunContext): Promise<StepResult> {
     if (remaining.length === 0) {
       return succeeded(`disarmed NOSPACE on ${disarmed.join(', ')} (${attempt} attempt${attempt > 1 ? 's' : ''})`, { members: disarmed, attempts: attempt });
     }
-    if (attempt < config.disarm.attempts) await sleep(config.disarm.backoffSeconds * 1000 * 2 ** (attempt - 1));
+    if (attempt < config.disarm.attempts) await pause(config.disarm.backoffSeconds * 1000 * 2 ** (attempt - 1), ctx.stopSignal);
   }
   const why = lastError ? ` (last error: ${lastError})` : ' (etcd accepted each disarm and raised the alarm again)';
   throw fail(

@@ -9,7 +9,8 @@ import { fragmentationRatio, quotaUsageRatio } from '../../etcd/space.js';
 import type { AlarmEntry } from '../../etcd/types.js';
 import type { RunContext } from '../context.js';
 import { checkIdentity, describeAliases } from '../identity.js';
-import { agreedLeader, describeMember, isHealthy, observeEndpoints, onePerMember, type HealthyObservation, type MemberObservation } from '../observe.js';
+import { agreedLeader, describeMember, isHealthy, learners as learnersOf, nameOf as nameAmong, voters as votersOf } from '../members.js';
+import { observeEndpoints, onePerMember, type HealthyObservation, type MemberObservation } from '../observe.js';
 import { refuse, StepStop, succeeded, type StepResult } from '../step-result.js';
 import { checkVersions } from '../versions.js';
 
@@ -93,8 +94,7 @@ function requireOneCluster(endpoints: HealthyObservation[], membership: Membersh
   );
   if (!identity.ok) throw refuse(`${identity.problem}; nothing was changed: ${identity.fix}`);
   const members = onePerMember(endpoints).filter(isHealthy);
-  const nameOf = (id: string) => members.find((o) => o.status.id === id)?.name ?? id;
-  const note = identity.aliases.length > 0 ? `; ${describeAliases(identity.aliases, nameOf)}` : '';
+  const note = identity.aliases.length > 0 ? `; ${describeAliases(identity.aliases, (id) => nameAmong(members, id))}` : '';
   return { members, note, aliases: identity.aliases.flatMap((a) => a.ignored) };
 }
 
@@ -178,12 +178,11 @@ export async function preflight(ctx: RunContext): Promise<StepResult> {
   const leader = members.find((o) => o.status.id === leaderId);
   if (!leader) throw refuse(`the leader ${leaderId} is not one of the configured endpoints`);
   const alarms = await alarmListOf(ctx, leader);
-  const nameOf = (id: string) => members.find((o) => o.status.id === id)?.name ?? id;
-  requireOnlyNoSpace(alarms, nameOf);
+  requireOnlyNoSpace(alarms, (id) => nameAmong(members, id));
   const blindNote = requireNobodyDefragmenting(members);
 
-  const voters = members.filter((o) => !o.status.isLearner);
-  const learners = members.filter((o) => o.status.isLearner);
+  const voters = votersOf(members);
+  const learners = learnersOf(members);
   if (voters.length === 1 && !config.remediation.allowSingleMember) {
     throw refuse('this is a single-member cluster: its defragment would block every read and write while it runs; set remediation.allowSingleMember: true to accept that');
   }
@@ -196,7 +195,7 @@ export async function preflight(ctx: RunContext): Promise<StepResult> {
     leader: leader.name,
     clusterId: leader.status.clusterId,
     members: members.map((o) => memberFacts(o, leaderId)),
-    alarms: alarms.map((a) => ({ member: nameOf(a.memberId), alarm: a.alarm })),
+    alarms: alarms.map((a) => ({ member: nameAmong(members, a.memberId), alarm: a.alarm })),
     ...(learners.length > 0 ? { skippedLearners: learners.map((o) => o.name) } : {}),
     ...(aliases.length > 0 ? { ignoredAliases: aliases } : {}),
   };

@@ -4,7 +4,8 @@
 import { formatBytes } from '../../config/units.js';
 import { errorMessage } from '../../errors.js';
 import type { RunContext } from '../context.js';
-import { compareNames, isHealthy, type HealthyObservation } from '../observe.js';
+import { compareNames, voters as votersOf } from '../members.js';
+import type { HealthyObservation } from '../observe.js';
 import { describeSaveFailure, SnapshotSaveError, type SavedSnapshot } from '../snapshot-store.js';
 import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
 
@@ -26,7 +27,7 @@ export function followerFirst<T extends { name: string }>(voters: T[], isLeader:
  * either way, so this order costs nothing and keeps the choice simple.
  */
 function snapshotSources(ctx: RunContext): HealthyObservation[] {
-  const voters = ctx.facts.before.filter(isHealthy).filter((o) => !o.status.isLearner);
+  const voters = votersOf(ctx.facts.before);
   const first = followerFirst(voters, (o) => o.status.id === ctx.facts.leaderId);
   const rest = [...voters].sort(compareNames).filter((o) => o !== first && o.status.id !== ctx.facts.leaderId);
   const leader = voters.filter((o) => o !== first && o.status.id === ctx.facts.leaderId);
