@@ -2,8 +2,8 @@
 // the edges (snapshots on disk, hooks), and the facts earlier steps found.
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import type { EtcdCluster } from '../etcd/cluster.js';
 import type { AlarmEntry } from '../etcd/types.js';
+import type { RunbookCluster } from './etcd-access.js';
 import type { HookRunner } from './hooks.js';
 import type { MemberObservation } from './observe.js';
 import type { SavedSnapshot, SnapshotStore } from './snapshot-store.js';
@@ -24,7 +24,7 @@ export interface RunFacts {
 
 export interface RunContext {
   run: Run;
-  cluster: EtcdCluster;
+  cluster: RunbookCluster;
   config: Config;
   dryRun: boolean;
   force: boolean;

@@ -1,12 +1,12 @@
 // The pipeline's eyes: every member's gRPC Status (raft indexes, leader, revision)
 // and /metrics (sizes, quota), read concurrently with a timeout.
 import { EtcdAccessError } from '../errors.js';
-import type { EtcdCluster } from '../etcd/cluster.js';
-import type { GrpcStatus, MemberClient } from '../etcd/member-client.js';
+import type { GrpcStatus } from '../etcd/member-client.js';
+import type { RunbookCluster, RunbookMember } from './etcd-access.js';
 import type { EtcdMetrics } from '../etcd/metrics-reader.js';
 
 export interface MemberObservation {
-  client: MemberClient;
+  client: RunbookMember;
   endpoint: string;
   /** Member name, or id, or the endpoint when etcd never told us. */
   name: string;
@@ -17,7 +17,7 @@ export interface MemberObservation {
 
 export type HealthyObservation = MemberObservation & { status: GrpcStatus; metrics: EtcdMetrics };
 
-export async function observeMember(cluster: EtcdCluster, client: MemberClient, timeoutMs: number): Promise<MemberObservation> {
+export async function observeMember(cluster: RunbookCluster, client: RunbookMember, timeoutMs: number): Promise<MemberObservation> {
   const endpoint = client.endpoint;
   try {
     const [status, metrics] = await Promise.all([client.status(timeoutMs), cluster.readMetrics(client.target, timeoutMs)]);
@@ -39,12 +39,12 @@ export function onePerMember(observations: MemberObservation[]): MemberObservati
 }
 
 /** Every member once (see onePerMember); preflight has checked that the endpoints are one cluster's. */
-export async function observe(cluster: EtcdCluster, timeoutMs: number): Promise<MemberObservation[]> {
+export async function observe(cluster: RunbookCluster, timeoutMs: number): Promise<MemberObservation[]> {
   return onePerMember(await observeEndpoints(cluster, timeoutMs));
 }
 
 /** Every configured endpoint, each read on its own (two URLs of one member give two observations). */
-export async function observeEndpoints(cluster: EtcdCluster, timeoutMs: number): Promise<MemberObservation[]> {
+export async function observeEndpoints(cluster: RunbookCluster, timeoutMs: number): Promise<MemberObservation[]> {
   // The member list (for names) is asked alongside when stale, not after: one round trip instead of two.
   const [observations] = await Promise.all([Promise.all(cluster.members.map((m) => observeMember(cluster, m, timeoutMs))), cluster.memberList(timeoutMs)]);
   const ids = observations.flatMap((o) => (o.status ? [o.status.id] : []));

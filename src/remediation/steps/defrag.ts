@@ -10,7 +10,7 @@ import { pause } from '../../util/pause.js';
 import { poll } from '../../util/poll.js';
 import { EtcdAccessError, errorMessage } from '../../errors.js';
 import type { RunContext } from '../context.js';
-import type { MemberClient } from '../../etcd/member-client.js';
+import type { RunbookMember } from '../etcd-access.js';
 import { agreedLeader, compareNames, isHealthy, learners as learnersOf, nameOf, voters as votersOf } from '../members.js';
 import { observe, observeMember, type HealthyObservation } from '../observe.js';
 import { fail, interrupt, skipped, succeeded, type StepResult } from '../step-result.js';
@@ -80,7 +80,7 @@ async function settle(ctx: RunContext, ms: number, catchUpMs: number): Promise<v
 }
 
 /** The client of the member with this id (ids as preflight saw them). */
-function clientOf(ctx: RunContext, id: string): MemberClient | undefined {
+function clientOf(ctx: RunContext, id: string): RunbookMember | undefined {
   return ctx.facts.before.find((o) => o.status?.id === id)?.client;
 }
 

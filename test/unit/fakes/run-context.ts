@@ -1,0 +1,56 @@
+// A RunContext for one step against a FakeCluster: the default configuration
+// with short timeouts, waits of a millisecond, a silent log, and the facts
+// preflight would have recorded (read through the real observe()).
+import { pino } from 'pino';
+import { ConfigSchema, type Config } from '../../../src/config/schema.js';
+import type { RunContext } from '../../../src/remediation/context.js';
+import type { HookRunner } from '../../../src/remediation/hooks.js';
+import { agreedLeader } from '../../../src/remediation/members.js';
+import { observe } from '../../../src/remediation/observe.js';
+import type { SnapshotStore } from '../../../src/remediation/snapshot-store.js';
+import type { Waits } from '../../../src/remediation/waits.js';
+import type { FakeCluster } from './fake-cluster.js';
+
+export const FAST_WAITS: Waits = { clusterPollMs: 1, catchUpPollMs: 1, compactionPollMs: 1, settleWatchMs: 1, timedOutDefragmentPollMs: 1, notStartedAfterMs: 20 };
+
+export interface FakeRun {
+  ctx: RunContext;
+  /** Asks the run to stop, as SIGTERM does. */
+  stop: () => void;
+  /** Makes ctx.lockLost() answer this from now on. */
+  loseLock: (why: string) => void;
+  warnings: string[];
+}
+
+/** `config`: settings over the defaults (defrag.catchUpTimeoutSeconds is 0.2 s unless given). */
+export async function fakeRun(cluster: FakeCluster, config: Record<string, unknown> = {}, options: { dryRun?: boolean } = {}): Promise<FakeRun> {
+  const parsed: Config = ConfigSchema.parse({
+    ...config,
+    defrag: { catchUpTimeoutSeconds: 0.2, timeoutSeconds: 1, ...(config.defrag as object | undefined) },
+    disarm: { backoffSeconds: 0.001, ...(config.disarm as object | undefined) },
+  });
+  const stopper = new AbortController();
+  let lost: string | undefined;
+  const warnings: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(String((JSON.parse(line) as { msg: string }).msg)) });
+  const before = await observe(cluster, 100);
+  const ctx: RunContext = {
+    run: { id: 'run1', cluster: cluster.name, trigger: 'cli', dryRun: options.dryRun ?? false, force: false, startedAt: new Date().toISOString(), outcome: 'running', steps: [], cause: {}, reclaimedBytes: 0 },
+    cluster,
+    config: parsed,
+    dryRun: options.dryRun ?? false,
+    force: false,
+    log,
+    snapshots: undefined as unknown as SnapshotStore,
+    hooks: undefined as unknown as HookRunner,
+    acquireLock: () => Promise.resolve(undefined),
+    lockLost: () => Promise.resolve(lost),
+    readTimeoutMs: 100,
+    waits: FAST_WAITS,
+    stopRequested: () => stopper.signal.aborted,
+    stopSignal: stopper.signal,
+    facts: { before, leaderId: agreedLeader(before) ?? '', alarms: [...cluster.alarms], defragmented: [] },
+    progress: () => undefined,
+  };
+  return { ctx, stop: () => stopper.abort(), loseLock: (why) => (lost = why), warnings };
+}
