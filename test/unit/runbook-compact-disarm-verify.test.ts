@@ -5,21 +5,11 @@ import { describe, it } from 'node:test';
 import { compact } from '../../src/remediation/steps/compact.js';
 import { disarm } from '../../src/remediation/steps/disarm.js';
 import { verify } from '../../src/remediation/steps/verify.js';
-import { StepStop } from '../../src/remediation/step-result.js';
 import { FakeCluster } from './fakes/fake-cluster.js';
-import { fakeRun } from './fakes/run-context.js';
+import { fakeRun, stopOf } from './fakes/run-context.js';
 
 const MiB = 2 ** 20;
 
-async function stopOf(step: Promise<unknown>): Promise<StepStop> {
-  try {
-    await step;
-  } catch (err) {
-    if (err instanceof StepStop) return err;
-    throw err;
-  }
-  assert.fail('the step did not stop');
-}
 
 /** Every member defragmented: the files back to their data. */
 function defragmented(cluster: FakeCluster): FakeCluster {

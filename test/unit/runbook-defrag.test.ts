@@ -6,21 +6,10 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { EtcdAccessError } from '../../src/errors.js';
 import { defrag } from '../../src/remediation/steps/defrag.js';
-import { StepStop } from '../../src/remediation/step-result.js';
 import { eventually } from '../harness/eventually.js';
 import { FakeCluster } from './fakes/fake-cluster.js';
-import { fakeRun } from './fakes/run-context.js';
+import { fakeRun, stopOf } from './fakes/run-context.js';
 
-/** The step's stop: its outcome and sentence. */
-async function stopOf(step: Promise<unknown>): Promise<StepStop> {
-  try {
-    await step;
-  } catch (err) {
-    if (err instanceof StepStop) return err;
-    throw err;
-  }
-  assert.fail('the step did not stop');
-}
 
 describe('defrag (fake cluster)', () => {
   it('followers first by name, one at a time, leadership handed over, the leader last', async () => {

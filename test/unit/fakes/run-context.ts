@@ -1,6 +1,7 @@
 // A RunContext for one step against a FakeCluster: the default configuration
 // with short timeouts, waits of a millisecond, a silent log, and the facts
 // preflight would have recorded (read through the real observe()).
+import { strict as assert } from 'node:assert';
 import { pino } from 'pino';
 import { ConfigSchema, type Config } from '../../../src/config/schema.js';
 import type { RunContext } from '../../../src/remediation/context.js';
@@ -8,6 +9,7 @@ import type { HookRunner } from '../../../src/remediation/hooks.js';
 import { agreedLeader } from '../../../src/remediation/members.js';
 import { observe } from '../../../src/remediation/observe.js';
 import type { SnapshotStore } from '../../../src/remediation/snapshot-store.js';
+import { StepStop } from '../../../src/remediation/step-result.js';
 import type { Waits } from '../../../src/remediation/waits.js';
 import type { FakeCluster } from './fake-cluster.js';
 
@@ -53,4 +55,15 @@ export async function fakeRun(cluster: FakeCluster, config: Record<string, unkno
     progress: () => undefined,
   };
   return { ctx, stop: () => stopper.abort(), loseLock: (why) => (lost = why), warnings };
+}
+
+/** The step's stop (its outcome and sentence); fails the test when the step did not stop. */
+export async function stopOf(step: Promise<unknown>): Promise<StepStop> {
+  try {
+    await step;
+  } catch (err) {
+    if (err instanceof StepStop) return err;
+    throw err;
+  }
+  assert.fail('the step did not stop');
 }
