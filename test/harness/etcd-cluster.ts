@@ -6,6 +6,7 @@ import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
 import { makeTestPki, type TestPki } from './certs.js';
 import { etcdBinary } from './etcd-binaries.js';
+import { eventually } from './eventually.js';
 import { freePorts } from './ports.js';
 import { makeTempDir, removeTempDir, run, spawnTracked, stopProcess, waitForExit, type CommandResult } from './processes.js';
 
@@ -169,8 +170,25 @@ export class EtcdTestCluster {
   }
 
   /** SIGSTOP: the member keeps its sockets open but never answers (a hung node). */
-  pauseMember(index: number): void {
-    this.member(index).process?.kill('SIGSTOP');
+  /**
+   * SIGSTOPs the member and waits until every one of its threads is stopped: the
+   * signal is only queued when kill() returns, and on a busy machine a thread can
+   * still answer a request after it.
+   */
+  async pauseMember(index: number): Promise<void> {
+    const child = this.member(index).process;
+    if (!child?.pid) throw new Error(`member ${index} is not running`);
+    child.kill('SIGSTOP');
+    const tasks = `/proc/${child.pid}/task`;
+    const stopped = (task: string): boolean => {
+      try {
+        return /^\d+ \(.*\) T /.test(readFileSync(join(tasks, task, 'stat'), 'utf8'));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true; // the thread is gone
+        throw err;
+      }
+    };
+    await eventually(`member ${index} stopped`, () => Promise.resolve(readdirSync(tasks).every(stopped) ? true : undefined), 10_000);
   }
 
   resumeMember(index: number): void {

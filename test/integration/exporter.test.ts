@@ -104,7 +104,7 @@ describe('serve /metrics on a 3-member mTLS cluster at NOSPACE', () => {
   });
 
   it('a hung member (SIGSTOP) costs its own series only, within the scrape timeout', async () => {
-    cluster.pauseMember(1);
+    await cluster.pauseMember(1);
     try {
       const body = await scrapeWithinTimeout();
       const up = byMember(parseExposition(body), 'etcd_space_up');
@@ -116,7 +116,7 @@ describe('serve /metrics on a 3-member mTLS cluster at NOSPACE', () => {
 
   it('the member asked first for the alarms hung: the others give them, the scrape still carries every alarm', async () => {
     // Earlier scrapes had the first member answer, so it is asked first; the others are asked after the hedge delay.
-    cluster.pauseMember(0);
+    await cluster.pauseMember(0);
     try {
       const samples = parseExposition(await scrapeWithinTimeout());
       assert.deepEqual(cluster.endpoints.map((e) => byMember(samples, 'etcd_space_up').get(e)), [0, 1, 1]);
@@ -131,7 +131,7 @@ describe('serve /metrics on a 3-member mTLS cluster at NOSPACE', () => {
   });
 
   it('every member hung (a partition): still 200 within the timeout, every member up 0', async () => {
-    for (let i = 0; i < 3; i++) cluster.pauseMember(i);
+    for (let i = 0; i < 3; i++) await cluster.pauseMember(i);
     try {
       const body = await scrapeWithinTimeout();
       assert.deepEqual([...byMember(parseExposition(body), 'etcd_space_up').values()], [0, 0, 0]);
