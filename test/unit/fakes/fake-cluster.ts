@@ -173,6 +173,8 @@ export class FakeCluster implements RunbookCluster {
   alarms: AlarmEntry[] = [];
   revision = 5000;
   behaviour: FakeBehaviour = {};
+  /** Members in the member list that no endpoint reaches. */
+  unconfigured: MemberInfo[] = [];
   readonly calls: string[] = [];
   defragsRunning = 0;
   maxConcurrentDefrags = 0;
@@ -223,7 +225,8 @@ export class FakeCluster implements RunbookCluster {
   }
 
   memberList(): Promise<MemberInfo[]> {
-    return Promise.resolve(this.members.map((m) => ({ id: m.state.id, name: m.state.name, clientUrls: [m.endpoint], isLearner: m.state.isLearner })));
+    const configured = this.members.map((m) => ({ id: m.state.id, name: m.state.name, clientUrls: [m.endpoint], isLearner: m.state.isLearner }));
+    return Promise.resolve([...configured, ...this.unconfigured]);
   }
 
   async memberNames(ids: string[]): Promise<Map<string, string>> {

@@ -25,7 +25,16 @@ export interface FakeRun {
 }
 
 /** `config`: settings over the defaults (defrag.catchUpTimeoutSeconds is 0.2 s unless given). */
-export async function fakeRun(cluster: FakeCluster, config: Record<string, unknown> = {}, options: { dryRun?: boolean } = {}): Promise<FakeRun> {
+export interface FakeRunOptions {
+  dryRun?: boolean;
+  force?: boolean;
+  /** Who holds the run lock already (another run). */
+  lockHolder?: string;
+  /** Free bytes where snapshots are written; 1 GiB by default. */
+  snapshotRoom?: number;
+}
+
+export async function fakeRun(cluster: FakeCluster, config: Record<string, unknown> = {}, options: FakeRunOptions = {}): Promise<FakeRun> {
   const parsed: Config = ConfigSchema.parse({
     ...config,
     defrag: { catchUpTimeoutSeconds: 0.2, timeoutSeconds: 1, ...(config.defrag as object | undefined) },
@@ -41,11 +50,12 @@ export async function fakeRun(cluster: FakeCluster, config: Record<string, unkno
     cluster,
     config: parsed,
     dryRun: options.dryRun ?? false,
-    force: false,
+    force: options.force ?? false,
     log,
-    snapshots: undefined as unknown as SnapshotStore,
+    // preflight asks only for the free space; the snapshot step is not run against the fake.
+    snapshots: { dir: '/snap', freeBytes: () => Promise.resolve({ path: '/snap', free: options.snapshotRoom ?? 2 ** 30 }) } as unknown as SnapshotStore,
     hooks: undefined as unknown as HookRunner,
-    acquireLock: () => Promise.resolve(undefined),
+    acquireLock: () => Promise.resolve(options.lockHolder),
     lockLost: () => Promise.resolve(lost),
     readTimeoutMs: 100,
     waits: FAST_WAITS,
