@@ -1,7 +1,6 @@
 // What the figures were measured on, printed with every benchmark result.
-import { execFileSync } from 'node:child_process';
 import { cpus, release, totalmem } from 'node:os';
-import { etcdBinary } from '../../test/harness/etcd-binaries.js';
+import { etcdBinary, etcdVersionOf } from '../../test/harness/etcd-binaries.js';
 
 export interface Machine {
   cpu: string;
@@ -16,7 +15,7 @@ export interface Machine {
 
 function etcdVersion(): string {
   try {
-    return /etcd Version: (\S+)/.exec(execFileSync(etcdBinary('etcd'), ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
+    return etcdVersionOf(etcdBinary('etcd'));
   } catch (err) {
     return `not found (${err instanceof Error ? err.message : String(err)})`;
   }

@@ -10,11 +10,16 @@ export function etcdBinary(tool: EtcdTool, binDir = process.env.ESG_ETCD_BIN_DIR
   return binDir ? join(binDir, tool) : tool;
 }
 
+/** What `etcd --version` says of itself, e.g. "3.5.30" (`binary`: a path, or a name on PATH). */
+export function etcdVersionOf(binary: string): string {
+  return /etcd Version: (\S+)/.exec(execFileSync(binary, ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
+}
+
 let version: string | undefined;
 
-/** The version of the etcd under test, e.g. "3.5.30" (asked once). */
+/** The version of the etcd under test (asked once). */
 export function etcdVersion(): string {
-  version ??= /etcd Version: (\S+)/.exec(execFileSync(etcdBinary('etcd'), ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
+  version ??= etcdVersionOf(etcdBinary('etcd'));
   return version;
 }
 

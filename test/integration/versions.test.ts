@@ -1,10 +1,9 @@
 // The etcd in front of the guard matters: a cluster mid-upgrade is refused, and
 // the known hazards of its version decide whether a run goes on (src/etcd/hazards.ts).
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { etcdBinary, etcdVersion, HAZARDS_OF_TESTED_VERSIONS } from '../harness/etcd-binaries.js';
+import { etcdBinary, etcdVersion, etcdVersionOf, HAZARDS_OF_TESTED_VERSIONS } from '../harness/etcd-binaries.js';
 import { EtcdTestCluster } from '../harness/etcd-cluster.js';
 import { fillToNoSpace } from '../harness/fill.js';
 import { assertOneSentence, runGuard } from '../harness/guard.js';
@@ -14,7 +13,7 @@ import { MemberGauges, runsFile } from '../harness/remediation.js';
 /** The etcd on PATH (Debian's), when the tests run another one through ESG_ETCD_BIN_DIR. */
 function versionOnPath(): string | undefined {
   if (!process.env.ESG_ETCD_BIN_DIR) return undefined;
-  return /etcd Version: (\S+)/.exec(execFileSync('etcd', ['--version'], { encoding: 'utf8' }))?.[1];
+  return etcdVersionOf('etcd');
 }
 
 describe('a cluster mid-upgrade: one member on the older etcd, two on the newer, at NOSPACE', () => {
