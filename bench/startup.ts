@@ -8,11 +8,11 @@
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { etcdBinary } from '../test/harness/etcd-binaries.js';
-import { EtcdTestCluster } from '../test/harness/etcd-cluster.js';
-import { fillToNoSpace } from '../test/harness/fill.js';
+import type { EtcdTestCluster } from '../test/harness/etcd-cluster.js';
 import { GUARD_BIN } from '../test/harness/guard.js';
 import { run } from '../test/harness/processes.js';
-import { describeMachine, machineLine } from './lib/machine.js';
+import { machineLine, type Machine } from './lib/machine.js';
+import { onNoSpaceCluster } from './lib/nospace-cluster.js';
 import { ms, summarize } from './lib/stats.js';
 
 const { values: args } = parseArgs({
@@ -50,31 +50,23 @@ async function timedRun(side: Side, cluster: EtcdTestCluster): Promise<number> {
   return elapsed;
 }
 
-async function main(): Promise<void> {
-  const machine = describeMachine();
-  console.error(`machine: ${machineLine(machine)}`);
-  const cluster = await EtcdTestCluster.start({ tls: true });
-  try {
-    await fillToNoSpace(cluster);
-    // The first runs fill the compile caches (Node's and the OS page cache): not timed.
-    for (const side of sides) for (let i = 0; i < Number(args.warmup); i++) await timedRun(side, cluster);
-    const times = sides.map(() => [] as number[]);
-    for (let i = 0; i < Number(args.runs); i++) {
-      const order = sides.map((_, index) => index);
-      if (i % 2 === 1) order.reverse();
-      for (const index of order) times[index]!.push(await timedRun(sides[index]!, cluster));
-    }
-    console.log(`## Start-up (\`bench/startup.ts\`)\n`);
-    console.log(`Machine: ${machineLine(machine)}. 3 mTLS members at NOSPACE; ${args.runs} runs each, alternating; process start to exit.\n`);
-    console.log('| command | median ms | p90 ms | min ms |');
-    console.log('| --- | ---: | ---: | ---: |');
-    sides.forEach((side, index) => {
-      const s = summarize(times[index]!);
-      console.log(`| ${side.label} | ${ms(s.median)} | ${ms(s.p90)} | ${ms(s.min)} |`);
-    });
-  } finally {
-    await cluster.stop();
+async function measure(cluster: EtcdTestCluster, machine: Machine): Promise<void> {
+  // The first runs fill the compile caches (Node's and the OS page cache): not timed.
+  for (const side of sides) for (let i = 0; i < Number(args.warmup); i++) await timedRun(side, cluster);
+  const times = sides.map(() => [] as number[]);
+  for (let i = 0; i < Number(args.runs); i++) {
+    const order = sides.map((_, index) => index);
+    if (i % 2 === 1) order.reverse();
+    for (const index of order) times[index]!.push(await timedRun(sides[index]!, cluster));
   }
+  console.log(`## Start-up (\`bench/startup.ts\`)\n`);
+  console.log(`Machine: ${machineLine(machine)}. 3 mTLS members at NOSPACE; ${args.runs} runs each, alternating; process start to exit.\n`);
+  console.log('| command | median ms | p90 ms | min ms |');
+  console.log('| --- | ---: | ---: | ---: |');
+  sides.forEach((side, index) => {
+    const s = summarize(times[index]!);
+    console.log(`| ${side.label} | ${ms(s.median)} | ${ms(s.p90)} | ${ms(s.min)} |`);
+  });
 }
 
-await main();
+await onNoSpaceCluster(measure);
