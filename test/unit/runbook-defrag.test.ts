@@ -95,10 +95,8 @@ describe('defrag (fake cluster)', () => {
 
   it('a member that stops answering between two defragments: the next one is not started', async () => {
     const cluster = new FakeCluster({ leader: 'm2' });
-    cluster.behaviour.defragment = (m) => {
-      m.state.dbSizeBytes = m.state.dbSizeInUseBytes;
+    cluster.behaviour.afterDefragment = (m) => {
       if (m.state.name === 'm1') cluster.member('m3').state.down = 'connection refused';
-      return Promise.resolve();
     };
     const { ctx } = await fakeRun(cluster);
     const stop = await stopOf(defrag(ctx));
@@ -109,10 +107,8 @@ describe('defrag (fake cluster)', () => {
 
   it('CORRUPT appearing between two members stops the run, naming it', async () => {
     const cluster = new FakeCluster({ leader: 'm2' });
-    cluster.behaviour.defragment = (m) => {
-      m.state.dbSizeBytes = m.state.dbSizeInUseBytes;
+    cluster.behaviour.afterDefragment = () => {
       cluster.alarms.push({ memberId: cluster.member('m3').state.id, alarm: 'CORRUPT' });
-      return Promise.resolve();
     };
     const { ctx } = await fakeRun(cluster);
     const stop = await stopOf(defrag(ctx));
@@ -163,10 +159,8 @@ describe('defrag (fake cluster)', () => {
   it('a stop request between members: interrupted, naming what is left', async () => {
     const cluster = new FakeCluster({ leader: 'm2' });
     const run = await fakeRun(cluster);
-    cluster.behaviour.defragment = (m) => {
-      m.state.dbSizeBytes = m.state.dbSizeInUseBytes;
+    cluster.behaviour.afterDefragment = () => {
       run.stop();
-      return Promise.resolve();
     };
     const stop = await stopOf(defrag(run.ctx));
     assert.equal(stop.outcome, 'interrupted');
@@ -176,10 +170,8 @@ describe('defrag (fake cluster)', () => {
   it('the run lock lost between members: interrupted before the next defragment', async () => {
     const cluster = new FakeCluster({ leader: 'm2' });
     const run = await fakeRun(cluster);
-    cluster.behaviour.defragment = (m) => {
-      m.state.dbSizeBytes = m.state.dbSizeInUseBytes;
+    cluster.behaviour.afterDefragment = () => {
       run.loseLock('the run lock was taken over by pid 42');
-      return Promise.resolve();
     };
     const stop = await stopOf(defrag(run.ctx));
     assert.equal(stop.outcome, 'interrupted');

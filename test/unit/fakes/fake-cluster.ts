@@ -35,7 +35,10 @@ export interface FakeMemberState {
 type Override<A extends unknown[]> = (member: FakeMember, ...args: A) => Promise<void>;
 
 export interface FakeBehaviour {
+  /** Replaces the defragment (and its effect: the file back to the data in use). */
   defragment?: Override<[]>;
+  /** Runs after a defragment done as etcd does it: a fault that follows it. */
+  afterDefragment?: (member: FakeMember) => void;
   moveLeader?: Override<[targetId: string]>;
   disarmNoSpace?: Override<[memberId: string]>;
   compact?: Override<[revision: number]>;
@@ -108,6 +111,7 @@ export class FakeMember implements RunbookMember {
     try {
       if (c.behaviour.defragment) return await c.behaviour.defragment(this);
       this.state.dbSizeBytes = this.state.dbSizeInUseBytes;
+      c.behaviour.afterDefragment?.(this);
     } finally {
       c.defragsRunning--;
     }
