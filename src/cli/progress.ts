@@ -27,7 +27,7 @@ export function progressPrinter(write: (text: string) => void, tty: boolean): Ru
   const live = (): void => {
     if (!current) return;
     const elapsed = ((Date.now() - Date.parse(current.startedAt)) / 1000).toFixed(0);
-    const member = typeof current.details.current === 'string' ? `: ${current.details.current}` : '';
+    const member = current.name === 'defrag' && current.details.current !== undefined ? `: ${current.details.current}` : '';
     write(`\r\x1b[2K${MARKS.running} ${current.name}${member} (${elapsed} s)`);
   };
   return {

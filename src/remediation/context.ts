@@ -20,7 +20,12 @@ export interface RunFacts {
   compactedRevision?: number;
   /** Member ids in the order they were defragmented. */
   defragmented: string[];
+  /** What the defragments returned so far: the run's reclaimedBytes, also when it stopped halfway. */
+  reclaimedBytes: number;
 }
+
+/** The cross-process run lock, as the runner found it before the pipeline started. */
+export type RunLockState = { kind: 'held' } | { kind: 'taken'; holder: string } | { kind: 'unavailable'; error: unknown };
 
 export interface RunContext {
   run: Run;
@@ -31,8 +36,8 @@ export interface RunContext {
   log: Logger;
   snapshots: SnapshotStore;
   hooks: HookRunner;
-  /** Takes the cross-process lock for this cluster; returns who holds it when taken already. */
-  acquireLock: () => Promise<string | undefined>;
+  /** Whether this run holds the cross-process lock for its cluster (preflight refuses otherwise). */
+  lock: RunLockState;
   /**
    * Checks, now, that this run still holds that lock: why not (another process took
    * it over after this one stalled for a minute), or undefined while it does.

@@ -11,9 +11,12 @@ import { hooks } from './steps/hooks.js';
 import { preflight } from './steps/preflight.js';
 import { snapshot } from './steps/snapshot.js';
 import { verify } from './steps/verify.js';
-import type { Run, Step, StepName } from './types.js';
+import type { AnyStepDetails, DetailsOf, Run, Step, StepName } from './types.js';
 
-export const RUNBOOK: ReadonlyArray<readonly [StepName, (ctx: RunContext) => Promise<StepResult>]> = [
+/** A row of the runbook: a step's name and the function that does it, returning that step's details. */
+type RunbookRow = { [N in StepName]: readonly [N, (ctx: RunContext) => Promise<StepResult<DetailsOf<N>>>] }[StepName];
+
+export const RUNBOOK: readonly RunbookRow[] = [
   ['preflight', preflight], // every member answers, a leader, no CORRUPT, room for a backup
   ['snapshot', snapshot], //   back up first: etcdctl snapshot save, verified
   ['compact', compact], //     etcdctl compact $(current revision)
@@ -73,7 +76,7 @@ export async function runPipeline(ctx: RunContext, events: PipelineEvents): Prom
   return run;
 }
 
-function endStep(step: Step, outcome: Step['outcome'], reason: string | undefined, details: Record<string, unknown> | undefined): void {
+function endStep(step: Step, outcome: Step['outcome'], reason: string | undefined, details: AnyStepDetails | undefined): void {
   step.outcome = outcome;
   step.reason = reason;
   step.details = { ...step.details, ...(details ?? {}) };
@@ -86,11 +89,4 @@ function endRun(run: Run, outcome: Run['outcome'], reason: string): void {
   run.reason = reason;
   run.endedAt = now();
   run.durationSeconds = seconds(run.startedAt, run.endedAt);
-  // What the defragments returned, also when the run stopped halfway.
-  const members: unknown = run.steps.find((s) => s.name === 'defrag')?.details.members;
-  let reclaimed = 0;
-  if (Array.isArray(members)) {
-    for (const m of members as { reclaimedBytes?: unknown }[]) if (typeof m.reclaimedBytes === 'number') reclaimed += m.reclaimedBytes;
-  }
-  run.reclaimedBytes = reclaimed;
 }

@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
 import type { Config } from '../config/schema.js';
-import type { EtcdCluster } from '../etcd/cluster.js';
-import type { RunContext } from './context.js';
+import type { RunbookCluster } from './etcd-access.js';
+import type { RunContext, RunLockState } from './context.js';
 import { HookRunner } from './hooks.js';
 import type { RemediationMetrics } from './metrics.js';
 import { runPipeline, type PipelineEvents } from './pipeline.js';
@@ -15,7 +15,7 @@ import { RunLock, type HeldLock } from './run-lock.js';
 import { HistoryWriteError, type RunStore } from './run-store.js';
 import { SnapshotStore } from './snapshot-store.js';
 import type { Run, RunRequest, Step } from './types.js';
-import { WAITS } from './waits.js';
+import { WAITS, type Waits } from './waits.js';
 
 export type StartResult =
   | { kind: 'started'; run: Run; done: Promise<Run> }
@@ -31,11 +31,13 @@ export interface RunListener {
 }
 
 export interface RemediatorDependencies {
-  clusters: EtcdCluster[];
+  clusters: RunbookCluster[];
   config: Config;
   store: RunStore;
   log: Logger;
   metrics?: RemediationMetrics;
+  /** How often the steps' waits look; WAITS unless a test makes them quicker. */
+  waits?: Waits;
 }
 
 /** How long a real request waits for a dry run (or an ending run) to finish before it starts its own. */
@@ -134,10 +136,26 @@ export class Remediator {
     await Promise.all([...this.running.values()].map((r) => r.done));
   }
 
-  private async execute(cluster: EtcdCluster, run: Run): Promise<Run> {
-    const { config, store, log, metrics } = this.deps;
+  private async execute(cluster: RunbookCluster, run: Run): Promise<Run> {
+    const { log, metrics } = this.deps;
+    log.info({ run: run.id, cluster: run.cluster, trigger: run.trigger, dryRun: run.dryRun, force: run.force }, 'run started');
+    metrics?.runStarted(run);
+    this.persist(run);
     let held: HeldLock | undefined;
-    const ctx: RunContext = {
+    const lock = await this.takeLock(cluster.name, run, (acquired) => (held = acquired));
+    const ctx = this.contextFor(cluster, run, lock, () => held);
+    try {
+      await runPipeline(ctx, this.pipelineEvents());
+    } finally {
+      run.reclaimedBytes = ctx.facts.reclaimedBytes;
+      await this.finish(cluster, run, held);
+    }
+    return run;
+  }
+
+  private contextFor(cluster: RunbookCluster, run: Run, lock: RunLockState, held: () => HeldLock | undefined): RunContext {
+    const { config, log } = this.deps;
+    return {
       run,
       cluster,
       config,
@@ -147,59 +165,69 @@ export class Remediator {
       snapshots: new SnapshotStore(config.snapshot.dir),
       hooks: new HookRunner(config.hooks),
       readTimeoutMs: config.remediation.readTimeoutSeconds * 1000,
-      waits: WAITS,
+      waits: this.deps.waits ?? WAITS,
       stopRequested: () => this.stopping,
       stopSignal: this.stopper.signal,
-      acquireLock: async () => {
-        const acquired = await this.lock.acquire(cluster.name, run.id, {
-          onLost: (why) => log.error({ run: run.id, cluster: cluster.name, why }, 'the run lock was lost; the run stops before its next action'),
-        });
-        if ('held' in acquired) {
-          held = acquired.held;
-          return undefined;
-        }
-        return acquired.holder;
-      },
-      lockLost: async () => (held ? await held.check() : undefined),
-      facts: { before: [], leaderId: '', alarms: [], defragmented: [] },
+      lock,
+      lockLost: async () => await held()?.check(),
+      facts: { before: [], leaderId: '', alarms: [], defragmented: [], reclaimedBytes: 0 },
       progress: () => undefined,
     };
-    const persist = (): void => {
-      store.save(run).catch((err: unknown) => log.error({ err, run: run.id }, 'run not persisted'));
-    };
-    const events: PipelineEvents = {
-      stepStarted: (r, step) => {
-        log.info({ run: r.id, cluster: r.cluster, step: step.name, dryRun: r.dryRun }, 'step started');
-        persist();
-        for (const l of this.listeners) l.stepStarted?.(r, step);
-      },
-      stepEnded: (r, step) => {
-        log.info({ run: r.id, cluster: r.cluster, step: step.name, outcome: step.outcome, seconds: step.durationSeconds, reason: step.reason }, 'step ended');
-        metrics?.stepEnded(r, step);
-        persist();
-        for (const l of this.listeners) l.stepEnded?.(r, step);
-      },
-    };
+  }
 
-    log.info({ run: run.id, cluster: run.cluster, trigger: run.trigger, dryRun: run.dryRun, force: run.force }, 'run started');
-    metrics?.runStarted(run);
-    persist();
+  private persist(run: Run): void {
+    this.deps.store.save(run).catch((err: unknown) => this.deps.log.error({ err, run: run.id }, 'run not persisted'));
+  }
+
+  /** Every step's start and end: logged, counted, persisted, and told to the listeners. */
+  private pipelineEvents(): PipelineEvents {
+    const { log, metrics } = this.deps;
+    return {
+      stepStarted: (run, step) => {
+        log.info({ run: run.id, cluster: run.cluster, step: step.name, dryRun: run.dryRun }, 'step started');
+        this.persist(run);
+        for (const l of this.listeners) l.stepStarted?.(run, step);
+      },
+      stepEnded: (run, step) => {
+        log.info({ run: run.id, cluster: run.cluster, step: step.name, outcome: step.outcome, seconds: step.durationSeconds, reason: step.reason }, 'step ended');
+        metrics?.stepEnded(run, step);
+        this.persist(run);
+        for (const l of this.listeners) l.stepEnded?.(run, step);
+      },
+    };
+  }
+
+  private async finish(cluster: RunbookCluster, run: Run, held: HeldLock | undefined): Promise<void> {
+    const { log, metrics } = this.deps;
     try {
-      await runPipeline(ctx, events);
+      // First, in the same turn as the pipeline's end: the store (which the webhook's
+      // cooldown reads) knows the outcome before any request can look.
+      await this.recordEnd(run);
+      metrics?.runEnded(run);
     } finally {
-      try {
-        // First, in the same turn as the pipeline's end: the store (which the webhook's
-        // cooldown reads) knows the outcome before any request can look.
-        await this.recordEnd(run);
-        metrics?.runEnded(run);
-      } finally {
-        if (held) await held.release().catch((err: unknown) => log.error({ err, run: run.id }, 'lock not released'));
-        this.running.delete(cluster.name);
-      }
-      log.info({ run: run.id, cluster: run.cluster, outcome: run.outcome, reason: run.reason, seconds: run.durationSeconds, recordError: run.recordError }, 'run ended');
-      for (const l of this.listeners) l.runEnded?.(run);
+      if (held) await held.release().catch((err: unknown) => log.error({ err, run: run.id }, 'lock not released'));
+      this.running.delete(cluster.name);
     }
-    return run;
+    log.info({ run: run.id, cluster: run.cluster, outcome: run.outcome, reason: run.reason, seconds: run.durationSeconds, recordError: run.recordError }, 'run ended');
+    for (const l of this.listeners) l.runEnded?.(run);
+  }
+
+  /**
+   * Takes the cross-process lock before the pipeline starts; preflight refuses the
+   * run when another run holds it or it cannot be written (requireRunLock).
+   */
+  private async takeLock(cluster: string, run: Run, onHeld: (held: HeldLock) => void): Promise<RunLockState> {
+    const { log } = this.deps;
+    try {
+      const acquired = await this.lock.acquire(cluster, run.id, {
+        onLost: (why) => log.error({ run: run.id, cluster, why }, 'the run lock was lost; the run stops before its next action'),
+      });
+      if (!('held' in acquired)) return { kind: 'taken', holder: acquired.holder };
+      onHeld(acquired.held);
+      return { kind: 'held' };
+    } catch (error) {
+      return { kind: 'unavailable', error };
+    }
   }
 
   /**

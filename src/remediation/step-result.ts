@@ -1,18 +1,18 @@
 // How a step reports: it returns a StepResult when it succeeded or chose to skip,
 // and throws a StepStop when the run must stop here (refused, failed, interrupted).
-import type { StepOutcome } from './types.js';
+import type { AnyStepDetails, StepOutcome } from './types.js';
 
-export interface StepResult {
+export interface StepResult<D extends AnyStepDetails = AnyStepDetails> {
   outcome: 'succeeded' | 'skipped';
   reason?: string;
-  details?: Record<string, unknown>;
+  details?: D;
 }
 
-export function succeeded(reason: string, details: Record<string, unknown> = {}): StepResult {
+export function succeeded<D extends AnyStepDetails>(reason: string, details?: D): StepResult<D> {
   return { outcome: 'succeeded', reason, details };
 }
 
-export function skipped(reason: string, details: Record<string, unknown> = {}): StepResult {
+export function skipped<D extends AnyStepDetails>(reason: string, details?: D): StepResult<D> {
   return { outcome: 'skipped', reason, details };
 }
 
@@ -24,7 +24,7 @@ export class StepStop extends Error {
   constructor(
     readonly outcome: Extract<StepOutcome, 'refused' | 'failed' | 'interrupted' | 'skipped'>,
     readonly reason: string,
-    readonly details: Record<string, unknown> = {},
+    readonly details: AnyStepDetails = {},
     options?: ErrorOptions,
   ) {
     super(reason, options);
@@ -32,7 +32,7 @@ export class StepStop extends Error {
   }
 }
 
-export const refuse = (reason: string, details?: Record<string, unknown>): StepStop => new StepStop('refused', reason, details);
-export const fail = (reason: string, details?: Record<string, unknown>, cause?: unknown): StepStop =>
+export const refuse = (reason: string, details?: AnyStepDetails): StepStop => new StepStop('refused', reason, details);
+export const fail = (reason: string, details?: AnyStepDetails, cause?: unknown): StepStop =>
   new StepStop('failed', reason, details, cause === undefined ? undefined : { cause });
-export const interrupt = (reason: string, details?: Record<string, unknown>): StepStop => new StepStop('interrupted', reason, details);
+export const interrupt = (reason: string, details?: AnyStepDetails): StepStop => new StepStop('interrupted', reason, details);

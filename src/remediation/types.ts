@@ -2,6 +2,15 @@
 // sequence of named Steps, each with an outcome. Runs are also read back from
 // runs.jsonl on disk, so the schemas here validate them and define the types.
 import { z } from 'zod';
+import {
+  CompactDetailsSchema,
+  DefragDetailsSchema,
+  DisarmDetailsSchema,
+  HooksDetailsSchema,
+  PreflightDetailsSchema,
+  SnapshotDetailsSchema,
+  VerifyDetailsSchema,
+} from './step-details.js';
 
 export const STEP_NAMES = ['preflight', 'snapshot', 'compact', 'defrag', 'disarm', 'verify', 'hooks'] as const;
 export const StepNameSchema = z.enum(STEP_NAMES);
@@ -18,17 +27,30 @@ export type RunOutcome = z.infer<typeof RunOutcomeSchema>;
 export const TriggerSchema = z.enum(['webhook', 'api', 'cli', 'policy']);
 export type Trigger = z.infer<typeof TriggerSchema>;
 
-export const StepSchema = z.object({
-  name: StepNameSchema,
+const stepFields = {
   outcome: StepOutcomeSchema,
   startedAt: z.string(),
   endedAt: z.string().optional(),
   durationSeconds: z.number().optional(),
   /** One sentence: why it was skipped, refused or failed, or what it did. */
   reason: z.string().optional(),
-  details: z.record(z.string(), z.unknown()).default({}),
-});
+};
+
+/** A step of a run, its details typed by its name (src/remediation/step-details.ts). */
+export const StepSchema = z.discriminatedUnion('name', [
+  z.object({ name: z.literal('preflight'), ...stepFields, details: PreflightDetailsSchema.default({}) }),
+  z.object({ name: z.literal('snapshot'), ...stepFields, details: SnapshotDetailsSchema.default({}) }),
+  z.object({ name: z.literal('compact'), ...stepFields, details: CompactDetailsSchema.default({}) }),
+  z.object({ name: z.literal('defrag'), ...stepFields, details: DefragDetailsSchema.default({}) }),
+  z.object({ name: z.literal('disarm'), ...stepFields, details: DisarmDetailsSchema.default({}) }),
+  z.object({ name: z.literal('verify'), ...stepFields, details: VerifyDetailsSchema.default({}) }),
+  z.object({ name: z.literal('hooks'), ...stepFields, details: HooksDetailsSchema.default({}) }),
+]);
 export type Step = z.infer<typeof StepSchema>;
+export type StepOf<N extends StepName> = Extract<Step, { name: N }>;
+export type DetailsOf<N extends StepName> = StepOf<N>['details'];
+/** Any step's details: what a step that stops, or reports progress, may record. */
+export type AnyStepDetails = DetailsOf<StepName>;
 
 export const RunSchema = z.object({
   id: z.string(),
@@ -57,4 +79,9 @@ export interface RunRequest {
   dryRun: boolean;
   force: boolean;
   cause?: Record<string, unknown>;
+}
+
+/** The run's step of that name, typed, if it got that far. */
+export function stepNamed<N extends StepName>(run: Pick<Run, 'steps'>, name: N): StepOf<N> | undefined {
+  return run.steps.find((s): s is StepOf<N> => s.name === name);
 }

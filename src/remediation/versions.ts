@@ -3,23 +3,11 @@
 // those versions (src/etcd/hazards.ts) are said, or refuse the run, as their
 // policy and remediation.acceptHazards decide.
 import { hazardsOf, minorVersion, type VersionHazard } from '../etcd/hazards.js';
+import type { HazardFinding } from './step-details.js';
 
 export interface MemberVersion {
   name: string;
   version: string;
-}
-
-/** A hazard that applies, with the members and versions it applies to. */
-export interface HazardFinding {
-  id: string;
-  title: string;
-  link: string;
-  fixedIn: string[];
-  members: string[];
-  versions: string[];
-  /** proceeding: said and gone on with; accepted: it refuses, but the configuration accepts it. */
-  decision: 'proceeding' | 'accepted' | 'refusing';
-  advice: string;
 }
 
 export type VersionCheck = { ok: true; findings: HazardFinding[]; note: string } | { ok: false; problem: string; fix: string; findings: HazardFinding[] };

@@ -7,7 +7,7 @@ import { strict as assert } from 'node:assert';
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Run } from '../../src/remediation/types.js';
+import { stepNamed, type Run } from '../../src/remediation/types.js';
 import { EtcdTestCluster } from '../harness/etcd-cluster.js';
 import { fillToNoSpace, readAll } from '../harness/fill.js';
 import { GateProxy } from '../harness/gate-proxy.js';
@@ -115,7 +115,7 @@ describe('faults around a plain 3-member cluster at NOSPACE', () => {
     assert.match(result.stdout, new RegExp(`preflight succeeded .*; ${first} is the same member as ${alias} \\(m1\\): it is used once`));
     const runs = runsFile(stateDir);
     const last = runs[runs.length - 1];
-    const defragmented = (last?.steps.find((s) => s.name === 'defrag')?.details.members ?? []) as { name: string }[];
+    const defragmented = (last ? stepNamed(last, 'defrag')?.details.members : undefined) ?? [];
     assert.deepEqual(defragmented.map((m) => m.name).sort(), ['m1', 'm2', 'm3'], 'three members, each defragmented once');
     await assertRemediated();
   });

@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Run } from '../../src/remediation/types.js';
+import { stepNamed, type Run } from '../../src/remediation/types.js';
 import { EtcdTestCluster } from '../harness/etcd-cluster.js';
 import { fillToNoSpace } from '../harness/fill.js';
 import { runGuard, startGuard, type RunningGuard } from '../harness/guard.js';
@@ -15,17 +15,13 @@ import { getRun, listRuns, MemberGauges, post, runsFile, waitForRun, writeYaml }
 const TOKEN = 'interrupt-test-token';
 const auth = { authorization: `Bearer ${TOKEN}` };
 
-interface Defragmented {
-  name: string;
-}
-
 /** The run is in the pause after a defragment (defrag.settleSeconds). */
 function pausing(run: Run): boolean {
-  return typeof run.steps.find((s) => s.name === 'defrag')?.details.settlingUntil === 'string';
+  return stepNamed(run, 'defrag')?.details.settlingUntil !== undefined;
 }
 
 function defragmented(run: Run): string[] {
-  const members = run.steps.find((s) => s.name === 'defrag')?.details.members as Defragmented[] | undefined;
+  const members = stepNamed(run, 'defrag')?.details.members;
   return (members ?? []).map((m) => m.name);
 }
 

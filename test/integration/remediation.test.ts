@@ -5,7 +5,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseExposition } from '../../src/etcd/prom-text.js';
-import type { Run } from '../../src/remediation/types.js';
+import { stepNamed, type Run } from '../../src/remediation/types.js';
 import { EtcdTestCluster } from '../harness/etcd-cluster.js';
 import { fillToNoSpace, readAll } from '../harness/fill.js';
 import { get, startGuard, type RunningGuard } from '../harness/guard.js';
@@ -102,7 +102,7 @@ describe('one Alertmanager alert remediates a 3-member mTLS cluster at NOSPACE',
   });
 
   it('the snapshot is complete: etcdctl snapshot status accepts it', async () => {
-    const path = run.steps.find((s) => s.name === 'snapshot')?.details.path;
+    const path = stepNamed(run, 'snapshot')?.details.path;
     assert.ok(typeof path === 'string' && existsSync(path), `snapshot at ${String(path)}`);
     const status = await cluster.etcdctl(['snapshot', 'status', path, '-w', 'json']);
     assert.equal(status.code, 0, status.stderr);
@@ -120,8 +120,8 @@ describe('one Alertmanager alert remediates a 3-member mTLS cluster at NOSPACE',
   });
 
   it("the run's own record agrees: one at a time, in order, leader last, leadership handed over first", () => {
-    const defrag = run.steps.find((s) => s.name === 'defrag');
-    const members = defrag?.details.members as { name: string; startedAt: string; seconds: number; wasLeader: boolean }[];
+    const defrag = stepNamed(run, 'defrag');
+    const members = defrag?.details.members ?? [];
     assert.equal(members.length, 3);
     for (let i = 1; i < members.length; i++) {
       const previousEnd = Date.parse(members[i - 1]?.startedAt ?? '') + (members[i - 1]?.seconds ?? 0) * 1000;
@@ -133,7 +133,7 @@ describe('one Alertmanager alert remediates a 3-member mTLS cluster at NOSPACE',
       members.map((m) => m.wasLeader),
       [false, false, true],
     );
-    assert.equal((defrag?.details.movedLeadership as string[]).length, 1, 'leadership was moved before the leader was defragmented');
+    assert.equal(defrag?.details.movedLeadership?.length, 1, 'leadership was moved before the leader was defragmented');
   });
 
   it('the run is in /api/runs and in runs.jsonl with every step timed', async () => {

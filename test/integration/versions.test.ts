@@ -8,6 +8,7 @@ import { etcdBinary, etcdVersion, etcdVersionOf, HAZARDS_OF_TESTED_VERSIONS } fr
 import { EtcdTestCluster } from '../harness/etcd-cluster.js';
 import { fillToNoSpace } from '../harness/fill.js';
 import { assertOneSentence, runGuard } from '../harness/guard.js';
+import { stepNamed } from '../../src/remediation/types.js';
 import { makeTempDir } from '../harness/processes.js';
 import { MemberGauges, runsFile } from '../harness/remediation.js';
 
@@ -54,7 +55,8 @@ describe('a cluster mid-upgrade: one member on the older etcd, two on the newer,
     assert.deepEqual(await gauges.read('etcd_debugging_mvcc_compact_revision'), compactBefore, 'nothing was compacted');
     assert.deepEqual(await gauges.read('etcd_mvcc_db_total_size_in_bytes'), sizesBefore, 'nothing was defragmented');
     const runs = runsFile(stateDir);
-    const hazards = runs[runs.length - 1]?.steps[0]?.details.hazards as { id: string; members: string[] }[];
+    const last = runs[runs.length - 1];
+    const hazards = (last ? stepNamed(last, 'preflight')?.details.hazards : undefined) ?? [];
     assert.deepEqual(
       hazards.map((h) => [h.id, h.members]),
       (HAZARDS_OF_TESTED_VERSIONS[older ?? ''] ?? []).map((id) => [id, ['m1']]),

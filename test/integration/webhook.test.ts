@@ -9,6 +9,7 @@ import { parseExposition } from '../../src/etcd/prom-text.js';
 import { EtcdTestCluster } from '../harness/etcd-cluster.js';
 import { fillToNoSpace } from '../harness/fill.js';
 import { get, startGuard, type RunningGuard } from '../harness/guard.js';
+import { stepNamed } from '../../src/remediation/types.js';
 import { makeTempDir, stopProcess } from '../harness/processes.js';
 import { alertPayload, listRuns, post, waitForRun, writeYaml } from '../harness/remediation.js';
 
@@ -103,7 +104,7 @@ describe('the webhook on a 3-member cluster at NOSPACE', () => {
     const [id] = ids;
     const run = await waitForRun(guard.url, id ?? '');
     assert.equal(run.outcome, 'succeeded', run.reason);
-    assert.equal((run.steps.find((s) => s.name === 'defrag')?.details.members as unknown[]).length, 3);
+    assert.equal(stepNamed(run, 'defrag')?.details.members?.length, 3);
     assert.equal((await listRuns(guard.url)).length, 1);
   });
 

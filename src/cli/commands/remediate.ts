@@ -8,7 +8,7 @@ import { EtcdCluster } from '../../etcd/cluster.js';
 import { OperationError, UsageError } from '../../errors.js';
 import { RunStore } from '../../remediation/run-store.js';
 import { Remediator } from '../../remediation/runner.js';
-import type { Run } from '../../remediation/types.js';
+import { stepNamed, type Run } from '../../remediation/types.js';
 import { progressPrinter } from '../progress.js';
 import { sentence, type Output } from '../report.js';
 
@@ -92,8 +92,8 @@ export async function remediateCommand(loaded: LoadedConfig, options: RemediateO
     const ok = run.outcome === 'succeeded' || run.outcome === 'skipped';
     if (ok) output.out(line);
     else output.err(line);
-    const snapshot = run.steps.find((s) => s.name === 'snapshot')?.details.path;
-    if (typeof snapshot === 'string') output.out(`snapshot: ${snapshot}\n`);
+    const snapshot = stepNamed(run, 'snapshot')?.details.path;
+    if (snapshot !== undefined) output.out(`snapshot: ${snapshot}\n`);
     return ok ? 0 : 1;
   } finally {
     process.off('SIGINT', onSignal);

@@ -5,6 +5,7 @@
 import { errorMessage } from '../../errors.js';
 import { poll } from '../../util/poll.js';
 import type { RunContext } from '../context.js';
+import type { CompactDetails } from '../step-details.js';
 import { voters } from '../members.js';
 import type { HealthyObservation } from '../observe.js';
 import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
@@ -36,7 +37,7 @@ async function waitUntilCompactedEverywhere(ctx: RunContext, members: HealthyObs
   throw fail(`${behind.join(', ')} did not finish compacting within ${Math.round(timeoutMs / 1000)} s; no member was defragmented`);
 }
 
-export async function compact(ctx: RunContext): Promise<StepResult> {
+export async function compact(ctx: RunContext): Promise<StepResult<CompactDetails>> {
   const members = voters(ctx.facts.before);
   const leader = members.find((o) => o.status.id === ctx.facts.leaderId);
   if (!leader) throw fail('the leader seen in preflight is gone');

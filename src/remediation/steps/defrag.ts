@@ -10,24 +10,11 @@ import { pause } from '../../util/pause.js';
 import { poll } from '../../util/poll.js';
 import { EtcdAccessError, errorMessage } from '../../errors.js';
 import type { RunContext } from '../context.js';
+import type { DefragDetails, Defragmented } from '../step-details.js';
 import type { RunbookMember } from '../etcd-access.js';
 import { agreedLeader, compareNames, isHealthy, learners as learnersOf, nameOf, voters as votersOf } from '../members.js';
 import { observe, observeMember, type HealthyObservation } from '../observe.js';
 import { fail, interrupt, skipped, succeeded, type StepResult } from '../step-result.js';
-
-interface Defragmented {
-  name: string;
-  id: string;
-  wasLeader: boolean;
-  startedAt: string;
-  /** From the defragment request to the member caught up again. */
-  seconds: number;
-  /** The Defragment call alone (the member is blocked meanwhile). */
-  defragmentSeconds: number;
-  beforeBytes: number;
-  afterBytes: number;
-  reclaimedBytes: number;
-}
 
 /** The whole cluster, healthy: every member answers, a leader is agreed, no alarm but NOSPACE. */
 async function healthyCluster(ctx: RunContext, waitMs: number): Promise<{ members: HealthyObservation[]; leaderId: string }> {
@@ -192,7 +179,7 @@ async function moveLeadership(ctx: RunContext, leader: HealthyObservation, membe
   return target.name;
 }
 
-export async function defrag(ctx: RunContext): Promise<StepResult> {
+export async function defrag(ctx: RunContext): Promise<StepResult<DefragDetails>> {
   const { config } = ctx;
   const voters = votersOf(ctx.facts.before);
   const learners = learnersOf(ctx.facts.before).map((o) => o.name);
@@ -211,7 +198,7 @@ export async function defrag(ctx: RunContext): Promise<StepResult> {
   const movedLeadership: string[] = [];
   const spent = { healthChecksSeconds: 0, moveLeaderSeconds: 0 };
   const since = (t: number) => (performance.now() - t) / 1000;
-  const details = () => ({ leaderAtStart: startLeader?.name, order: done.map((d) => d.name), members: done, movedLeadership, ...spent, skippedLearners: learners });
+  const details = (): DefragDetails => ({ leaderAtStart: startLeader?.name, order: done.map((d) => d.name), members: done, movedLeadership, ...spent, skippedLearners: learners });
 
   while (done.length < voters.length) {
     if (done.length > 0 && config.defrag.settleSeconds > 0) await settle(ctx, config.defrag.settleSeconds * 1000, catchUpMs);
@@ -257,6 +244,7 @@ export async function defrag(ctx: RunContext): Promise<StepResult> {
     const defragmentSeconds = since(defragStarted);
     const back = await waitBackAndCaughtUp(ctx, next, catchUpMs);
     const afterBytes = back.dbSizeBytes;
+    const reclaimedBytes = Math.max(0, next.metrics.dbSizeBytes - afterBytes);
     done.push({
       name: next.name,
       id: next.status.id,
@@ -266,9 +254,10 @@ export async function defrag(ctx: RunContext): Promise<StepResult> {
       defragmentSeconds,
       beforeBytes: next.metrics.dbSizeBytes,
       afterBytes,
-      reclaimedBytes: Math.max(0, next.metrics.dbSizeBytes - afterBytes),
+      reclaimedBytes,
     });
     ctx.facts.defragmented.push(next.status.id);
+    ctx.facts.reclaimedBytes += reclaimedBytes;
     ctx.progress({ ...details(), current: undefined });
   }
 

@@ -7,11 +7,12 @@ import { errorMessage } from '../../errors.js';
 import type { AlarmEntry } from '../../etcd/types.js';
 import { pause } from '../../util/pause.js';
 import type { RunContext } from '../context.js';
+import type { DisarmDetails } from '../step-details.js';
 import { agreedLeader, describeMember, isHealthy, nameOf as nameAmong, voters } from '../members.js';
 import { observe } from '../observe.js';
 import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
 
-export async function disarm(ctx: RunContext): Promise<StepResult> {
+export async function disarm(ctx: RunContext): Promise<StepResult<DisarmDetails>> {
   const { config } = ctx;
   const observations = await observe(ctx.cluster, ctx.readTimeoutMs);
   const members = observations.filter(isHealthy);

@@ -3,9 +3,10 @@
 // this far, so a failed remediation never triggers node restarts.
 import { errorMessage } from '../../errors.js';
 import type { RunContext } from '../context.js';
+import type { HooksDetails } from '../step-details.js';
 import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
 
-export async function hooks(ctx: RunContext): Promise<StepResult> {
+export async function hooks(ctx: RunContext): Promise<StepResult<HooksDetails>> {
   const configured = ctx.hooks.configured;
   if (configured.length === 0) return skipped('no hooks configured');
   if (ctx.dryRun) return skipped(`dry run: would run the ${configured.join(' and ')} hook`);

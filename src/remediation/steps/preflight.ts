@@ -7,7 +7,8 @@ import { GuardError, errorMessage } from '../../errors.js';
 import type { Membership } from '../../etcd/member-client.js';
 import { fragmentationRatio, quotaUsageRatio } from '../../etcd/space.js';
 import type { AlarmEntry } from '../../etcd/types.js';
-import type { RunContext } from '../context.js';
+import type { RunContext, RunLockState } from '../context.js';
+import type { HazardFinding, MemberFacts, PreflightDetails } from '../step-details.js';
 import { checkIdentity, describeAliases } from '../identity.js';
 import { agreedLeader, describeMember, isHealthy, learners as learnersOf, nameOf as nameAmong, voters as votersOf } from '../members.js';
 import { observeEndpoints, onePerMember, type HealthyObservation, type MemberObservation } from '../observe.js';
@@ -26,7 +27,7 @@ function percent(ratio: number): string {
   return `${Math.round(ratio * 100)}%`;
 }
 
-function memberFacts(o: HealthyObservation, leaderId: string): Record<string, unknown> {
+function memberFacts(o: HealthyObservation, leaderId: string): MemberFacts {
   return {
     name: o.name,
     id: o.status.id,
@@ -56,15 +57,12 @@ export function needFor(ctx: RunContext, members: HealthyObservation[], noSpaceA
 }
 
 /** One run per cluster across processes: a lock that cannot be written (a full state dir) refuses too. */
-async function requireLock(ctx: RunContext): Promise<void> {
-  let holder: string | undefined;
-  try {
-    holder = await ctx.acquireLock();
-  } catch (err) {
-    if (err instanceof GuardError) throw refuse(`${err.problem}, so this run cannot be kept apart from others; nothing was changed: ${err.fix}`);
-    throw err;
-  }
-  if (holder !== undefined) throw refuse(`another run is in progress: ${holder}`);
+export function requireRunLock(lock: RunLockState): void {
+  if (lock.kind === 'held') return;
+  if (lock.kind === 'taken') throw refuse(`another run is in progress: ${lock.holder}`);
+  const { error } = lock;
+  if (error instanceof GuardError) throw refuse(`${error.problem}, so this run cannot be kept apart from others; nothing was changed: ${error.fix}`);
+  throw error;
 }
 
 function requireAllAnswering(observations: MemberObservation[]): HealthyObservation[] {
@@ -164,9 +162,9 @@ async function requireRoomForSnapshot(ctx: RunContext, members: HealthyObservati
   }
 }
 
-export async function preflight(ctx: RunContext): Promise<StepResult> {
+export async function preflight(ctx: RunContext): Promise<StepResult<PreflightDetails>> {
   const { config, cluster } = ctx;
-  await requireLock(ctx);
+  requireRunLock(ctx.lock);
 
   // The member list, needed as etcd has it now, is read alongside every member's state.
   const listed = settle(cluster.membershipNow(ctx.readTimeoutMs));
@@ -191,7 +189,7 @@ export async function preflight(ctx: RunContext): Promise<StepResult> {
   ctx.facts.before = members;
   ctx.facts.leaderId = leaderId;
   ctx.facts.alarms = alarms;
-  const details = {
+  const details: PreflightDetails = {
     leader: leader.name,
     clusterId: leader.status.clusterId,
     members: members.map((o) => memberFacts(o, leaderId)),
@@ -212,7 +210,7 @@ export async function preflight(ctx: RunContext): Promise<StepResult> {
 }
 
 /** One minor version of etcd on every member, and no known hazard of it that refuses this run (src/etcd/hazards.ts). */
-function requireKnownSafeVersions(ctx: RunContext, members: HealthyObservation[], writesHeldBack: boolean, details: Record<string, unknown>): { findings: unknown[]; note: string } {
+function requireKnownSafeVersions(ctx: RunContext, members: HealthyObservation[], writesHeldBack: boolean, details: PreflightDetails): { findings: HazardFinding[]; note: string } {
   const check = checkVersions(
     members.map((o) => ({ name: o.name, version: o.status.version })),
     writesHeldBack,

@@ -4,6 +4,7 @@
 import { formatBytes } from '../../config/units.js';
 import { errorMessage } from '../../errors.js';
 import type { RunContext } from '../context.js';
+import type { SnapshotDetails } from '../step-details.js';
 import { compareNames, voters as votersOf } from '../members.js';
 import type { HealthyObservation } from '../observe.js';
 import { describeSaveFailure, SnapshotSaveError, type SavedSnapshot } from '../snapshot-store.js';
@@ -50,7 +51,7 @@ async function saveFrom(ctx: RunContext, source: HealthyObservation): Promise<Sa
   return ctx.snapshots.save(stream, ctx.cluster.name, ctx.run.id);
 }
 
-export async function snapshot(ctx: RunContext): Promise<StepResult> {
+export async function snapshot(ctx: RunContext): Promise<StepResult<SnapshotDetails>> {
   const { config } = ctx;
   if (!config.snapshot.required) {
     return skipped('snapshot.required is false: compacting without a backup, as configured');

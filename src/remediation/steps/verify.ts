@@ -6,6 +6,7 @@ import { errorMessage } from '../../errors.js';
 import { fragmentationRatio } from '../../etcd/space.js';
 import { poll } from '../../util/poll.js';
 import type { RunContext } from '../context.js';
+import type { VerifyDetails } from '../step-details.js';
 import { agreedLeader, isHealthy, learners as learnersOf, voters } from '../members.js';
 import { observe, type HealthyObservation } from '../observe.js';
 import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
@@ -36,7 +37,7 @@ async function stillListingNoSpace(ctx: RunContext, members: HealthyObservation[
   return behind;
 }
 
-export async function verify(ctx: RunContext): Promise<StepResult> {
+export async function verify(ctx: RunContext): Promise<StepResult<VerifyDetails>> {
   if (ctx.dryRun) return skipped('dry run: nothing to verify');
   const observations = await observe(ctx.cluster, ctx.readTimeoutMs);
   const members = observations.filter(isHealthy);

@@ -3,6 +3,7 @@
 // raft indexes. Defragment, MoveLeader, disarm and the reads change that state as
 // etcd would; each can be replaced per test to make a fault happen. Every call is
 // written to `calls`, and `maxConcurrentDefrags` proves one defragment at a time.
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { MemberTarget } from '../../../src/config/resolve.js';
 import { EtcdAccessError } from '../../../src/errors.js';
@@ -43,6 +44,13 @@ export interface FakeBehaviour {
   disarmNoSpace?: Override<[memberId: string]>;
   compact?: Override<[revision: number]>;
   writeProbe?: Override<[key: string]>;
+  /** Replaces the snapshot stream (a stream that breaks, a checksum that is wrong). */
+  snapshot?: (member: FakeMember) => Readable;
+}
+
+/** What etcd streams for a snapshot: the database, then the SHA-256 of it (the snapshot store checks it). */
+export function snapshotBytes(database: Buffer): Buffer {
+  return Buffer.concat([database, createHash('sha256').update(database).digest()]);
 }
 
 export class FakeMember implements RunbookMember {
@@ -90,9 +98,12 @@ export class FakeMember implements RunbookMember {
     return Promise.resolve([...this.cluster.alarms]);
   }
 
+  /** A small database of this member's name, with etcd's checksum after it. */
   snapshot(): Promise<NodeJS.ReadableStream> {
     this.answer();
-    return Promise.resolve(Readable.from([]));
+    this.cluster.calls.push(`snapshot ${this.state.name}`);
+    if (this.cluster.behaviour.snapshot) return Promise.resolve(this.cluster.behaviour.snapshot(this));
+    return Promise.resolve(Readable.from([snapshotBytes(Buffer.from(this.state.name.repeat(1024)))]));
   }
 
   async compact(revision: number): Promise<void> {

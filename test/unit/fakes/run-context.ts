@@ -5,10 +5,10 @@ import { strict as assert } from 'node:assert';
 import { pino } from 'pino';
 import { ConfigSchema, type Config } from '../../../src/config/schema.js';
 import type { RunContext } from '../../../src/remediation/context.js';
-import type { HookRunner } from '../../../src/remediation/hooks.js';
+import { HookRunner } from '../../../src/remediation/hooks.js';
 import { agreedLeader } from '../../../src/remediation/members.js';
 import { observe } from '../../../src/remediation/observe.js';
-import type { SnapshotStore } from '../../../src/remediation/snapshot-store.js';
+import { SnapshotStore } from '../../../src/remediation/snapshot-store.js';
 import { StepStop } from '../../../src/remediation/step-result.js';
 import type { Waits } from '../../../src/remediation/waits.js';
 import type { FakeCluster } from './fake-cluster.js';
@@ -32,6 +32,13 @@ export interface FakeRunOptions {
   lockHolder?: string;
   /** Free bytes where snapshots are written; 1 GiB by default. */
   snapshotRoom?: number;
+  /** A real snapshot store in this directory, for the snapshot step (instead of one that only tells its free bytes). */
+  snapshotDir?: string;
+}
+
+/** Preflight asks the snapshot store only for its free space. */
+function roomOnly(free: number): SnapshotStore {
+  return { dir: '/snap', freeBytes: () => Promise.resolve({ path: '/snap', free }) } as unknown as SnapshotStore;
 }
 
 export async function fakeRun(cluster: FakeCluster, config: Record<string, unknown> = {}, options: FakeRunOptions = {}): Promise<FakeRun> {
@@ -52,16 +59,15 @@ export async function fakeRun(cluster: FakeCluster, config: Record<string, unkno
     dryRun: options.dryRun ?? false,
     force: options.force ?? false,
     log,
-    // preflight asks only for the free space; the snapshot step is not run against the fake.
-    snapshots: { dir: '/snap', freeBytes: () => Promise.resolve({ path: '/snap', free: options.snapshotRoom ?? 2 ** 30 }) } as unknown as SnapshotStore,
-    hooks: undefined as unknown as HookRunner,
-    acquireLock: () => Promise.resolve(options.lockHolder),
+    snapshots: options.snapshotDir === undefined ? roomOnly(options.snapshotRoom ?? 2 ** 30) : new SnapshotStore(options.snapshotDir),
+    hooks: new HookRunner(parsed.hooks),
+    lock: options.lockHolder === undefined ? { kind: 'held' } : { kind: 'taken', holder: options.lockHolder },
     lockLost: () => Promise.resolve(lost),
     readTimeoutMs: 100,
     waits: FAST_WAITS,
     stopRequested: () => stopper.signal.aborted,
     stopSignal: stopper.signal,
-    facts: { before, leaderId: agreedLeader(before) ?? '', alarms: [...cluster.alarms], defragmented: [] },
+    facts: { before, leaderId: agreedLeader(before) ?? '', alarms: [...cluster.alarms], defragmented: [], reclaimedBytes: 0 },
     progress: () => undefined,
   };
   return { ctx, stop: () => stopper.abort(), loseLock: (why) => (lost = why), warnings };

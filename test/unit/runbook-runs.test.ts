@@ -1,0 +1,159 @@
+// Whole runs through the Remediator against an in-memory cluster (test/unit/fakes):
+// the runbook's order, the run record as runs.jsonl keeps it (every step's
+// details read back through their schemas, unchanged), the lock taken before
+// the pipeline and released after it, and what each kind of ending records.
+import { strict as assert } from 'node:assert';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import { ConfigSchema } from '../../src/config/schema.js';
+import { RunLock } from '../../src/remediation/run-lock.js';
+import { RunStore } from '../../src/remediation/run-store.js';
+import { Remediator } from '../../src/remediation/runner.js';
+import { RunSchema, STEP_NAMES, type Run } from '../../src/remediation/types.js';
+import { makeTempDir } from '../harness/processes.js';
+import { FakeCluster } from './fakes/fake-cluster.js';
+import { FAST_WAITS } from './fakes/run-context.js';
+
+const MiB = 2 ** 20;
+const tempDir = (): string => makeTempDir('runs');
+
+interface Guard {
+  remediator: Remediator;
+  store: RunStore;
+  stateDir: string;
+}
+
+async function guardFor(cluster: FakeCluster, settings: Record<string, unknown> = {}, lockDir?: string): Promise<Guard> {
+  const stateDir = tempDir();
+  const config = ConfigSchema.parse({
+    state: { dir: lockDir ?? stateDir },
+    snapshot: { dir: join(stateDir, 'snapshots') },
+    defrag: { catchUpTimeoutSeconds: 0.2, timeoutSeconds: 1 },
+    disarm: { backoffSeconds: 0.001 },
+    ...settings,
+  });
+  const log = pino({ level: 'silent' });
+  const store = await RunStore.open(stateDir, log);
+  return { remediator: new Remediator({ clusters: [cluster], config, store, log, waits: FAST_WAITS }), store, stateDir };
+}
+
+async function runOnce(guard: Guard, dryRun = false): Promise<Run> {
+  const started = guard.remediator.start({ cluster: 'default', trigger: 'cli', dryRun, force: false });
+  assert.equal(started.kind, 'started');
+  return started.kind === 'started' ? started.done : assert.fail('not started');
+}
+
+/** The run as runs.jsonl has it, read by a store opened afresh. */
+async function readBack(guard: Guard, id: string): Promise<Run | undefined> {
+  await guard.store.close();
+  const reopened = await RunStore.open(guard.stateDir, pino({ level: 'silent' }));
+  try {
+    return reopened.get(id);
+  } finally {
+    await reopened.close();
+  }
+}
+
+/** The record survives the trip to disk whole: every step's details parse through their schema, nothing lost or changed. */
+async function assertRecordedWhole(guard: Guard, run: Run): Promise<void> {
+  const json = JSON.parse(JSON.stringify(run)) as unknown;
+  assert.deepEqual(RunSchema.parse(json), json);
+  assert.deepEqual(await readBack(guard, run.id), json);
+}
+
+const stepsOf = (run: Run): string[] => run.steps.map((s) => `${s.name} ${s.outcome}`);
+const writes = (cluster: FakeCluster): string[] => cluster.calls.filter((c) => !c.startsWith('snapshot '));
+
+describe('runs through the Remediator (fake cluster)', () => {
+  it('a run at NOSPACE: every step in order, the alarm gone, the record whole on disk', async () => {
+    const cluster = new FakeCluster({ leader: 'm2' });
+    const guard = await guardFor(cluster);
+    const run = await runOnce(guard);
+    assert.equal(run.outcome, 'succeeded', run.reason);
+    assert.deepEqual(stepsOf(run), ['preflight succeeded', 'snapshot succeeded', 'compact succeeded', 'defrag succeeded', 'disarm succeeded', 'verify succeeded', 'hooks skipped']);
+    assert.deepEqual(
+      run.steps.map((s) => s.name),
+      [...STEP_NAMES],
+    );
+    assert.deepEqual(cluster.defragmented(), ['m1', 'm3', 'm2']);
+    assert.deepEqual(cluster.alarms, []);
+    assert.equal(run.reclaimedBytes, 3 * 13 * MiB);
+    await assertRecordedWhole(guard, run);
+  });
+
+  it('the lock is taken before the pipeline and released after it: the next run takes it again', async () => {
+    const cluster = new FakeCluster();
+    const guard = await guardFor(cluster);
+    await runOnce(guard);
+    const acquired = await new RunLock(guard.stateDir).acquire('default', 'rnext');
+    assert.ok('held' in acquired, 'the lock was released');
+    await acquired.held.release();
+  });
+
+  it('a state dir where no lock can be written refuses the run at preflight, before anything is read or changed', async () => {
+    const cluster = new FakeCluster();
+    const parent = tempDir();
+    writeFileSync(join(parent, 'file'), '');
+    const guard = await guardFor(cluster, {}, join(parent, 'file', 'state'));
+    const run = await runOnce(guard);
+    assert.equal(run.outcome, 'refused');
+    assert.deepEqual(stepsOf(run), ['preflight refused']);
+    assert.match(run.reason ?? '', /, so this run cannot be kept apart from others; nothing was changed: /);
+    assert.deepEqual(cluster.calls, []);
+    await assertRecordedWhole(guard, run);
+  });
+
+  it('a failed defragment stops the run there: nothing after it runs, what was reclaimed is counted', async () => {
+    const cluster = new FakeCluster({ leader: 'm2' });
+    cluster.behaviour.defragment = (member) => {
+      if (member.state.name === 'm3') return Promise.reject(new Error('etcdserver: request timed out'));
+      member.state.dbSizeBytes = member.state.dbSizeInUseBytes;
+      return Promise.resolve();
+    };
+    const guard = await guardFor(cluster);
+    const run = await runOnce(guard);
+    assert.equal(run.outcome, 'failed');
+    assert.deepEqual(stepsOf(run), ['preflight succeeded', 'snapshot succeeded', 'compact succeeded', 'defrag failed']);
+    assert.equal(run.reason, 'defragmenting m3 failed (etcdserver: request timed out); no other member was touched');
+    assert.equal(run.reclaimedBytes, 13 * MiB);
+    assert.equal(cluster.alarms.length, 3, 'no alarm was disarmed');
+    await assertRecordedWhole(guard, run);
+  });
+
+  it('a stop asked for during the defragments ends the run interrupted, before the next member', async () => {
+    const cluster = new FakeCluster({ leader: 'm2' });
+    const guard = await guardFor(cluster);
+    let stopping: Promise<void> | undefined;
+    cluster.behaviour.afterDefragment = () => {
+      stopping ??= guard.remediator.stop();
+    };
+    const run = await runOnce(guard);
+    await stopping;
+    assert.equal(run.outcome, 'interrupted');
+    assert.deepEqual(cluster.defragmented(), ['m1']);
+    assert.match(run.reason ?? '', /^stopped before defragmenting m2, m3; 1 of 3 members were defragmented$/);
+    await assertRecordedWhole(guard, run);
+  });
+
+  it('a dry run records the plan and changes nothing', async () => {
+    const cluster = new FakeCluster({ leader: 'm2' });
+    const guard = await guardFor(cluster);
+    const run = await runOnce(guard, true);
+    assert.equal(run.outcome, 'skipped');
+    assert.equal(run.reason, 'dry run: the plan is in the steps; nothing was changed');
+    assert.deepEqual(writes(cluster), []);
+    await assertRecordedWhole(guard, run);
+  });
+
+  it('nothing to do: the run is skipped at preflight with why', async () => {
+    const cluster = new FakeCluster({ atNoSpace: false });
+    for (const m of cluster.members) m.state.dbSizeBytes = 21 * MiB;
+    const guard = await guardFor(cluster);
+    const run = await runOnce(guard);
+    assert.equal(run.outcome, 'skipped');
+    assert.match(run.reason ?? '', /^nothing to do: no NOSPACE alarm and the fullest member is .* below trigger\.minQuotaUsage 80%$/);
+    assert.deepEqual(writes(cluster), []);
+  });
+});
