@@ -38,6 +38,8 @@ export interface RemediatorDependencies {
   metrics?: RemediationMetrics;
   /** How often the steps' waits look; WAITS unless a test makes them quicker. */
   waits?: Waits;
+  /** How long a real request waits for a dry run (or an ending run) to finish; JOIN_WAIT_MS unless a test makes it shorter. */
+  joinWaitMs?: number;
 }
 
 /** How long a real request waits for a dry run (or an ending run) to finish before it starts its own. */
@@ -123,7 +125,7 @@ export class Remediator {
   async startOrJoin(request: RunRequest): Promise<StartResult> {
     const current = this.running.get(request.cluster);
     if (current && !this.joinableRun(request.cluster, request.dryRun)) {
-      const waited = await Promise.race([current.done.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), JOIN_WAIT_MS).unref())]);
+      const waited = await Promise.race([current.done.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), this.deps.joinWaitMs ?? JOIN_WAIT_MS).unref())]);
       if (!waited) return { kind: 'stopping', reason: `run ${current.run.id} (a ${current.run.dryRun ? 'dry run' : 'run'}) is still ending; try again` };
     }
     return this.start(request);

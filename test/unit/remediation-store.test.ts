@@ -98,6 +98,13 @@ describe('snapshots on disk', () => {
     assert.match(check.fix, /another member/);
   });
 
+  it('a disk that filled up says how much room the snapshot needs', () => {
+    const full = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' });
+    const said = describeSaveFailure(new SnapshotSaveError('file', 2 ** 20, full), 'etcd-1', '/snap', { databaseBytes: 8 * 2 ** 20, marginBytes: 2 ** 20 });
+    assert.equal(said.problem, 'the snapshot from etcd-1 could not be written to /snap: the disk filled up (ENOSPC: no space left on device, write) after 1.0 MiB of 8.0 MiB');
+    assert.equal(said.fix, 'free at least 9.0 MiB there (the database plus snapshot.marginBytes) or point --snapshot-dir elsewhere, then run again');
+  });
+
   it('keeps the newest snapshot.keep of a cluster, removes its crash leftovers, leaves other clusters alone', async () => {
     const dir = makeTempDir('snap');
     const store = new SnapshotStore(dir);

@@ -167,6 +167,42 @@ describe('defrag (fake cluster)', () => {
     assert.equal(stop.reason, 'stopped before defragmenting m2, m3; 1 of 3 members were defragmented');
   });
 
+  it('a stop request while waiting for a member to come back: interrupted, no other member touched', async () => {
+    const cluster = new FakeCluster({ leader: 'm2' });
+    const run = await fakeRun(cluster);
+    cluster.behaviour.afterDefragment = () => (cluster.member('m3').state.down = 'connection refused');
+    cluster.behaviour.beforeRead = (member) => {
+      if (member.state.down !== undefined) run.stop();
+    };
+    const stop = await stopOf(defrag(run.ctx));
+    assert.equal(stop.outcome, 'interrupted');
+    assert.match(stop.reason, /^stopped while waiting for the cluster to be healthy \(m3 \(cannot connect .*connection refused.*\)\); no other member was touched$/);
+    assert.deepEqual(cluster.defragmented(), ['m1']);
+  });
+
+  it('a stop request once only the leader is left: interrupted before the leadership moves', async () => {
+    const cluster = new FakeCluster({ leader: 'm2' });
+    const run = await fakeRun(cluster);
+    // /metrics is read by the health check before each member, not by the wait after a defragment.
+    cluster.behaviour.beforeRead = (_member, read) => {
+      if (read === 'metrics' && cluster.defragmented().length === 2) run.stop();
+    };
+    const stop = await stopOf(defrag(run.ctx));
+    assert.equal(stop.outcome, 'interrupted');
+    assert.equal(stop.reason, 'stopped before moving leadership from m2; 2 of 3 members were defragmented');
+    assert.ok(!cluster.calls.some((c) => c.startsWith('moveLeader')));
+  });
+
+  it('a voter that leaves the voters during the run (demoted to a learner): stopped, the leader not touched', async () => {
+    const cluster = new FakeCluster({ leader: 'm2' });
+    const { ctx } = await fakeRun(cluster, { defrag: { moveLeader: false } });
+    cluster.behaviour.afterDefragment = () => (cluster.member('m3').state.isLearner = true);
+    const stop = await stopOf(defrag(ctx));
+    assert.equal(stop.outcome, 'failed');
+    assert.equal(stop.reason, 'a member disappeared from the cluster during the run');
+    assert.deepEqual(cluster.defragmented(), ['m1', 'm2']);
+  });
+
   it('the run lock lost between members: interrupted before the next defragment', async () => {
     const cluster = new FakeCluster({ leader: 'm2' });
     const run = await fakeRun(cluster);

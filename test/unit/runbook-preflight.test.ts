@@ -29,6 +29,9 @@ describe('preflight (fake cluster)', () => {
     ['CORRUPT', (c) => c.alarms.push({ memberId: c.member('m1').state.id, alarm: 'CORRUPT' }), 'alarm CORRUPT on m1 is active: only NOSPACE is remediated; a CORRUPT member needs a human (restore it from a snapshot)'],
     ['someone else defragmenting', (c) => (c.member('m3').state.defragInflight = true), 'm3 is being defragmented by someone else; wait for it to finish'],
     ['too little room for the snapshot', () => undefined, '/snap has 10.0 MiB free but the snapshot needs 97.0 MiB (the largest database plus snapshot.marginBytes); free space or point --snapshot-dir elsewhere', {}, { snapshotRoom: 10 * MiB }],
+    ['the member list cannot be read', (c) => (c.behaviour.membershipNow = () => Promise.reject(new Error('context deadline exceeded'))), 'the member list could not be read (context deadline exceeded), so it is unknown whether every member is configured'],
+    ['the alarm list cannot be read', (c) => (c.behaviour.alarms = () => Promise.reject(new Error('etcdserver: leader changed'))), 'the alarm list could not be read from the leader m2 (etcdserver: leader changed)'],
+    ['the free space for the snapshot cannot be told', () => undefined, 'the free space for snapshots in /snap could not be read (EACCES: permission denied)', {}, { snapshotRoom: new Error('EACCES: permission denied') }],
     ['a cluster mid-upgrade', (c) => (c.member('m1').state.version = '3.4.23'), /^the members run different minor versions of etcd \(m1 3\.4\.23; m2, m3 3\.5\.30\): an upgrade is in progress; finish the upgrade \(or roll it back\) first; nothing was changed$/],
   ];
   for (const [what, fault, sentence, config, options] of refusals) {

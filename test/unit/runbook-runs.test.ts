@@ -5,16 +5,18 @@
 import { strict as assert } from 'node:assert';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { ConfigSchema } from '../../src/config/schema.js';
+import { runPipeline } from '../../src/remediation/pipeline.js';
 import { RunLock } from '../../src/remediation/run-lock.js';
 import { RunStore } from '../../src/remediation/run-store.js';
 import { Remediator } from '../../src/remediation/runner.js';
 import { RunSchema, STEP_NAMES, type Run } from '../../src/remediation/types.js';
 import { makeTempDir } from '../harness/processes.js';
-import { FakeCluster } from './fakes/fake-cluster.js';
-import { FAST_WAITS } from './fakes/run-context.js';
+import { FakeCluster, snapshotBytes } from './fakes/fake-cluster.js';
+import { FAST_WAITS, fakeRun } from './fakes/run-context.js';
 
 const MiB = 2 ** 20;
 const tempDir = (): string => makeTempDir('runs');
@@ -25,7 +27,7 @@ interface Guard {
   stateDir: string;
 }
 
-async function guardFor(cluster: FakeCluster, settings: Record<string, unknown> = {}, lockDir?: string): Promise<Guard> {
+async function guardFor(cluster: FakeCluster, settings: Record<string, unknown> = {}, lockDir?: string, joinWaitMs?: number): Promise<Guard> {
   const stateDir = tempDir();
   const config = ConfigSchema.parse({
     state: { dir: lockDir ?? stateDir },
@@ -36,7 +38,7 @@ async function guardFor(cluster: FakeCluster, settings: Record<string, unknown> 
   });
   const log = pino({ level: 'silent' });
   const store = await RunStore.open(stateDir, log);
-  return { remediator: new Remediator({ clusters: [cluster], config, store, log, waits: FAST_WAITS }), store, stateDir };
+  return { remediator: new Remediator({ clusters: [cluster], config, store, log, waits: FAST_WAITS, joinWaitMs }), store, stateDir };
 }
 
 async function runOnce(guard: Guard, dryRun = false): Promise<Run> {
@@ -61,6 +63,18 @@ async function assertRecordedWhole(guard: Guard, run: Run): Promise<void> {
   const json = JSON.parse(JSON.stringify(run)) as unknown;
   assert.deepEqual(RunSchema.parse(json), json);
   assert.deepEqual(await readBack(guard, run.id), json);
+}
+
+/** Holds every defragment and alarm list read until released: a run that stays in progress. */
+function held(cluster: FakeCluster): { release: () => void } {
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  cluster.behaviour.alarms = () => gate.then(() => [...cluster.alarms]);
+  cluster.behaviour.defragment = async (member) => {
+    await gate;
+    member.state.dbSizeBytes = member.state.dbSizeInUseBytes;
+  };
+  return { release };
 }
 
 const stepsOf = (run: Run): string[] => run.steps.map((s) => `${s.name} ${s.outcome}`);
@@ -156,4 +170,93 @@ describe('runs through the Remediator (fake cluster)', () => {
     assert.match(run.reason ?? '', /^nothing to do: no NOSPACE alarm and the fullest member is .* below trigger\.minQuotaUsage 80%$/);
     assert.deepEqual(writes(cluster), []);
   });
+
+  it('an error no step expected fails the run at that step, naming it', async () => {
+    const cluster = new FakeCluster({ leader: 'm2' });
+    // After the snapshot, one member's /metrics page stops answering: compact reads it unguarded.
+    cluster.behaviour.snapshot = (member) => {
+      cluster.member('m3').state.down = 'connection refused';
+      return Readable.from([snapshotBytes(Buffer.from(member.state.name))]);
+    };
+    const guard = await guardFor(cluster);
+    const run = await runOnce(guard);
+    assert.equal(run.outcome, 'failed');
+    assert.deepEqual(stepsOf(run), ['preflight succeeded', 'snapshot succeeded', 'compact failed']);
+    assert.match(run.reason ?? '', /^compact failed unexpectedly \(cannot connect to etcd at http:\/\/m3\.test:2379 \(connection refused\); check the member\)$/);
+    assert.deepEqual(writes(cluster), []);
+  });
+
+  it('a stop asked for during a step ends the run before the next step: nothing more was changed', async () => {
+    const cluster = new FakeCluster({ leader: 'm2' });
+    const guard = await guardFor(cluster);
+    let stopping: Promise<void> | undefined;
+    cluster.behaviour.snapshot = (member) => {
+      stopping = guard.remediator.stop();
+      return Readable.from([snapshotBytes(Buffer.from(member.state.name))]);
+    };
+    const run = await runOnce(guard);
+    await stopping;
+    assert.equal(run.outcome, 'interrupted');
+    assert.equal(run.reason, 'stopped before compact: nothing more was changed');
+    assert.deepEqual(writes(cluster), []);
+  });
+
+  it('the run lock lost during a step ends the run before the next step, saying why', async () => {
+    const cluster = new FakeCluster({ leader: 'm2' });
+    const fake = await fakeRun(cluster, {}, { snapshotDir: tempDir() });
+    cluster.behaviour.snapshot = (member) => {
+      fake.loseLock('the run lock was taken over by pid 42');
+      return Readable.from([snapshotBytes(Buffer.from(member.state.name))]);
+    };
+    const run = await runPipeline(fake.ctx, { stepStarted: () => undefined, stepEnded: () => undefined });
+    assert.equal(run.outcome, 'interrupted');
+    assert.equal(run.reason, 'the run lock was taken over by pid 42; stopped before compact: nothing more was changed');
+    assert.deepEqual(writes(cluster), []);
+  });
+});
+
+describe('starting runs (fake cluster)', () => {
+  it('remediation disabled: nothing starts, and the answer says how it was turned off', async () => {
+    const guard = await guardFor(new FakeCluster(), { remediation: { enabled: false } });
+    const started = guard.remediator.start({ cluster: 'default', trigger: 'api', dryRun: false, force: false });
+    assert.deepEqual(started, { kind: 'disabled', reason: 'remediation is disabled (remediation.enabled: false or --remediation-disabled): nothing was changed' });
+  });
+
+  it('a cluster that is not configured', async () => {
+    const guard = await guardFor(new FakeCluster());
+    const started = guard.remediator.start({ cluster: 'prod', trigger: 'api', dryRun: false, force: false });
+    assert.deepEqual(started, { kind: 'unknown-cluster', reason: 'no cluster named "prod" is configured' });
+  });
+
+  it('while shutting down nothing new starts', async () => {
+    const guard = await guardFor(new FakeCluster());
+    await guard.remediator.stop();
+    const started = guard.remediator.start({ cluster: 'default', trigger: 'webhook', dryRun: false, force: false });
+    assert.deepEqual(started, { kind: 'stopping', reason: 'the guard is shutting down' });
+  });
+
+  it('a second request joins the run in progress', async () => {
+    const cluster = new FakeCluster({ leader: 'm2' });
+    const defragments = held(cluster);
+    const guard = await guardFor(cluster);
+    const first = guard.remediator.start({ cluster: 'default', trigger: 'cli', dryRun: false, force: false });
+    const second = await guard.remediator.startOrJoin({ cluster: 'default', trigger: 'webhook', dryRun: false, force: false });
+    assert.ok(first.kind === 'started' && second.kind === 'in-progress');
+    assert.equal(second.run.id, first.run.id);
+    defragments.release();
+    assert.equal((await first.done).outcome, 'succeeded');
+  });
+
+  it('a real request does not join a dry run: it waits for its end, and says so when it does not come', async () => {
+    const cluster = new FakeCluster({ leader: 'm2' });
+    const alarmList = held(cluster);
+    const guard = await guardFor(cluster, {}, undefined, 20);
+    const dry = guard.remediator.start({ cluster: 'default', trigger: 'cli', dryRun: true, force: false });
+    const real = await guard.remediator.startOrJoin({ cluster: 'default', trigger: 'webhook', dryRun: false, force: false });
+    assert.ok(dry.kind === 'started' && real.kind === 'stopping');
+    assert.equal(real.reason, `run ${dry.run.id} (a dry run) is still ending; try again`);
+    alarmList.release();
+    assert.equal((await dry.done).outcome, 'skipped');
+  });
+
 });

@@ -46,6 +46,12 @@ export interface FakeBehaviour {
   writeProbe?: Override<[key: string]>;
   /** Replaces the snapshot stream (a stream that breaks, a checksum that is wrong). */
   snapshot?: (member: FakeMember) => Readable;
+  /** Replaces the linearizable alarm list (a read that fails). */
+  alarms?: (member: FakeMember) => Promise<AlarmEntry[]>;
+  /** Replaces the member list asked now (a read that fails). */
+  membershipNow?: () => Promise<Membership>;
+  /** Runs before each Status or /metrics read answers: a fault, or a stop request, at that moment. */
+  beforeRead?: (member: FakeMember, read: 'status' | 'metrics') => void;
 }
 
 /** What etcd streams for a snapshot: the database, then the SHA-256 of it (the snapshot store checks it). */
@@ -73,6 +79,7 @@ export class FakeMember implements RunbookMember {
   }
 
   status(): Promise<GrpcStatus> {
+    this.cluster.behaviour.beforeRead?.(this, 'status');
     this.answer();
     const s = this.state;
     const c = this.cluster;
@@ -95,6 +102,7 @@ export class FakeMember implements RunbookMember {
 
   alarms(): Promise<AlarmEntry[]> {
     this.answer();
+    if (this.cluster.behaviour.alarms) return this.cluster.behaviour.alarms(this);
     return Promise.resolve([...this.cluster.alarms]);
   }
 
@@ -152,6 +160,7 @@ export class FakeMember implements RunbookMember {
   }
 
   metrics(): EtcdMetrics {
+    this.cluster.behaviour.beforeRead?.(this, 'metrics');
     this.answer();
     const s = this.state;
     return {
@@ -250,6 +259,7 @@ export class FakeCluster implements RunbookCluster {
   }
 
   async membershipNow(): Promise<Membership> {
+    if (this.behaviour.membershipNow) return this.behaviour.membershipNow();
     return { clusterId: this.clusterId, members: await this.memberList() };
   }
 }

@@ -30,15 +30,16 @@ export interface FakeRunOptions {
   force?: boolean;
   /** Who holds the run lock already (another run). */
   lockHolder?: string;
-  /** Free bytes where snapshots are written; 1 GiB by default. */
-  snapshotRoom?: number;
+  /** Free bytes where snapshots are written (1 GiB by default), or why they cannot be told. */
+  snapshotRoom?: number | Error;
   /** A real snapshot store in this directory, for the snapshot step (instead of one that only tells its free bytes). */
   snapshotDir?: string;
 }
 
 /** Preflight asks the snapshot store only for its free space. */
-function roomOnly(free: number): SnapshotStore {
-  return { dir: '/snap', freeBytes: () => Promise.resolve({ path: '/snap', free }) } as unknown as SnapshotStore;
+function roomOnly(free: number | Error): SnapshotStore {
+  const freeBytes = () => (free instanceof Error ? Promise.reject(free) : Promise.resolve({ path: '/snap', free }));
+  return { dir: '/snap', freeBytes } as unknown as SnapshotStore;
 }
 
 export async function fakeRun(cluster: FakeCluster, config: Record<string, unknown> = {}, options: FakeRunOptions = {}): Promise<FakeRun> {
