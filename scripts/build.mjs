@@ -5,8 +5,8 @@
 //     dist/etcd-space-guard.cjs, which dist/main.js (src/main.ts) starts with
 //     Node's compile cache on.
 // Why the bundle: Node's module loader resolves and reads some 400 files of
-// dependencies (etcd3, grpc-js, protobufjs, undici, zod...) at every start; one
-// file cuts about 0.1 s off every CLI invocation (docs/benchmarks.md).
+// dependencies (etcd3, grpc-js, protobufjs, undici, zod...) at every start, on
+// the incident's clock; one file spares every CLI invocation that (docs/benchmarks.md).
 // Two dependencies are bundled leaner than they load by themselves, each checked
 // here so that the build fails rather than the command: etcd3's gRPC services
 // (scripts/bundle/etcd3-services.cjs) and undici (scripts/bundle/undici.cjs).

@@ -1,5 +1,5 @@
 // 'undici' in the bundled command. undici's index loads everything it offers
-// (fetch, WebSocket, caches, mocks: 1.2 MB of code, some 40 ms at every start);
+// (fetch, WebSocket, caches, mocks: 1.2 MB of code, loaded at every start);
 // the command uses an Agent, its request() and the error classes: the same files
 // of the installed undici, nothing else. scripts/build.mjs fails the build if src/
 // imports any other name from undici.

@@ -54,7 +54,7 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .option('--snapshot-dir <dir>', 'where snapshots are written (default ./snapshots)')
     .option('--state-dir <dir>', 'where the run history is kept (default ./state)')
     .option('--remediation-disabled', 'kill switch: export and answer, but never change etcd')
-    .option('--accept-hazard <id>', 'runs go on despite this known hazard of the etcd version (repeatable; see README)', collect, [])
+    .option('--accept-hazard <id>', 'runs go on despite this known hazard of the etcd version (repeatable; see docs/versions.md)', collect, [])
     .action(
       run(async (options) => {
         const loaded = await loadFromOptions(options);
@@ -87,7 +87,7 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .option('--snapshot-dir <dir>', 'where the snapshot is written (default ./snapshots)')
     .option('--state-dir <dir>', 'where the run history is kept (default ./state)')
     .option('--remediation-disabled', 'kill switch: refuse to change anything')
-    .option('--accept-hazard <id>', 'go on despite this known hazard of the etcd version (repeatable; see README)', collect, [])
+    .option('--accept-hazard <id>', 'go on despite this known hazard of the etcd version (repeatable; see docs/versions.md)', collect, [])
     .action(
       run(async (options, command) => {
         const loaded = await loadFromOptions(options);

@@ -30,6 +30,6 @@ export async function readYamlMapping(file: string, what: string, source: string
   }
   const value: unknown = doc.toJS();
   if (value === null || value === undefined) return {};
-  if (!isMapping(value)) throw new ConfigError(`${file} must hold a YAML mapping of settings, not a ${Array.isArray(value) ? 'list' : typeof value}`, 'start from the example in the README');
+  if (!isMapping(value)) throw new ConfigError(`${file} must hold a YAML mapping of settings, not a ${Array.isArray(value) ? 'list' : typeof value}`, 'start from the example in docs/configuration.md');
   return value;
 }

@@ -1,7 +1,7 @@
 // Known hazards of the etcd versions the guard meets, kept in this one table:
 // each names its etcd issue, the versions it affects and those that fix it, and
 // what a remediation run does on an affected cluster. `status`, the exporter
-// and every run's preflight read it; the README explains the choices.
+// and every run's preflight read it; docs/versions.md explains the choices.
 import semver from 'semver';
 
 /**

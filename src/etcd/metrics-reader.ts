@@ -107,8 +107,8 @@ export class MetricsReader {
       connect: { ca: tls.ca, cert: tls.cert, key: tls.key, servername: tls.serverName, rejectUnauthorized: true, timeout: connectTimeoutMs },
       keepAliveTimeout: 60_000,
       keepAliveMaxTimeout: 600_000,
-      // One keep-alive connection per member: requests for the same page queue on it
-      // (a few ms) instead of opening a second connection (a TLS handshake, 15-20 ms).
+      // One keep-alive connection per member: requests for the same page queue on it,
+      // which costs less than a second connection's TLS handshake (docs/benchmarks.md).
       connections: 1,
     });
   }

@@ -40,7 +40,7 @@ export function renderMemberMetrics(readings: ClusterReading[]): Registry {
   const alarm = gauge('etcd_space_alarm_active', '1 for each alarm active on this member (NOSPACE, CORRUPT); 0 for known alarms that are not.', ['alarm']);
   const duration = gauge('etcd_space_scrape_duration_seconds', 'Time taken to read this member.');
   const info = gauge('etcd_space_member_info', 'The etcd version the member runs (the value is always 1).', ['version']);
-  const hazard = gauge('etcd_space_version_hazard', '1 for each known hazard of the etcd version the member runs (see the README, "Versions").', ['hazard']);
+  const hazard = gauge('etcd_space_version_hazard', '1 for each known hazard of the etcd version the member runs (see docs/versions.md).', ['hazard']);
 
   for (const reading of readings) {
     for (const member of reading.members) {

@@ -25,7 +25,7 @@ export function nameOf(observations: MemberObservation[], id: string): string {
 /**
  * The order members are taken in by name: plain code-unit order, the same on
  * every machine. localeCompare would follow the process's locale, and its first
- * call loads ICU's collation data: 14 ms of CPU in the CLI's critical path.
+ * call loads ICU's collation data, in the CLI's critical path (docs/benchmarks.md).
  */
 export function compareNames(a: { name: string }, b: { name: string }): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;

@@ -1,9 +1,10 @@
 // Writeback while streaming. Left to the kernel, a snapshot of a few hundred MB
 // sits in the page cache until the final fsync, which then writes all of it at
-// once: a tenth of a second per 300 MB here, and a burst that etcd's own WAL
-// fsyncs queue behind when the snapshot directory shares its disk. Asking for
+// once: the snapshot's end waits for that burst, and etcd's own WAL fsyncs
+// queue behind it when the snapshot directory shares its disk. Asking for
 // writeback every few MB, one fdatasync at a time on libuv's pool, writes the
-// file while the rest still arrives, and bounds what the final fsync has left.
+// file while the rest still arrives, and bounds what the final fsync has left
+// (docs/benchmarks.md).
 import { fdatasync } from 'node:fs';
 import { Transform, type TransformCallback } from 'node:stream';
 

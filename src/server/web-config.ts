@@ -110,7 +110,7 @@ const HeadersSchema = z.strictObject({
 });
 
 const HttpServerSchema = z.strictObject({
-  /** Accepted for compatibility; serve speaks HTTP/1.1 only (README). */
+  /** Accepted for compatibility; serve speaks HTTP/1.1 only (docs/configuration.md). */
   http2: z.boolean().default(true),
   headers: HeadersSchema.default({}),
 });
@@ -164,7 +164,7 @@ function parseWebConfig(raw: Record<string, unknown>, file: string) {
   const describe = (path: ConfigPath): string => `${formatPath(path)} in ${file}`;
   // A misspelt key usually also leaves a required one missing; the typo is the real cause.
   const issue = parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0];
-  if (!issue) throw new ConfigError(`the web config file ${file} is invalid`, 'compare it with the README example');
+  if (!issue) throw new ConfigError(`the web config file ${file} is invalid`, 'compare it with the example in docs/configuration.md');
   const sentence = describeIssue(WebConfigSchema, issue, describe, { listKnownKeys: true });
   throw new ConfigError(sentence.problem, sentence.fix, { cause: parsed.error });
 }

@@ -4,6 +4,7 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { headingAnchors } from '../harness/markdown.js';
 import { run } from '../harness/processes.js';
 import { ALERTMANAGER_EXAMPLE, PROMETHEUS_EXAMPLE, RULES_FILE, RULES_TESTS } from '../harness/monitoring.js';
 
@@ -38,15 +39,14 @@ describe('Prometheus rules', () => {
     }
   });
 
-  it('every alert has a severity, a summary, a description and a runbook link to its README section', () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  it('every alert has a severity, a summary, a description and a runbook link to its section of docs/alerts.md', () => {
+    const alerts = readFileSync(new URL('../../docs/alerts.md', import.meta.url), 'utf8');
     for (const rule of rules) {
       assert.match(rule.labels?.severity ?? '', /^(critical|warning|info)$/, `${rule.alert}: severity`);
       assert.ok(rule.annotations?.summary && rule.annotations.description, `${rule.alert}: summary and description`);
-      const anchor = /README\.md#([a-z]+)$/.exec(rule.annotations.runbook_url ?? '')?.[1];
-      assert.ok(anchor, `${rule.alert}: runbook_url to a README section`);
-      const headings = readme.split('\n').filter((line) => /^#+ /.test(line)).map((line) => line.replace(/^#+ /, '').toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-'));
-      assert.ok(headings.includes(anchor), `${rule.alert}: README has no section #${anchor}`);
+      const anchor = /docs\/alerts\.md#([a-z]+)$/.exec(rule.annotations.runbook_url ?? '')?.[1];
+      assert.ok(anchor, `${rule.alert}: runbook_url to a section of docs/alerts.md`);
+      assert.ok(headingAnchors(alerts).has(anchor), `${rule.alert}: docs/alerts.md has no section #${anchor}`);
     }
   });
 

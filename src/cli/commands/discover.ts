@@ -28,7 +28,7 @@ export function renderDiscovered(found: DiscoveredEtcd, name: string): string {
   if (!checked.success) {
     const issue = checked.error.issues[0];
     const detail = issue ? describeIssue(ConfigSchema, issue, () => `the discovered ${issue.path.join('.')}`) : { problem: 'the discovered settings are invalid', fix: '' };
-    throw new OperationError(`${found.source} holds settings etcd-space-guard cannot use: ${detail.problem}`, 'write the configuration by hand from the README example');
+    throw new OperationError(`${found.source} holds settings etcd-space-guard cannot use: ${detail.problem}`, 'write the configuration by hand from the example in docs/configuration.md');
   }
   const flags = [`--endpoints=${found.endpoints.join(',')}`];
   if (found.caFile) flags.push(`--cacert=${found.caFile}`);

