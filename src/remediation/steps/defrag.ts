@@ -14,7 +14,7 @@ import type { DefragDetails, Defragmented } from '../step-details.js';
 import type { RunbookMember } from '../etcd-access.js';
 import { agreedLeader, compareNames, isHealthy, learners as learnersOf, nameOf, voters as votersOf } from '../members.js';
 import { observe, observeMember, type HealthyObservation } from '../observe.js';
-import { fail, interrupt, skipped, succeeded, type StepResult } from '../step-result.js';
+import { fail, interrupt, skipped, StepStop, succeeded, type StepResult } from '../step-result.js';
 
 /** The whole cluster, healthy: every member answers, a leader is agreed, no alarm but NOSPACE. */
 async function healthyCluster(ctx: RunContext, waitMs: number): Promise<{ members: HealthyObservation[]; leaderId: string }> {
@@ -179,89 +179,121 @@ async function moveLeadership(ctx: RunContext, leader: HealthyObservation, membe
   return target.name;
 }
 
+/** What the step has done so far: its details in the run record, and how far a stop got. */
+class Tally {
+  readonly done: Defragmented[] = [];
+  readonly movedLeadership: string[] = [];
+  readonly spent = { healthChecksSeconds: 0, moveLeaderSeconds: 0 };
+
+  constructor(
+    private readonly total: number,
+    private readonly leaderAtStart: string | undefined,
+    private readonly learners: string[],
+  ) {}
+
+  ids(): string[] {
+    return this.done.map((d) => d.id);
+  }
+
+  details(): DefragDetails {
+    const { done, movedLeadership, spent, leaderAtStart, learners } = this;
+    return { leaderAtStart, order: done.map((d) => d.name), members: done, movedLeadership, ...spent, skippedLearners: learners };
+  }
+
+  /** Stops the run before `what`, saying how many members were done. */
+  interrupt(what: string): StepStop {
+    return interrupt(`${what}; ${this.done.length} of ${this.total} members were defragmented`, this.details());
+  }
+}
+
+const since = (t: number): number => (performance.now() - t) / 1000;
+
+function dryRunPlan(ctx: RunContext, voters: HealthyObservation[], startLeader: HealthyObservation | undefined): StepResult<DefragDetails> {
+  const followers = voters.filter((o) => o !== startLeader).sort(compareNames);
+  const order = [...followers, ...(startLeader ? [startLeader] : [])].map((o) => o.name);
+  const move = ctx.config.defrag.moveLeader && startLeader && followers.length > 0 ? `, handing leadership from ${startLeader.name} to a defragmented follower first` : '';
+  return skipped(`dry run: would defragment ${order.join(', then ')}, one at a time${move}`, { order });
+}
+
+/**
+ * The next member, once the whole cluster is healthy: a follower not done yet, by
+ * name; the leader when only it is left, after leadership moved to a member done.
+ */
+async function nextMember(ctx: RunContext, tally: Tally, catchUpMs: number): Promise<{ member: HealthyObservation; wasLeader: boolean }> {
+  const checkStarted = performance.now();
+  const { members, leaderId } = await healthyCluster(ctx, catchUpMs);
+  tally.spent.healthChecksSeconds += since(checkStarted);
+  const pending = members.filter((o) => !o.status.isLearner && !tally.ids().includes(o.status.id)).sort(compareNames);
+  const follower = pending.find((o) => o.status.id !== leaderId);
+  if (follower) return { member: follower, wasLeader: false };
+  const leader = pending[0];
+  if (!leader) throw fail('a member disappeared from the cluster during the run', tally.details());
+  if (ctx.stopRequested()) throw tally.interrupt(`stopped before moving leadership from ${leader.name}`);
+  if (ctx.config.defrag.moveLeader && tally.done.length > 0) {
+    const moveStarted = performance.now();
+    tally.movedLeadership.push(`${leader.name} -> ${await moveLeadership(ctx, leader, members, tally.ids())}`);
+    tally.spent.moveLeaderSeconds += since(moveStarted);
+  }
+  return { member: leader, wasLeader: true };
+}
+
+/** One member's defragment, and its wait to be back and caught up; the first failure stops the run. */
+async function defragmentOne(ctx: RunContext, next: HealthyObservation, wasLeader: boolean, tally: Tally, catchUpMs: number): Promise<Defragmented> {
+  ctx.progress({ ...tally.details(), current: next.name });
+  ctx.log.info({ run: ctx.run.id, member: next.name, endpoint: next.endpoint, leader: wasLeader }, 'defragmenting');
+  const startedAt = new Date();
+  const defragStarted = performance.now();
+  try {
+    await next.client.defragment(ctx.config.defrag.timeoutSeconds * 1000);
+  } catch (err) {
+    const after = err instanceof EtcdAccessError && err.kind === 'timeout' ? `; ${await afterTimedOutDefragment(ctx, next, catchUpMs)}` : '';
+    throw fail(`defragmenting ${next.name} failed (${errorMessage(err)})${after}; no other member was touched`, { ...tally.details(), failed: next.name }, err);
+  }
+  const defragmentSeconds = since(defragStarted);
+  const { dbSizeBytes: afterBytes } = await waitBackAndCaughtUp(ctx, next, catchUpMs);
+  return {
+    name: next.name,
+    id: next.status.id,
+    wasLeader,
+    startedAt: startedAt.toISOString(),
+    seconds: since(defragStarted),
+    defragmentSeconds,
+    beforeBytes: next.metrics.dbSizeBytes,
+    afterBytes,
+    reclaimedBytes: Math.max(0, next.metrics.dbSizeBytes - afterBytes),
+  };
+}
+
 export async function defrag(ctx: RunContext): Promise<StepResult<DefragDetails>> {
-  const { config } = ctx;
+  const { settleSeconds } = ctx.config.defrag;
   const voters = votersOf(ctx.facts.before);
   const learners = learnersOf(ctx.facts.before).map((o) => o.name);
   const startLeader = voters.find((o) => o.status.id === ctx.facts.leaderId);
+  if (ctx.dryRun) return dryRunPlan(ctx, voters, startLeader);
 
-  if (ctx.dryRun) {
-    const followers = voters.filter((o) => o !== startLeader).sort(compareNames);
-    const order = [...followers, ...(startLeader ? [startLeader] : [])].map((o) => o.name);
-    const move = config.defrag.moveLeader && startLeader && followers.length > 0 ? `, handing leadership from ${startLeader.name} to a defragmented follower first` : '';
-    return skipped(`dry run: would defragment ${order.join(', then ')}, one at a time${move}`, { order });
-  }
-
-  const done: Defragmented[] = [];
-  const doneIds = (): string[] => done.map((d) => d.id);
-  const catchUpMs = config.defrag.catchUpTimeoutSeconds * 1000;
-  const movedLeadership: string[] = [];
-  const spent = { healthChecksSeconds: 0, moveLeaderSeconds: 0 };
-  const since = (t: number) => (performance.now() - t) / 1000;
-  const details = (): DefragDetails => ({ leaderAtStart: startLeader?.name, order: done.map((d) => d.name), members: done, movedLeadership, ...spent, skippedLearners: learners });
-
-  while (done.length < voters.length) {
-    if (done.length > 0 && config.defrag.settleSeconds > 0) await settle(ctx, config.defrag.settleSeconds * 1000, catchUpMs);
+  const tally = new Tally(voters.length, startLeader?.name, learners);
+  const catchUpMs = ctx.config.defrag.catchUpTimeoutSeconds * 1000;
+  while (tally.done.length < voters.length) {
+    if (tally.done.length > 0 && settleSeconds > 0) await settle(ctx, settleSeconds * 1000, catchUpMs);
     // Checked after the settle pause, so a SIGTERM during it still stops the run here.
     if (ctx.stopRequested()) {
-      const remaining = voters.filter((o) => !doneIds().includes(o.status.id));
-      throw interrupt(`stopped before defragmenting ${remaining.map((o) => o.name).join(', ')}; ${done.length} of ${voters.length} members were defragmented`, details());
+      const remaining = voters.filter((o) => !tally.ids().includes(o.status.id));
+      throw tally.interrupt(`stopped before defragmenting ${remaining.map((o) => o.name).join(', ')}`);
     }
-
-    const checkStarted = performance.now();
-    const { members, leaderId } = await healthyCluster(ctx, catchUpMs);
-    spent.healthChecksSeconds += since(checkStarted);
-    const pending = members.filter((o) => !o.status.isLearner && !doneIds().includes(o.status.id)).sort(compareNames);
-    let next = pending.find((o) => o.status.id !== leaderId);
-    let wasLeader = false;
-    if (!next) {
-      // Only the leader is left.
-      next = pending[0];
-      if (!next) throw fail('a member disappeared from the cluster during the run', details());
-      wasLeader = true;
-      if (ctx.stopRequested()) throw interrupt(`stopped before moving leadership from ${next.name}; ${done.length} of ${voters.length} members were defragmented`, details());
-      if (config.defrag.moveLeader && done.length > 0) {
-        const moveStarted = performance.now();
-        movedLeadership.push(`${next.name} -> ${await moveLeadership(ctx, next, members, doneIds())}`);
-        spent.moveLeaderSeconds += since(moveStarted);
-      }
-    }
-
+    const { member: next, wasLeader } = await nextMember(ctx, tally, catchUpMs);
     // The health checks and the leadership move can take a while: look again before starting.
-    if (ctx.stopRequested()) throw interrupt(`stopped before defragmenting ${next.name}; ${done.length} of ${voters.length} members were defragmented`, details());
+    if (ctx.stopRequested()) throw tally.interrupt(`stopped before defragmenting ${next.name}`);
     const lost = await ctx.lockLost();
-    if (lost !== undefined) throw interrupt(`${lost}; stopped before defragmenting ${next.name}; ${done.length} of ${voters.length} members were defragmented`, details());
-    ctx.progress({ ...details(), current: next.name });
-    ctx.log.info({ run: ctx.run.id, member: next.name, endpoint: next.endpoint, leader: wasLeader }, 'defragmenting');
-    const startedAt = new Date();
-    const defragStarted = performance.now();
-    try {
-      await next.client.defragment(config.defrag.timeoutSeconds * 1000);
-    } catch (err) {
-      const after = err instanceof EtcdAccessError && err.kind === 'timeout' ? `; ${await afterTimedOutDefragment(ctx, next, catchUpMs)}` : '';
-      throw fail(`defragmenting ${next.name} failed (${errorMessage(err)})${after}; no other member was touched`, { ...details(), failed: next.name }, err);
-    }
-    const defragmentSeconds = since(defragStarted);
-    const back = await waitBackAndCaughtUp(ctx, next, catchUpMs);
-    const afterBytes = back.dbSizeBytes;
-    const reclaimedBytes = Math.max(0, next.metrics.dbSizeBytes - afterBytes);
-    done.push({
-      name: next.name,
-      id: next.status.id,
-      wasLeader,
-      startedAt: startedAt.toISOString(),
-      seconds: since(defragStarted),
-      defragmentSeconds,
-      beforeBytes: next.metrics.dbSizeBytes,
-      afterBytes,
-      reclaimedBytes,
-    });
-    ctx.facts.defragmented.push(next.status.id);
-    ctx.facts.reclaimedBytes += reclaimedBytes;
-    ctx.progress({ ...details(), current: undefined });
+    if (lost !== undefined) throw tally.interrupt(`${lost}; stopped before defragmenting ${next.name}`);
+    const done = await defragmentOne(ctx, next, wasLeader, tally, catchUpMs);
+    tally.done.push(done);
+    ctx.facts.defragmented.push(done.id);
+    ctx.facts.reclaimedBytes += done.reclaimedBytes;
+    ctx.progress({ ...tally.details(), current: undefined });
   }
 
-  const reclaimed = done.reduce((sum, d) => sum + d.reclaimedBytes, 0);
+  const reclaimed = tally.done.reduce((sum, d) => sum + d.reclaimedBytes, 0);
   const learnerNote = learners.length > 0 ? `; learner ${learners.join(', ')} skipped` : '';
-  return succeeded(`defragmented ${done.map((d) => d.name).join(', then ')}, one at a time, leader last; ${formatBytes(reclaimed)} returned${learnerNote}`, details());
+  const order = tally.done.map((d) => d.name).join(', then ');
+  return succeeded(`defragmented ${order}, one at a time, leader last; ${formatBytes(reclaimed)} returned${learnerNote}`, tally.details());
 }

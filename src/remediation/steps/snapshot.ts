@@ -50,29 +50,21 @@ async function saveFrom(ctx: RunContext, source: HealthyObservation): Promise<Sa
   return ctx.snapshots.save(stream, ctx.cluster.name, ctx.run.id);
 }
 
-export async function snapshot(ctx: RunContext): Promise<StepResult<SnapshotDetails>> {
-  const { config } = ctx;
-  if (!config.snapshot.required) {
-    return skipped('snapshot.required is false: compacting without a backup, as configured');
-  }
-  const sources = snapshotSources(ctx);
-  const [source] = sources;
-  if (!source) throw fail('no member to take the snapshot from');
-  const target = `${ctx.snapshots.dir}/${ctx.snapshots.fileName(ctx.cluster.name, ctx.run.id, new Date())}`;
-  if (ctx.dryRun) {
-    return skipped(`dry run: would stream ${formatBytes(source.metrics.dbSizeBytes)} from ${source.name} to ${target}`, { source: source.name });
-  }
-  const started = Date.now();
+interface Saved {
+  saved: SavedSnapshot;
+  from: HealthyObservation;
+  /** Why the attempts before it failed. */
+  failedAttempts: string[];
+}
+
+/** The snapshot from the first source that gives a whole one, at most SNAPSHOT_ATTEMPTS tried. */
+async function saveFromFirstThatWorks(ctx: RunContext, sources: HealthyObservation[]): Promise<Saved> {
   const failedAttempts: string[] = [];
-  let saved: SavedSnapshot | undefined;
-  let from = source;
   for (const candidate of sources.slice(0, SNAPSHOT_ATTEMPTS)) {
-    from = candidate;
     try {
-      saved = await saveFrom(ctx, candidate);
-      break;
+      return { saved: await saveFrom(ctx, candidate), from: candidate, failedAttempts };
     } catch (err) {
-      const space = { databaseBytes: candidate.metrics.dbSizeBytes, marginBytes: config.snapshot.marginBytes };
+      const space = { databaseBytes: candidate.metrics.dbSizeBytes, marginBytes: ctx.config.snapshot.marginBytes };
       const { problem, fix } = describeSaveFailure(err, candidate.name, ctx.snapshots.dir, space);
       const last = failedAttempts.length + 1 >= Math.min(SNAPSHOT_ATTEMPTS, sources.length);
       if (last || !worthAnotherMember(err) || ctx.stopRequested()) {
@@ -83,17 +75,35 @@ export async function snapshot(ctx: RunContext): Promise<StepResult<SnapshotDeta
       ctx.log.warn({ run: ctx.run.id, source: candidate.name, err: problem }, 'snapshot failed; taking it from the next member');
     }
   }
-  if (!saved) throw fail('no member to take the snapshot from');
-  ctx.facts.snapshot = saved;
-  let pruned: string[] = [];
-  let pruneError: string | undefined;
+  throw fail('no member to take the snapshot from');
+}
+
+/** Keeps the newest snapshot.keep; old ones not removed only cost space, so a failure is said, not fatal. */
+async function pruneOld(ctx: RunContext): Promise<{ removed: string[]; pruneError?: string }> {
   try {
-    pruned = await ctx.snapshots.prune(ctx.cluster.name, config.snapshot.keep);
+    return { removed: await ctx.snapshots.prune(ctx.cluster.name, ctx.config.snapshot.keep) };
   } catch (err) {
-    // The new snapshot is safe on disk; old ones not removed only cost space.
-    pruneError = errorMessage(err);
+    const pruneError = errorMessage(err);
     ctx.log.warn({ err: pruneError, dir: ctx.snapshots.dir }, 'could not remove old snapshots');
+    return { removed: [], pruneError };
   }
+}
+
+export async function snapshot(ctx: RunContext): Promise<StepResult<SnapshotDetails>> {
+  if (!ctx.config.snapshot.required) {
+    return skipped('snapshot.required is false: compacting without a backup, as configured');
+  }
+  const sources = snapshotSources(ctx);
+  const [source] = sources;
+  if (!source) throw fail('no member to take the snapshot from');
+  const target = `${ctx.snapshots.dir}/${ctx.snapshots.fileName(ctx.cluster.name, ctx.run.id, new Date())}`;
+  if (ctx.dryRun) {
+    return skipped(`dry run: would stream ${formatBytes(source.metrics.dbSizeBytes)} from ${source.name} to ${target}`, { source: source.name });
+  }
+  const started = Date.now();
+  const { saved, from, failedAttempts } = await saveFromFirstThatWorks(ctx, sources);
+  ctx.facts.snapshot = saved;
+  const { removed, pruneError } = await pruneOld(ctx);
   const seconds = (Date.now() - started) / 1000;
   const retried = failedAttempts.length > 0 ? ` after ${failedAttempts.join('; ')}` : '';
   return succeeded(`wrote and verified ${saved.path} (${formatBytes(saved.bytes)}) from ${from.name}${retried}`, {
@@ -103,7 +113,7 @@ export async function snapshot(ctx: RunContext): Promise<StepResult<SnapshotDeta
     source: from.name,
     ...(failedAttempts.length > 0 ? { failedAttempts } : {}),
     megabytesPerSecond: seconds > 0 ? Math.round(saved.bytes / 1e6 / seconds) : null,
-    removed: pruned,
+    removed,
     ...(pruneError ? { pruneError } : {}),
   });
 }
