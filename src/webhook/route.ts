@@ -10,8 +10,8 @@ import type { EtcdCluster } from '../etcd/cluster.js';
 import type { RemediationMetrics } from '../remediation/metrics.js';
 import type { RunStore } from '../remediation/run-store.js';
 import type { Remediator } from '../remediation/runner.js';
-import { requireAuth } from './auth.js';
-import { jsonBody } from './body.js';
+import { requireAuth } from '../server/require-auth.js';
+import { jsonBody } from '../server/json-body.js';
 import { matchAlerts } from './match.js';
 import { AlertmanagerPayloadSchema, describePayloadError, type Alert, type AlertmanagerPayload } from './payload.js';
 
