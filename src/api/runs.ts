@@ -28,9 +28,10 @@ function firstIssue(error: z.ZodError): string {
   return issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid';
 }
 
+/** Only what the routes read, so that tests can pass fakes. */
 export interface RunsApiDependencies {
-  store: RunStore;
-  remediator: Remediator;
+  store: Pick<RunStore, 'list' | 'get'>;
+  remediator: Pick<Remediator, 'inProgressById' | 'startOrJoin'>;
   auth: WebhookAuth;
   clusterNames: string[];
 }
