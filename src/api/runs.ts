@@ -6,8 +6,8 @@ import type { WebhookAuth } from '../config/resolve.js';
 import type { RunStore } from '../remediation/run-store.js';
 import type { Remediator } from '../remediation/runner.js';
 import { RunOutcomeSchema } from '../remediation/types.js';
-import { requireAuth } from '../webhook/auth.js';
-import { jsonBody } from '../webhook/body.js';
+import { requireAuth } from '../server/require-auth.js';
+import { jsonBody } from '../server/json-body.js';
 
 const ListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(50),
@@ -28,9 +28,10 @@ function firstIssue(error: z.ZodError): string {
   return issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid';
 }
 
+/** Only what the routes read, so that tests can pass fakes. */
 export interface RunsApiDependencies {
-  store: RunStore;
-  remediator: Remediator;
+  store: Pick<RunStore, 'list' | 'get'>;
+  remediator: Pick<Remediator, 'inProgressById' | 'startOrJoin'>;
   auth: WebhookAuth;
   clusterNames: string[];
 }

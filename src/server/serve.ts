@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.js';
 import { resolveWebhookAuth, selectClusters, type WebhookAuth } from '../config/resolve.js';
 import { runsRouter } from '../api/runs.js';
+import { liveNoSpaceCheck } from '../remediation/alert-trigger.js';
 import { RemediationMetrics } from '../remediation/metrics.js';
 import { RunStore } from '../remediation/run-store.js';
 import { Remediator } from '../remediation/runner.js';
@@ -80,7 +81,10 @@ export async function startServer(loaded: LoadedConfig, log: Logger, env: NodeJS
     log,
     isReady: () => ready,
     before: webMiddleware(web),
-    routes: [webhookRouter({ config, auth, remediator, store, clusters, log, metrics }), runsRouter({ store, remediator, auth, clusterNames })],
+    routes: [
+      webhookRouter({ config, auth, remediator, store, clusterNames, stillNoSpace: liveNoSpaceCheck(clusters), log, metrics }),
+      runsRouter({ store, remediator, auth, clusterNames }),
+    ],
   });
 
   const { host, port } = parseListen(config.listen);

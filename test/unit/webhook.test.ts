@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { authorized } from '../../src/webhook/auth.js';
+import { authorized } from '../../src/server/require-auth.js';
 import { matchAlerts } from '../../src/webhook/match.js';
 import { AlertmanagerPayloadSchema, describePayloadError } from '../../src/webhook/payload.js';
 import { alertPayload } from '../harness/remediation.js';

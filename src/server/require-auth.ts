@@ -1,11 +1,12 @@
-// Alertmanager's http_config: a bearer token or basic auth. Secrets are compared
-// in constant time (as SHA-256 digests, so lengths leak nothing either) and
-// never logged. A user of the web config's basic_auth_users is trusted too:
-// Alertmanager can send only one Authorization header (web-identity.ts).
+// The secret the routes that start remediation (the webhook, POST /api/runs)
+// require, as Alertmanager's http_config sends it: a bearer token or basic auth.
+// Secrets are compared in constant time (as SHA-256 digests, so lengths leak
+// nothing either) and never logged. A user of the web config's basic_auth_users
+// is trusted too: Alertmanager can send only one Authorization header (web-identity.ts).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { WebhookAuth } from '../config/resolve.js';
-import { parseBasicAuthorization, webUser } from '../server/web-identity.js';
+import { parseBasicAuthorization, webUser } from './web-identity.js';
 
 function sameSecret(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();
