@@ -75,6 +75,15 @@ describe('compact (fake cluster)', () => {
     assert.match(stop.reason, /^the current revision could not be read from m2 \(.*connection refused.*\); nothing was compacted$/);
     assert.ok(!cluster.calls.some((c) => c.startsWith('compact')));
   });
+
+  it('the leader preflight saw is no longer among the voters it saw: nothing compacted', async () => {
+    const cluster = new FakeCluster();
+    const { ctx } = await fakeRun(cluster);
+    ctx.facts.leaderId = '99000000000000a';
+    const stop = await stopOf(compact(ctx));
+    assert.equal(stop.reason, 'the leader seen in preflight is gone');
+    assert.deepEqual(cluster.calls, []);
+  });
 });
 
 describe('disarm (fake cluster)', () => {

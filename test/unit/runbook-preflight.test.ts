@@ -32,6 +32,7 @@ describe('preflight (fake cluster)', () => {
     ['the member list cannot be read', (c) => (c.behaviour.membershipNow = () => Promise.reject(new Error('context deadline exceeded'))), 'the member list could not be read (context deadline exceeded), so it is unknown whether every member is configured'],
     ['the alarm list cannot be read', (c) => (c.behaviour.alarms = () => Promise.reject(new Error('etcdserver: leader changed'))), 'the alarm list could not be read from the leader m2 (etcdserver: leader changed)'],
     ['the free space for the snapshot cannot be told', () => undefined, 'the free space for snapshots in /snap could not be read (EACCES: permission denied)', {}, { snapshotRoom: new Error('EACCES: permission denied') }],
+    ['a leader that no endpoint reaches', (c) => (c.leaderId = '99000000000000a'), 'the leader 99000000000000a is not one of the configured endpoints'],
     ['a cluster mid-upgrade', (c) => (c.member('m1').state.version = '3.4.23'), /^the members run different minor versions of etcd \(m1 3\.4\.23; m2, m3 3\.5\.30\): an upgrade is in progress; finish the upgrade \(or roll it back\) first; nothing was changed$/],
   ];
   for (const [what, fault, sentence, config, options] of refusals) {

@@ -119,6 +119,13 @@ describe('snapshot (fake cluster, real snapshot store)', () => {
     assert.deepEqual(snapshotsTaken(cluster), []);
   });
 
+  it('no voting member seen by preflight: nothing to take it from', async () => {
+    const { ctx } = await fakeRun(new FakeCluster(), {}, { snapshotDir: snapshotDir() });
+    ctx.facts.before = [];
+    const stop = await stopOf(snapshot(ctx));
+    assert.equal(stop.reason, 'no member to take the snapshot from');
+  });
+
   it('snapshot.required false skips it and says so', async () => {
     const cluster = new FakeCluster();
     const { ctx } = await fakeRun(cluster, { snapshot: { required: false } });

@@ -65,7 +65,7 @@ export function requireRunLock(lock: RunLockState): void {
   throw error;
 }
 
-function requireAllAnswering(observations: MemberObservation[]): HealthyObservation[] {
+function requireEveryMemberAnswers(observations: MemberObservation[]): HealthyObservation[] {
   const unreachable = observations.filter((o) => !isHealthy(o));
   if (unreachable.length > 0) {
     const names = unreachable.map((o) => `${o.name} (${o.error?.message ?? 'no answer'})`).join('; ');
@@ -145,6 +145,13 @@ function requireNobodyDefragmenting(members: HealthyObservation[]): string {
   return `; whether someone else is defragmenting ${blind.map((o) => o.name).join(', ')} cannot be told (etcd ${versions} has no etcd_disk_defrag_inflight)`;
 }
 
+/** A single member's defragment blocks the whole cluster: only when the configuration accepts that. */
+function requireSeveralVoters(ctx: RunContext, voters: HealthyObservation[]): void {
+  if (voters.length === 1 && !ctx.config.remediation.allowSingleMember) {
+    throw refuse('this is a single-member cluster: its defragment would block every read and write while it runs; set remediation.allowSingleMember: true to accept that');
+  }
+}
+
 async function requireRoomForSnapshot(ctx: RunContext, members: HealthyObservation[]): Promise<void> {
   if (!ctx.config.snapshot.required) return;
   const needed = Math.max(...members.map((o) => o.metrics.dbSizeBytes)) + ctx.config.snapshot.marginBytes;
@@ -163,12 +170,12 @@ async function requireRoomForSnapshot(ctx: RunContext, members: HealthyObservati
 }
 
 export async function preflight(ctx: RunContext): Promise<StepResult<PreflightDetails>> {
-  const { config, cluster } = ctx;
+  const { cluster } = ctx;
   requireRunLock(ctx.lock);
 
   // The member list, needed as etcd has it now, is read alongside every member's state.
   const listed = settle(cluster.membershipNow(ctx.readTimeoutMs));
-  const endpoints = requireAllAnswering(await observeEndpoints(cluster, ctx.readTimeoutMs));
+  const endpoints = requireEveryMemberAnswers(await observeEndpoints(cluster, ctx.readTimeoutMs));
   const membership = memberListOf(await listed);
   const { members, note: aliasNote, aliases } = requireOneCluster(endpoints, membership);
   const leaderId = requireAgreedLeader(members);
@@ -181,9 +188,7 @@ export async function preflight(ctx: RunContext): Promise<StepResult<PreflightDe
 
   const voters = votersOf(members);
   const learners = learnersOf(members);
-  if (voters.length === 1 && !config.remediation.allowSingleMember) {
-    throw refuse('this is a single-member cluster: its defragment would block every read and write while it runs; set remediation.allowSingleMember: true to accept that');
-  }
+  requireSeveralVoters(ctx, voters);
   await requireRoomForSnapshot(ctx, members);
 
   ctx.facts.before = members;
