@@ -3,7 +3,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { VERSION } from '../version.js';
 import { UsageError } from '../errors.js';
-import { loadFromOptions, parseCliOptions, type CliOptions } from './context.js';
+import { FLAG_LIST, type CommandName, type ConfigFlags, type FlagScope } from '../config/flags.js';
+import { loadFromOptions, parseCliOptions } from './context.js';
 import { processOutput, reportError, type Output } from './report.js';
 
 function positiveNumber(flag: string) {
@@ -19,9 +20,20 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** Adds the flags src/config/flags.ts gives this command (or, 'global', the program), in the table's order. */
+function addConfigFlags(command: Command, scope: FlagScope): void {
+  for (const [, spec] of FLAG_LIST) {
+    const help = spec.help[scope];
+    if (help === undefined) continue;
+    const option = new Option(spec.arg ? `${spec.flag} ${spec.arg}` : spec.flag, spec.env ? `${help} (env ${spec.env})` : help);
+    if (spec.repeatable) option.argParser(collect).default([]);
+    command.addOption(option);
+  }
+}
+
 export function buildProgram(output: Output, setExitCode: (code: number) => void): Command {
   const program = new Command('etcd-space-guard');
-  const run = (fn: (options: CliOptions, command: Command) => Promise<number> | number) => async (...args: unknown[]) => {
+  const run = (fn: (options: ConfigFlags, command: Command) => Promise<number> | number) => async (...args: unknown[]) => {
     const command = args[args.length - 1] as Command;
     const options = parseCliOptions(command.optsWithGlobals());
     setExitCode(await fn(options, command));
@@ -32,29 +44,13 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .version(VERSION, '-v, --version')
     .exitOverride()
     .configureOutput({ writeOut: output.out, writeErr: output.err })
-    .showHelpAfterError('(run with --help for usage)')
-    .option('--config <file>', 'YAML configuration file (env ETCD_SPACE_GUARD_CONFIG)')
-    .option('--cluster <name>', 'act on this cluster of the config only')
-    .option('--endpoints <urls>', 'comma-separated etcd client URLs (env ETCDCTL_ENDPOINTS)')
-    .option('--cacert <file>', 'CA that signed the etcd server certificates (env ETCDCTL_CACERT)')
-    .option('--cert <file>', 'client certificate (env ETCDCTL_CERT)')
-    .option('--key <file>', 'client key (env ETCDCTL_KEY)')
-    .option('--metrics-urls <urls>', "comma-separated /metrics URLs, one per endpoint (kubeadm: http://127.0.0.1:2381)")
-    .option('--log-level <level>', 'trace, debug, info, warn, error or silent')
-    .option('--debug', 'print stack traces with errors');
+    .showHelpAfterError('(run with --help for usage)');
+  addConfigFlags(program, 'global');
+  program.option('--debug', 'print stack traces with errors');
 
   program
     .command('serve')
     .description('run the exporter, the Alertmanager webhook and the JSON API')
-    .option('--listen <host:port>', 'listen address (default ":9379")')
-    .option('--scrape-timeout <seconds>', 'per-member read timeout (default 5)')
-    .option('--webhook-token-file <file>', 'bearer token the webhook and POST /api/runs require')
-    .option('--webhook-insecure', 'accept unauthenticated webhook requests')
-    .option('--web.config.file <file>', 'exporter-toolkit web config: TLS and basic auth for every route')
-    .option('--snapshot-dir <dir>', 'where snapshots are written (default ./snapshots)')
-    .option('--state-dir <dir>', 'where the run history is kept (default ./state)')
-    .option('--remediation-disabled', 'kill switch: export and answer, but never change etcd')
-    .option('--accept-hazard <id>', 'runs go on despite this known hazard of the etcd version (repeatable; see docs/versions.md)', collect, [])
     .action(
       run(async (options) => {
         const loaded = await loadFromOptions(options);
@@ -84,10 +80,6 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .option('--dry-run', 'print the plan and change nothing')
     .option('-y, --yes', 'do not ask for confirmation (required when not run from a terminal)')
     .option('--force', 'run although etcd shows no need (no alarm, quota usage below the trigger); the safety gates still apply')
-    .option('--snapshot-dir <dir>', 'where the snapshot is written (default ./snapshots)')
-    .option('--state-dir <dir>', 'where the run history is kept (default ./state)')
-    .option('--remediation-disabled', 'kill switch: refuse to change anything')
-    .option('--accept-hazard <id>', 'go on despite this known hazard of the etcd version (repeatable; see docs/versions.md)', collect, [])
     .action(
       run(async (options, command) => {
         const loaded = await loadFromOptions(options);
@@ -103,7 +95,6 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .command('snapshot')
     .description("take a verified snapshot now, from a follower (the runbook's backup step alone; deletes nothing)")
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
-    .option('--snapshot-dir <dir>', 'where the snapshot is written (default ./snapshots)')
     .action(
       run(async (options, command) => {
         const loaded = await loadFromOptions(options);
@@ -116,7 +107,6 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
   program
     .command('check-config')
     .description('validate the configuration and print it, secrets redacted')
-    .option('--web.config.file <file>', 'also validate this exporter-toolkit web config (as serve would)')
     .action(
       run(async (options) => {
         const { checkConfigCommand } = await import('./commands/check-config.js');
@@ -138,6 +128,8 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
       }),
     );
 
+  // Each command's flags from src/config/flags.ts, after those the command alone reads.
+  for (const command of program.commands) addConfigFlags(command, command.name() as CommandName);
   return program;
 }
 

@@ -2,37 +2,15 @@
 // Every override remembers its origin, so a bad value is reported by the name
 // the user typed (--endpoints, ETCDCTL_CACERT, clusters[1].tls.keyFile in FILE).
 import { ConfigError } from '../errors.js';
+import { FLAG_LIST, FLAGS, type ConfigFlags, type FlagName } from './flags.js';
 import { describeIssue, formatPath, type ConfigPath } from './issues.js';
 import { ConfigSchema, DEFAULT_CLUSTER_NAME, DEFAULT_ENDPOINT, type Config } from './schema.js';
 import { isMapping, readYamlMapping, type YamlMapping } from './yaml-file.js';
 
-/** Flags that map onto configuration settings; all optional. */
-export interface ConfigFlags {
-  config?: string;
-  cluster?: string;
-  endpoints?: string;
-  cacert?: string;
-  cert?: string;
-  key?: string;
-  metricsUrls?: string;
-  listen?: string;
-  logLevel?: string;
-  scrapeTimeout?: string;
-  webhookTokenFile?: string;
-  webhookInsecure?: boolean;
-  webConfigFile?: string;
-  snapshotDir?: string;
-  stateDir?: string;
-  remediationDisabled?: boolean;
-  acceptHazard?: string[];
-}
+export type { ConfigFlags };
 
+/** The secret the webhook takes from the environment; no flag carries it. (The variables flags fall back to are in flags.ts.) */
 export const ENV = {
-  config: 'ETCD_SPACE_GUARD_CONFIG',
-  endpoints: 'ETCDCTL_ENDPOINTS',
-  cacert: 'ETCDCTL_CACERT',
-  cert: 'ETCDCTL_CERT',
-  key: 'ETCDCTL_KEY',
   webhookToken: 'ETCD_SPACE_GUARD_WEBHOOK_TOKEN',
 } as const;
 
@@ -55,41 +33,37 @@ interface Override {
 type RawObject = YamlMapping;
 const isObject = isMapping;
 
-function splitList(value: string): string[] {
-  return value
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item !== '');
-}
-
-/** Flag if given, else the environment variable: flags beat environment. */
-function pick(flags: ConfigFlags, env: NodeJS.ProcessEnv, flag: keyof ConfigFlags, flagName: string, envName?: string): { value: string; source: string } | undefined {
-  const fromFlag = flags[flag];
-  if (typeof fromFlag === 'string') return { value: fromFlag, source: flagName };
-  const fromEnv = envName ? env[envName] : undefined;
-  if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: envName ?? '' };
+/** A flag's value if given, else its environment variable's: flags beat environment. */
+function given<K extends FlagName>(flags: ConfigFlags, env: NodeJS.ProcessEnv, name: K): { value: NonNullable<ConfigFlags[K]> | string; source: string } | undefined {
+  const spec = FLAGS[name];
+  const fromFlag = flags[name];
+  if (fromFlag !== undefined) return { value: fromFlag, source: spec.flag };
+  const fromEnv = spec.env === undefined ? undefined : env[spec.env];
+  if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: spec.env ?? '' };
   return undefined;
 }
 
-function connectionOverrides(raw: RawObject, flags: ConfigFlags, env: NodeJS.ProcessEnv, file: string | undefined): Override[] {
-  const endpoints = pick(flags, env, 'endpoints', '--endpoints', ENV.endpoints);
-  const cacert = pick(flags, env, 'cacert', '--cacert', ENV.cacert);
-  const cert = pick(flags, env, 'cert', '--cert', ENV.cert);
-  const key = pick(flags, env, 'key', '--key', ENV.key);
-  const metricsUrls = pick(flags, env, 'metricsUrls', '--metrics-urls');
-  const given = [endpoints, cacert, cert, key, metricsUrls].filter((o) => o !== undefined);
-  if (given.length === 0 && flags.cluster === undefined) return [];
-
-  const index = targetCluster(raw, flags, given.map((o) => o.source), file);
-  if (index === undefined) return [];
-  const base = ['clusters', index];
+/** What the flags given override, in the table's order: the connection flags' (paths from their cluster) or the others'. */
+function flagOverrides(flags: ConfigFlags, env: NodeJS.ProcessEnv, connection: boolean): Override[] {
   const overrides: Override[] = [];
-  if (endpoints) overrides.push({ path: [...base, 'endpoints'], value: splitList(endpoints.value), source: endpoints.source });
-  if (metricsUrls) overrides.push({ path: [...base, 'metricsUrls'], value: splitList(metricsUrls.value), source: metricsUrls.source });
-  if (cacert) overrides.push({ path: [...base, 'tls', 'caFile'], value: cacert.value, source: cacert.source });
-  if (cert) overrides.push({ path: [...base, 'tls', 'certFile'], value: cert.value, source: cert.source });
-  if (key) overrides.push({ path: [...base, 'tls', 'keyFile'], value: key.value, source: key.source });
+  for (const [name, spec] of FLAG_LIST) {
+    const setting = spec.overrides;
+    if (setting === undefined || (setting.cluster === true) !== connection) continue;
+    const chosen = given(flags, env, name);
+    if (chosen === undefined) continue;
+    const value = setting.to ? setting.to(chosen.value) : chosen.value;
+    if (value !== undefined) overrides.push({ path: setting.path, value, source: chosen.source });
+  }
   return overrides;
+}
+
+function connectionOverrides(raw: RawObject, flags: ConfigFlags, env: NodeJS.ProcessEnv, file: string | undefined): Override[] {
+  const inCluster = flagOverrides(flags, env, true);
+  if (inCluster.length === 0 && flags.cluster === undefined) return [];
+
+  const index = targetCluster(raw, flags, inCluster.map((o) => o.source), file);
+  if (index === undefined) return [];
+  return inCluster.map((o) => ({ ...o, path: ['clusters', index, ...o.path] }));
 }
 
 /** Which cluster etcdctl-style flags apply to; creates the default cluster when there is no file. */
@@ -111,24 +85,6 @@ function targetCluster(raw: RawObject, flags: ConfigFlags, sources: string[], fi
   if (clusters.length === 1) return 0;
   if (sources.length === 0) return undefined;
   throw new ConfigError(`${sources.join(', ')} would change one cluster but ${file ?? 'the configuration'} defines ${clusters.length} (${names.join(', ')})`, 'add --cluster NAME to say which one');
-}
-
-function serveOverrides(flags: ConfigFlags): Override[] {
-  const overrides: Override[] = [];
-  const add = (path: ConfigPath, value: unknown, source: string): void => {
-    if (value !== undefined) overrides.push({ path, value, source });
-  };
-  add(['listen'], flags.listen, '--listen');
-  add(['logLevel'], flags.logLevel, '--log-level');
-  add(['scrape', 'timeoutSeconds'], flags.scrapeTimeout === undefined ? undefined : Number(flags.scrapeTimeout), '--scrape-timeout');
-  add(['webhook', 'tokenFile'], flags.webhookTokenFile, '--webhook-token-file');
-  add(['webhook', 'insecure'], flags.webhookInsecure ? true : undefined, '--webhook-insecure');
-  add(['web', 'configFile'], flags.webConfigFile, '--web.config.file');
-  add(['snapshot', 'dir'], flags.snapshotDir, '--snapshot-dir');
-  add(['state', 'dir'], flags.stateDir, '--state-dir');
-  add(['remediation', 'enabled'], flags.remediationDisabled ? false : undefined, '--remediation-disabled');
-  add(['remediation', 'acceptHazards'], flags.acceptHazard?.length ? flags.acceptHazard : undefined, '--accept-hazard');
-  return overrides;
 }
 
 function setPath(target: RawObject, path: ConfigPath, value: unknown): void {
@@ -155,11 +111,11 @@ function addMissingSchemes(raw: RawObject): void {
 }
 
 export async function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
-  const fileChoice = pick(flags, env, 'config', '--config', ENV.config);
+  const fileChoice = given(flags, env, 'config');
   const file = fileChoice?.value;
   const raw = fileChoice ? await readYamlMapping(fileChoice.value, 'config file', fileChoice.source) : {};
 
-  const overrides = [...connectionOverrides(raw, flags, env, file), ...serveOverrides(flags)];
+  const overrides = [...connectionOverrides(raw, flags, env, file), ...flagOverrides(flags, env, false)];
   for (const override of overrides) setPath(raw, override.path, override.value);
   addMissingSchemes(raw);
 
