@@ -31,7 +31,10 @@ const TOKEN = 'alert-storm-token';
 /** Every fourth request of each kind, interleaved: what a flapping Alertmanager HA pair and a noisy fleet send. */
 const KINDS = [
   { kind: 'duplicate trigger', body: alertPayload([{ cluster: 'default' }]) },
-  { kind: 'unrelated alert', body: alertPayload([{ alertname: 'KubePodCrashLooping', cluster: 'default' }]) },
+  {
+    kind: 'unrelated alert',
+    body: alertPayload([{ alertname: 'KubePodCrashLooping', cluster: 'default' }]),
+  },
   { kind: 'resolved trigger', body: alertPayload([{ cluster: 'default', status: 'resolved' }]) },
   { kind: 'other cluster', body: alertPayload([{ cluster: 'not-configured-here' }]) },
 ] as const;
@@ -43,7 +46,10 @@ interface Shot {
   ms: number;
 }
 
-async function storm(count: number, send: (i: number) => Promise<Omit<Shot, 'ms'>>): Promise<{ shots: Shot[]; seconds: number }> {
+async function storm(
+  count: number,
+  send: (i: number) => Promise<Omit<Shot, 'ms'>>,
+): Promise<{ shots: Shot[]; seconds: number }> {
   const shots: Shot[] = [];
   let next = 0;
   const started = performance.now();
@@ -56,7 +62,12 @@ async function storm(count: number, send: (i: number) => Promise<Omit<Shot, 'ms'
           const shot = await send(i);
           shots.push({ ...shot, ms: performance.now() - t0 });
         } catch (err) {
-          shots.push({ kind: 'transport', status: 0, answer: String(err), ms: performance.now() - t0 });
+          shots.push({
+            kind: 'transport',
+            status: 0,
+            answer: String(err),
+            ms: performance.now() - t0,
+          });
         }
       }
     }),
@@ -68,12 +79,27 @@ async function main(): Promise<void> {
   const machine = describeMachine();
   console.error(`machine: ${machineLine(machine)}`);
   const dir = makeTempDir('bench-storm');
-  const cluster = await EtcdTestCluster.start({ tls: true, quotaBytes: 64 * 2 ** 20, dir: join(dir, 'cluster') });
+  const cluster = await EtcdTestCluster.start({
+    tls: true,
+    quotaBytes: 64 * 2 ** 20,
+    dir: join(dir, 'cluster'),
+  });
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, TOKEN);
   try {
     await fillToNoSpace(cluster);
-    const guard = await startGuard(['serve', ...cluster.connectionArgs(), '--webhook-token-file', tokenFile, '--state-dir', join(dir, 'state'), '--snapshot-dir', join(dir, 'snapshots'), '--log-level', 'warn']);
+    const guard = await startGuard([
+      'serve',
+      ...cluster.connectionArgs(),
+      '--webhook-token-file',
+      tokenFile,
+      '--state-dir',
+      join(dir, 'state'),
+      '--snapshot-dir',
+      join(dir, 'snapshots'),
+      '--log-level',
+      'warn',
+    ]);
     const pool = new Pool(guard.url, { connections: concurrency, pipelining: 1 });
     try {
       // Warm-up: connections open, code paths compiled; then the baseline.
@@ -91,8 +117,15 @@ async function main(): Promise<void> {
       const bodies = KINDS.map((k) => ({ kind: k.kind, body: JSON.stringify(k.body) }));
       const alerts = await storm(requests, async (i) => {
         const { kind, body } = bodies[i % bodies.length]!;
-        const r = await pool.request({ method: 'POST', path: '/webhook/alertmanager', body, headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` } });
-        const answer = (JSON.parse(await r.body.text()) as { status?: string; runs?: { status: string }[] }).runs?.[0]?.status ?? 'ignored';
+        const r = await pool.request({
+          method: 'POST',
+          path: '/webhook/alertmanager',
+          body,
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+        });
+        const answer =
+          (JSON.parse(await r.body.text()) as { status?: string; runs?: { status: string }[] })
+            .runs?.[0]?.status ?? 'ignored';
         return { kind, status: r.statusCode, answer };
       });
 
@@ -113,10 +146,23 @@ async function main(): Promise<void> {
         machine,
         requests,
         concurrency,
-        webhook: { ...a, seconds: alerts.seconds, errors: errors.length, answers: Object.fromEntries([...byKind].map(([k, v]) => [k, Object.fromEntries(v)])) },
-        healthz: { ...b, seconds: baseline.seconds, errors: baseline.shots.filter((s) => s.status !== 200).length },
+        webhook: {
+          ...a,
+          seconds: alerts.seconds,
+          errors: errors.length,
+          answers: Object.fromEntries([...byKind].map(([k, v]) => [k, Object.fromEntries(v)])),
+        },
+        healthz: {
+          ...b,
+          seconds: baseline.seconds,
+          errors: baseline.shots.filter((s) => s.status !== 200).length,
+        },
         runsStarted: runs.length,
-        runs: ended.map((r) => ({ id: r.id, outcome: r.outcome, durationSeconds: r.durationSeconds })),
+        runs: ended.map((r) => ({
+          id: r.id,
+          outcome: r.outcome,
+          durationSeconds: r.durationSeconds,
+        })),
         alarmsAfter,
       };
       mkdirSync('.bench', { recursive: true });
@@ -124,15 +170,24 @@ async function main(): Promise<void> {
       writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 
       console.log(`### Alert storm (${new Date().toISOString().slice(0, 10)})\n`);
-      console.log(`Machine: ${machineLine(machine)}. ${requests} requests, ${concurrency} concurrent (keep-alive), against \`serve\` watching a 3-member mTLS cluster at NOSPACE.\n`);
+      console.log(
+        `Machine: ${machineLine(machine)}. ${requests} requests, ${concurrency} concurrent (keep-alive), against \`serve\` watching a 3-member mTLS cluster at NOSPACE.\n`,
+      );
       console.log('| what (ms) | n | median | p90 | p99 | max | errors | requests/s |');
       console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-      console.log(`| POST /webhook/alertmanager, mixed | ${a.n} | ${ms(a.median)} | ${ms(a.p90)} | ${ms(a.p99)} | ${ms(a.max)} | ${errors.length} | ${(a.n / alerts.seconds).toFixed(0)} |`);
-      console.log(`| GET /healthz (baseline) | ${b.n} | ${ms(b.median)} | ${ms(b.p90)} | ${ms(b.p99)} | ${ms(b.max)} | ${result.healthz.errors} | ${(b.n / baseline.seconds).toFixed(0)} |`);
+      console.log(
+        `| POST /webhook/alertmanager, mixed | ${a.n} | ${ms(a.median)} | ${ms(a.p90)} | ${ms(a.p99)} | ${ms(a.max)} | ${errors.length} | ${(a.n / alerts.seconds).toFixed(0)} |`,
+      );
+      console.log(
+        `| GET /healthz (baseline) | ${b.n} | ${ms(b.median)} | ${ms(b.p90)} | ${ms(b.p99)} | ${ms(b.max)} | ${result.healthz.errors} | ${(b.n / baseline.seconds).toFixed(0)} |`,
+      );
       console.log('\n| alert kind | answers |');
       console.log('| --- | --- |');
-      for (const [kind, answers] of byKind) console.log(`| ${kind} | ${[...answers].map(([k, v]) => `${v} x ${k}`).join(', ')} |`);
-      console.log(`\nRuns started: **${runs.length}** (goal exactly 1): ${ended.map((r) => `${r.id} ${r.outcome} in ${(r.durationSeconds ?? 0).toFixed(1)} s`).join('; ')}. Alarms after: ${alarmsAfter.length === 0 ? 'none' : alarmsAfter.join(', ')}. Raw data: ${file}`);
+      for (const [kind, answers] of byKind)
+        console.log(`| ${kind} | ${[...answers].map(([k, v]) => `${v} x ${k}`).join(', ')} |`);
+      console.log(
+        `\nRuns started: **${runs.length}** (goal exactly 1): ${ended.map((r) => `${r.id} ${r.outcome} in ${(r.durationSeconds ?? 0).toFixed(1)} s`).join('; ')}. Alarms after: ${alarmsAfter.length === 0 ? 'none' : alarmsAfter.join(', ')}. Raw data: ${file}`,
+      );
     } finally {
       await pool.close();
       await guard.stop();

@@ -63,19 +63,42 @@ interface Row {
 }
 
 /** `serve` watching these clusters: 5 warm-up scrapes, then `scrapes` timed ones, one at a time. */
-async function measure(dir: string, label: string, clusters: ClusterEntry[], plain: Agent, watched: number[] = []): Promise<Row> {
-  const configFile = writeYaml(join(dir, `fleet-${label.replace(/\W+/g, '-')}.yaml`), { clusters, scrape: { timeoutSeconds: 9 }, logLevel: 'warn' });
+async function measure(
+  dir: string,
+  label: string,
+  clusters: ClusterEntry[],
+  plain: Agent,
+  watched: number[] = [],
+): Promise<Row> {
+  const configFile = writeYaml(join(dir, `fleet-${label.replace(/\W+/g, '-')}.yaml`), {
+    clusters,
+    scrape: { timeoutSeconds: 9 },
+    logLevel: 'warn',
+  });
   const guard = await startGuard(['--config', configFile, 'serve', '--remediation-disabled']);
   try {
-    const scrape = async (): Promise<{ ms: number; bytes: number; up: number; gcSeconds: number }> => {
+    const scrape = async (): Promise<{
+      ms: number;
+      bytes: number;
+      up: number;
+      gcSeconds: number;
+    }> => {
       const t0 = performance.now();
       const r = await request(`${guard.url}/metrics`, { dispatcher: plain });
       const body = await r.body.text();
       const elapsed = performance.now() - t0;
       if (r.statusCode !== 200) throw new Error(`HTTP ${r.statusCode}`);
       // The guard's own prom-client metrics: time spent in garbage collection so far, every kind.
-      const gcSeconds = parseExposition(body, GC_SUM).reduce((sum, sample) => sum + sample.value, 0);
-      return { ms: elapsed, bytes: body.length, up: body.match(/^etcd_space_up\{.*\} 1$/gm)?.length ?? 0, gcSeconds };
+      const gcSeconds = parseExposition(body, GC_SUM).reduce(
+        (sum, sample) => sum + sample.value,
+        0,
+      );
+      return {
+        ms: elapsed,
+        bytes: body.length,
+        up: body.match(/^etcd_space_up\{.*\} 1$/gm)?.length ?? 0,
+        gcSeconds,
+      };
     };
     for (let i = 0; i < 5; i++) await scrape();
     const pid = guard.process.pid!;
@@ -87,13 +110,32 @@ async function measure(dir: string, label: string, clusters: ClusterEntry[], pla
     for (let i = 0; i < scrapes; i++) samples.push(await scrape());
     const wallMsPerScrape = (performance.now() - wall0) / scrapes;
     const cpuMs = ((cpuSeconds(pid) - cpu0) * 1000) / scrapes;
-    const watchedCpuMsPerScrape = watched.length > 0 ? ((watchedCpu() - watched0) * 1000) / scrapes : undefined;
+    const watchedCpuMsPerScrape =
+      watched.length > 0 ? ((watchedCpu() - watched0) * 1000) / scrapes : undefined;
     // Read by each scrape before it returns: the last minus the one before the first measured.
-    const gcMs = samples.length > 1 ? ((samples.at(-1)!.gcSeconds - samples[0]!.gcSeconds) * 1000) / (samples.length - 1) : 0;
+    const gcMs =
+      samples.length > 1
+        ? ((samples.at(-1)!.gcSeconds - samples[0]!.gcSeconds) * 1000) / (samples.length - 1)
+        : 0;
     const latency = summarize(samples.map((s) => s.ms));
     const members = clusters.reduce((sum, c) => sum + c.endpoints.length, 0);
-    const row = { label, clusters: clusters.length, members, latency, cpuMsPerScrape: cpuMs, cpuMsPerMember: cpuMs / members, gcMsPerScrape: gcMs, pageKiB: (samples[0]?.bytes ?? 0) / 1024, membersUp: samples[0]?.up ?? 0, rssMiB: rssMiB(pid), watchedCpuMsPerScrape, wallMsPerScrape };
-    console.error(`${label} clusters: median ${ms(latency.median)} ms, ${row.membersUp}/${row.members} up, ${cpuMs.toFixed(1)} ms CPU and ${gcMs.toFixed(1)} ms GC per scrape`);
+    const row = {
+      label,
+      clusters: clusters.length,
+      members,
+      latency,
+      cpuMsPerScrape: cpuMs,
+      cpuMsPerMember: cpuMs / members,
+      gcMsPerScrape: gcMs,
+      pageKiB: (samples[0]?.bytes ?? 0) / 1024,
+      membersUp: samples[0]?.up ?? 0,
+      rssMiB: rssMiB(pid),
+      watchedCpuMsPerScrape,
+      wallMsPerScrape,
+    };
+    console.error(
+      `${label} clusters: median ${ms(latency.median)} ms, ${row.membersUp}/${row.members} up, ${cpuMs.toFixed(1)} ms CPU and ${gcMs.toFixed(1)} ms GC per scrape`,
+    );
     return row;
   } finally {
     await guard.stop();
@@ -115,13 +157,19 @@ interface RealLoad {
   etcdCpuMsPerScrapeAboveIdle: number;
 }
 
-async function realFleet(dir: string, count: number, plain: Agent): Promise<{ row: Row; load: RealLoad }> {
+async function realFleet(
+  dir: string,
+  count: number,
+  plain: Agent,
+): Promise<{ row: Row; load: RealLoad }> {
   const started = performance.now();
   const real: EtcdTestCluster[] = [];
   try {
     // A few at a time: each start makes its certificates and waits for an elected leader.
     for (let i = 0; i < count; i += 5) {
-      const batch = await Promise.allSettled(Array.from({ length: Math.min(5, count - i) }, () => EtcdTestCluster.start({ tls: true })));
+      const batch = await Promise.allSettled(
+        Array.from({ length: Math.min(5, count - i) }, () => EtcdTestCluster.start({ tls: true })),
+      );
       for (const result of batch) if (result.status === 'fulfilled') real.push(result.value);
       const failed = batch.find((result) => result.status === 'rejected');
       if (failed) throw failed.reason;
@@ -129,12 +177,18 @@ async function realFleet(dir: string, count: number, plain: Agent): Promise<{ ro
     const pids = real.flatMap((c) => c.members.map((m) => m.process!.pid!));
     const idle = await idleCpuPercent(pids, 5_000);
     const rss = pids.reduce((sum, pid) => sum + rssMiB(pid), 0);
-    console.error(`${count} real clusters up in ${((performance.now() - started) / 1000).toFixed(0)} s; ${pids.length} etcd processes idle at ${idle.toFixed(0)}% of one core, ${(rss / 1024).toFixed(1)} GiB RSS`);
+    console.error(
+      `${count} real clusters up in ${((performance.now() - started) / 1000).toFixed(0)} s; ${pids.length} etcd processes idle at ${idle.toFixed(0)}% of one core, ${(rss / 1024).toFixed(1)} GiB RSS`,
+    );
     const load = { processes: pids.length, idleCpuPercent: idle, rssGiB: rss / 1024 };
     const clusters = real.map((c, i) => ({
       name: `r${String(i + 1).padStart(2, '0')}`,
       endpoints: c.endpoints,
-      tls: { caFile: c.pki!.caFile, certFile: c.pki!.clientCertFile, keyFile: c.pki!.clientKeyFile },
+      tls: {
+        caFile: c.pki!.caFile,
+        certFile: c.pki!.clientCertFile,
+        keyFile: c.pki!.clientKeyFile,
+      },
     }));
     const row = await measure(dir, `${count} real`, clusters, plain, pids);
     // What the scrapes cost etcd: its CPU during them, less what it spends idle in the same time.
@@ -153,7 +207,13 @@ async function main(): Promise<void> {
   const pki = cluster.pki!;
   try {
     await fillToNoSpace(cluster);
-    const tlsAgent = new Agent({ connect: { ca: readFileSync(pki.caFile), cert: readFileSync(pki.clientCertFile), key: readFileSync(pki.clientKeyFile) } });
+    const tlsAgent = new Agent({
+      connect: {
+        ca: readFileSync(pki.caFile),
+        cert: readFileSync(pki.clientCertFile),
+        key: readFileSync(pki.clientKeyFile),
+      },
+    });
     const pages = await Promise.all(
       cluster.endpoints.map(async (e) => {
         const r = await request(`${e}/metrics`, { dispatcher: tlsAgent });
@@ -170,7 +230,12 @@ async function main(): Promise<void> {
         res.writeHead(404).end();
         return;
       }
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4', 'content-length': page.length }).end(page);
+      res
+        .writeHead(200, {
+          'content-type': 'text/plain; version=0.0.4',
+          'content-length': page.length,
+        })
+        .end(page);
     });
     server.keepAliveTimeout = 60_000;
     const port = await freePort();
@@ -182,7 +247,9 @@ async function main(): Promise<void> {
       const clusters = Array.from({ length: count }, (_, i) => ({
         name: `c${String(i + 1).padStart(2, '0')}`,
         endpoints: cluster.endpoints,
-        metricsUrls: cluster.endpoints.map((_, m) => `http://127.0.0.1:${port}/c${i + 1}/m${m}/metrics`),
+        metricsUrls: cluster.endpoints.map(
+          (_, m) => `http://127.0.0.1:${port}/c${i + 1}/m${m}/metrics`,
+        ),
         tls: { caFile: pki.caFile, certFile: pki.clientCertFile, keyFile: pki.clientKeyFile },
       }));
       rows.push(await measure(dir, `${count}`, clusters, plain));
@@ -198,13 +265,18 @@ async function main(): Promise<void> {
 
     mkdirSync('.bench', { recursive: true });
     const file = `.bench/fleet-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-    writeFileSync(file, `${JSON.stringify({ machine, scrapes, pageBytes: pages.map((p) => p.length), realLoad, rows }, null, 2)}\n`);
+    writeFileSync(
+      file,
+      `${JSON.stringify({ machine, scrapes, pageBytes: pages.map((p) => p.length), realLoad, rows }, null, 2)}\n`,
+    );
 
     console.log(`### Fleet scale (${new Date().toISOString().slice(0, 10)})\n`);
     console.log(
       `Machine: ${machineLine(machine)}. Each cluster: gRPC to the 3 members of one real mTLS cluster, /metrics pages captured from them (${(pages[0]!.length / 1024).toFixed(0)} KiB each) served over keep-alive HTTP from a local static server; ${scrapes} sequential scrapes per fleet size.\n`,
     );
-    console.log('| clusters | members | median ms | p90 ms | max ms | guard CPU ms / scrape | CPU ms / member | GC ms / scrape | members up | exporter page KiB | guard RSS MiB |');
+    console.log(
+      '| clusters | members | median ms | p90 ms | max ms | guard CPU ms / scrape | CPU ms / member | GC ms / scrape | members up | exporter page KiB | guard RSS MiB |',
+    );
     console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const r of rows) {
       console.log(

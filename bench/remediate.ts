@@ -33,11 +33,25 @@ async function guard(cluster: EtcdTestCluster, dir: string): Promise<Timings> {
   const state = join(dir, `state-${Date.now()}`);
   let result;
   const total = await timed(async () => {
-    result = await run(process.execPath, [GUARD_BIN, 'remediate', '--yes', ...cluster.connectionArgs(), '--state-dir', state, '--snapshot-dir', join(dir, 'guard-snapshots')], {
-      timeoutMs: 600_000,
-    });
+    result = await run(
+      process.execPath,
+      [
+        GUARD_BIN,
+        'remediate',
+        '--yes',
+        ...cluster.connectionArgs(),
+        '--state-dir',
+        state,
+        '--snapshot-dir',
+        join(dir, 'guard-snapshots'),
+      ],
+      {
+        timeoutMs: 600_000,
+      },
+    );
   });
-  if (!result || (result as { code: number }).code !== 0) throw new Error(`remediate failed: ${JSON.stringify(result)}`);
+  if (!result || (result as { code: number }).code !== 0)
+    throw new Error(`remediate failed: ${JSON.stringify(result)}`);
   const lines = readFileSync(join(state, 'runs.jsonl'), 'utf8').trim().split('\n');
   return { total, ...stepTimings(JSON.parse(lines[lines.length - 1] ?? '{}') as Run) };
 }
@@ -61,13 +75,22 @@ function stepTimings(run: Run): Timings {
  * Puts a key every 20 ms from the start of a run; resolves with the seconds from
  * `since` to the first write etcd accepted: the time until the cluster is writable again.
  */
-function writeProbe(cluster: EtcdTestCluster, since: number): { firstWrite: Promise<number>; stop: () => void } {
+function writeProbe(
+  cluster: EtcdTestCluster,
+  since: number,
+): { firstWrite: Promise<number>; stop: () => void } {
   const client = cluster.client();
   let stopped = false;
   const firstWrite = (async () => {
     for (let i = 0; !stopped; i++) {
       const attempt = client.put(`bench/probe/${i}`).value('x');
-      const ok = await Promise.race([attempt.then(() => true, () => false), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1000))]);
+      const ok = await Promise.race([
+        attempt.then(
+          () => true,
+          () => false,
+        ),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1000)),
+      ]);
       if (ok) return (performance.now() - since) / 1000;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -77,20 +100,44 @@ function writeProbe(cluster: EtcdTestCluster, since: number): { firstWrite: Prom
 }
 
 /** `serve` already running; the clock starts when Alertmanager's POST is sent. */
-async function webhook(cluster: EtcdTestCluster, dir: string, probe: (since: number) => Promise<number>): Promise<Timings> {
+async function webhook(
+  cluster: EtcdTestCluster,
+  dir: string,
+  probe: (since: number) => Promise<number>,
+): Promise<Timings> {
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, 'bench-token');
-  const guard = await startGuard(['serve', ...cluster.connectionArgs(), '--webhook-token-file', tokenFile, '--state-dir', join(dir, `state-${Date.now()}`), '--snapshot-dir', join(dir, 'guard-snapshots'), '--log-level', 'warn']);
+  const guard = await startGuard([
+    'serve',
+    ...cluster.connectionArgs(),
+    '--webhook-token-file',
+    tokenFile,
+    '--state-dir',
+    join(dir, `state-${Date.now()}`),
+    '--snapshot-dir',
+    join(dir, 'guard-snapshots'),
+    '--log-level',
+    'warn',
+  ]);
   try {
     const sent = Date.now();
     const since = performance.now();
     const writable = probe(since);
-    const answer = await post(`${guard.url}/webhook/alertmanager`, JSON.stringify(alertPayload([{ cluster: 'default' }])), { authorization: 'Bearer bench-token' });
+    const answer = await post(
+      `${guard.url}/webhook/alertmanager`,
+      JSON.stringify(alertPayload([{ cluster: 'default' }])),
+      { authorization: 'Bearer bench-token' },
+    );
     const runId = (answer.json.runs as { runId: string }[] | undefined)?.[0]?.runId;
-    if (answer.status !== 202 || !runId) throw new Error(`webhook answered ${answer.status} ${answer.text}`);
+    if (answer.status !== 202 || !runId)
+      throw new Error(`webhook answered ${answer.status} ${answer.text}`);
     const run = await waitForRun(guard.url, runId, (r) => r.outcome !== 'running', 600_000);
     if (run.outcome !== 'succeeded') throw new Error(`webhook run ${run.outcome}: ${run.reason}`);
-    return { total: (Date.parse(run.endedAt ?? '') - sent) / 1000, writable: await writable, ...stepTimings(run) };
+    return {
+      total: (Date.parse(run.endedAt ?? '') - sent) / 1000,
+      writable: await writable,
+      ...stepTimings(run),
+    };
   } finally {
     await guard.stop();
   }
@@ -122,7 +169,10 @@ async function main(): Promise<void> {
         } else {
           const since = performance.now();
           const writable = startProbe(since);
-          t = side === 'remediate' ? await guard(cluster, dir) : { ...(await runbook(cluster, dir)), total: (performance.now() - since) / 1000 };
+          t =
+            side === 'remediate'
+              ? await guard(cluster, dir)
+              : { ...(await runbook(cluster, dir)), total: (performance.now() - since) / 1000 };
           t.writable = await writable;
         }
         probe?.stop();
@@ -133,15 +183,26 @@ async function main(): Promise<void> {
         await gauges.close();
         t['db MiB after (all members)'] = sizes.reduce((a, b) => a + b, 0) / 2 ** 20;
         results[side].push(t);
-        console.error(`${side} run ${round + 1}: ${t.total?.toFixed(2)} s, writable after ${t.writable?.toFixed(2)} s`);
+        console.error(
+          `${side} run ${round + 1}: ${t.total?.toFixed(2)} s, writable after ${t.writable?.toFixed(2)} s`,
+        );
       }
     }
 
-    const median = (side: Side, key: string) => summarize(results[side].map((r) => r[key] ?? Number.NaN)).median;
-    const cell = (side: Side, key: string) => (Number.isNaN(median(side, key)) ? '-' : median(side, key).toFixed(2));
+    const median = (side: Side, key: string) =>
+      summarize(results[side].map((r) => r[key] ?? Number.NaN)).median;
+    const cell = (side: Side, key: string) =>
+      Number.isNaN(median(side, key)) ? '-' : median(side, key).toFixed(2);
     const result = {
       machine,
-      fixture: { quotaMiB: quotaBytes / 2 ** 20, liveKeys: fixture.liveKeys, liveMiB: liveMib, dbFileMiB: Math.round(dbBytes / 2 ** 20), members: 3, tls: true },
+      fixture: {
+        quotaMiB: quotaBytes / 2 ** 20,
+        liveKeys: fixture.liveKeys,
+        liveMiB: liveMib,
+        dbFileMiB: Math.round(dbBytes / 2 ** 20),
+        members: 3,
+        tls: true,
+      },
       runs,
       ...results,
       medianRatio: median('remediate', 'total') / median('runbook', 'total'),
@@ -153,19 +214,49 @@ async function main(): Promise<void> {
     writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
 
     console.log(`### Remediation (${new Date().toISOString().slice(0, 10)})\n`);
-    console.log(`Machine: ${machineLine(machine)}. Fixture: 3 members, mTLS, ${result.fixture.quotaMiB} MiB quota, ${liveMib} MiB of live keys, db files of ${result.fixture.dbFileMiB} MiB at NOSPACE, restored before each run; ${runs} runs each, order rotated.\n`);
-    console.log('| step (median seconds) | `remediate --yes` | webhook (`serve`) | etcdctl runbook |');
+    console.log(
+      `Machine: ${machineLine(machine)}. Fixture: 3 members, mTLS, ${result.fixture.quotaMiB} MiB quota, ${liveMib} MiB of live keys, db files of ${result.fixture.dbFileMiB} MiB at NOSPACE, restored before each run; ${runs} runs each, order rotated.\n`,
+    );
+    console.log(
+      '| step (median seconds) | `remediate --yes` | webhook (`serve`) | etcdctl runbook |',
+    );
     console.log('| --- | ---: | ---: | ---: |');
-    for (const key of ['preflight', 'snapshot', 'compact', 'defrag 1', 'defrag 2', 'defrag 3', 'defrag', 'disarm', 'verify']) {
-      console.log(`| ${key} | ${cell('remediate', key)} | ${cell('webhook', key)} | ${cell('runbook', key)} |`);
+    for (const key of [
+      'preflight',
+      'snapshot',
+      'compact',
+      'defrag 1',
+      'defrag 2',
+      'defrag 3',
+      'defrag',
+      'disarm',
+      'verify',
+    ]) {
+      console.log(
+        `| ${key} | ${cell('remediate', key)} | ${cell('webhook', key)} | ${cell('runbook', key)} |`,
+      );
     }
-    for (const key of ['health checks', 'move leader', 'defragment call 1', 'defragment call 2', 'defragment call 3']) {
+    for (const key of [
+      'health checks',
+      'move leader',
+      'defragment call 1',
+      'defragment call 2',
+      'defragment call 3',
+    ]) {
       console.log(`| (defrag: ${key}) | ${cell('remediate', key)} | ${cell('webhook', key)} | - |`);
     }
-    console.log(`| db size after, all members (MiB) | ${median('remediate', 'db MiB after (all members)').toFixed(0)} | ${median('webhook', 'db MiB after (all members)').toFixed(0)} | ${median('runbook', 'db MiB after (all members)').toFixed(0)} |`);
-    console.log(`| **time to writable** (start to the first accepted write) | ${cell('remediate', 'writable')} | **${cell('webhook', 'writable')}** | **${cell('runbook', 'writable')}** |`);
-    console.log(`| **total** (process start to exit; webhook: alert sent to run ended) | **${cell('remediate', 'total')}** | **${cell('webhook', 'total')}** | **${cell('runbook', 'total')}** |`);
-    console.log(`\nMedian ratios against the runbook: \`remediate --yes\` **${result.medianRatio.toFixed(3)}**, webhook **${result.webhookMedianRatio.toFixed(3)}**; time to writable through the webhook **${result.timeToWritableRatio.toFixed(3)}**. Raw data: ${file}`);
+    console.log(
+      `| db size after, all members (MiB) | ${median('remediate', 'db MiB after (all members)').toFixed(0)} | ${median('webhook', 'db MiB after (all members)').toFixed(0)} | ${median('runbook', 'db MiB after (all members)').toFixed(0)} |`,
+    );
+    console.log(
+      `| **time to writable** (start to the first accepted write) | ${cell('remediate', 'writable')} | **${cell('webhook', 'writable')}** | **${cell('runbook', 'writable')}** |`,
+    );
+    console.log(
+      `| **total** (process start to exit; webhook: alert sent to run ended) | **${cell('remediate', 'total')}** | **${cell('webhook', 'total')}** | **${cell('runbook', 'total')}** |`,
+    );
+    console.log(
+      `\nMedian ratios against the runbook: \`remediate --yes\` **${result.medianRatio.toFixed(3)}**, webhook **${result.webhookMedianRatio.toFixed(3)}**; time to writable through the webhook **${result.timeToWritableRatio.toFixed(3)}**. Raw data: ${file}`,
+    );
   } finally {
     await cluster.stop();
   }

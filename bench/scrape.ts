@@ -54,14 +54,30 @@ function row(name: string, s: Summary): string {
 async function measure(cluster: EtcdTestCluster, machine: Machine): Promise<void> {
   const pki = cluster.pki;
   if (!pki) throw new Error('the benchmark cluster has no TLS');
-  const guard = await startGuard(['serve', '--remediation-disabled', ...cluster.connectionArgs(), '--log-level', 'warn']);
-  const direct = new Agent({ connect: { ca: readFileSync(pki.caFile), cert: readFileSync(pki.clientCertFile), key: readFileSync(pki.clientKeyFile) } });
+  const guard = await startGuard([
+    'serve',
+    '--remediation-disabled',
+    ...cluster.connectionArgs(),
+    '--log-level',
+    'warn',
+  ]);
+  const direct = new Agent({
+    connect: {
+      ca: readFileSync(pki.caFile),
+      cert: readFileSync(pki.clientCertFile),
+      key: readFileSync(pki.clientKeyFile),
+    },
+  });
   const plain = new Agent({ connections: concurrency });
   const memberUrls = cluster.endpoints.map((e) => `${e}/metrics`);
   const scrapeGuard = () => fetchBody(`${guard.url}/metrics`, plain).then(() => undefined);
-  const scrapeDirect = () => Promise.all(memberUrls.map((u) => fetchBody(u, direct))).then(() => undefined);
+  const scrapeDirect = () =>
+    Promise.all(memberUrls.map((u) => fetchBody(u, direct))).then(() => undefined);
 
-  const directBytes = (await Promise.all(memberUrls.map((u) => fetchBody(u, direct)))).reduce((a, b) => a + b, 0);
+  const directBytes = (await Promise.all(memberUrls.map((u) => fetchBody(u, direct)))).reduce(
+    (a, b) => a + b,
+    0,
+  );
   const guardBytes = await fetchBody(`${guard.url}/metrics`, plain);
   for (let i = 0; i < 30; i++) {
     await scrapeGuard();
@@ -105,7 +121,12 @@ async function measure(cluster: EtcdTestCluster, machine: Machine): Promise<void
   const g0 = cpuSeconds(guardPid);
   let e0 = etcdCpu();
   for (let i = 0; i < cpuScrapes; i++) await scrapeGuard();
-  const cpu = { guardMsPerScrape: ((cpuSeconds(guardPid) - g0) * 1000) / cpuScrapes, etcdMsPerGuardScrape: ((etcdCpu() - e0) * 1000) / cpuScrapes, etcdMsPerDirectScrape: 0, clientMsPerDirectScrape: 0 };
+  const cpu = {
+    guardMsPerScrape: ((cpuSeconds(guardPid) - g0) * 1000) / cpuScrapes,
+    etcdMsPerGuardScrape: ((etcdCpu() - e0) * 1000) / cpuScrapes,
+    etcdMsPerDirectScrape: 0,
+    clientMsPerDirectScrape: 0,
+  };
   const o0 = ownCpu();
   e0 = etcdCpu();
   for (let i = 0; i < cpuScrapes; i++) await scrapeDirect();
@@ -122,12 +143,15 @@ async function measure(cluster: EtcdTestCluster, machine: Machine): Promise<void
       while (done < soakScrapes) {
         const n = ++done;
         await scrapeGuard().catch(() => soakErrors++);
-        if (n % Math.round(soakScrapes / 10) === 0) rss.push({ scrapes: n, rssMiB: rssMiB(guardPid) });
+        if (n % Math.round(soakScrapes / 10) === 0)
+          rss.push({ scrapes: n, rssMiB: rssMiB(guardPid) });
       }
     }),
   );
   const soakSeconds = (performance.now() - soakStarted) / 1000;
-  console.error(`soak: ${soakScrapes} scrapes in ${soakSeconds.toFixed(0)} s, ${soakErrors} errors`);
+  console.error(
+    `soak: ${soakScrapes} scrapes in ${soakSeconds.toFixed(0)} s, ${soakErrors} errors`,
+  );
 
   const env = { ...process.env, ETCDCTL_API: '3' };
   const guardCli: number[] = [];
@@ -135,13 +159,21 @@ async function measure(cluster: EtcdTestCluster, machine: Machine): Promise<void
   for (let i = 0; i < cliRuns; i++) {
     guardCli.push(
       await timed(async () => {
-        const r = await run(process.execPath, [GUARD_BIN, 'status', '-o', 'json', ...cluster.connectionArgs()], { env });
+        const r = await run(
+          process.execPath,
+          [GUARD_BIN, 'status', '-o', 'json', ...cluster.connectionArgs()],
+          { env },
+        );
         if (r.code !== 0) throw new Error(`status failed: ${r.stderr}`);
       }),
     );
     etcdctl.push(
       await timed(async () => {
-        const r = await run(etcdBinary('etcdctl'), [...cluster.connectionArgs(), 'endpoint', 'status', '-w', 'json'], { env });
+        const r = await run(
+          etcdBinary('etcdctl'),
+          [...cluster.connectionArgs(), 'endpoint', 'status', '-w', 'json'],
+          { env },
+        );
         if (r.code !== 0) throw new Error(`etcdctl failed: ${r.stderr}`);
       }),
     );
@@ -179,14 +211,26 @@ async function measure(cluster: EtcdTestCluster, machine: Machine): Promise<void
   console.log(row(`etcd-space-guard /metrics, ${concurrency} concurrent scrapers`, c));
   console.log(row('`etcd-space-guard status -o json` (process start to exit)', cli));
   console.log(row('`etcdctl endpoint status -w json` (process start to exit)', ctl));
-  console.log(`\nMedian ratio exporter / direct: **${result.scrape.medianRatio.toFixed(2)}** (goal <= 1.5).`);
+  console.log(
+    `\nMedian ratio exporter / direct: **${result.scrape.medianRatio.toFixed(2)}** (goal <= 1.5).`,
+  );
   console.log(`${concurrency} concurrent scrapers x ${rounds} rounds: **${errors} errors**.`);
-  console.log(`Page sizes: the three etcd pages ${(directBytes / 1024).toFixed(0)} KiB together, the exporter's ${(guardBytes / 1024).toFixed(1)} KiB.`);
-  console.log('\n| CPU per scrape (ms) | etcd-space-guard /metrics | direct fetch of the 3 pages |');
+  console.log(
+    `Page sizes: the three etcd pages ${(directBytes / 1024).toFixed(0)} KiB together, the exporter's ${(guardBytes / 1024).toFixed(1)} KiB.`,
+  );
+  console.log(
+    '\n| CPU per scrape (ms) | etcd-space-guard /metrics | direct fetch of the 3 pages |',
+  );
   console.log('| --- | ---: | ---: |');
-  console.log(`| the scraper's side (guard process / fetching client) | ${cpu.guardMsPerScrape.toFixed(2)} | ${cpu.clientMsPerDirectScrape.toFixed(2)} |`);
-  console.log(`| etcd, 3 members together | ${cpu.etcdMsPerGuardScrape.toFixed(2)} | ${cpu.etcdMsPerDirectScrape.toFixed(2)} |`);
-  console.log(`\nGuard RSS over ${soakScrapes} scrapes (8 concurrent, ${soakSeconds.toFixed(0)} s, ${soakErrors} errors): ${rss.map((r) => `${r.rssMiB.toFixed(0)} MiB after ${r.scrapes}`).join(', ')}.`);
+  console.log(
+    `| the scraper's side (guard process / fetching client) | ${cpu.guardMsPerScrape.toFixed(2)} | ${cpu.clientMsPerDirectScrape.toFixed(2)} |`,
+  );
+  console.log(
+    `| etcd, 3 members together | ${cpu.etcdMsPerGuardScrape.toFixed(2)} | ${cpu.etcdMsPerDirectScrape.toFixed(2)} |`,
+  );
+  console.log(
+    `\nGuard RSS over ${soakScrapes} scrapes (8 concurrent, ${soakSeconds.toFixed(0)} s, ${soakErrors} errors): ${rss.map((r) => `${r.rssMiB.toFixed(0)} MiB after ${r.scrapes}`).join(', ')}.`,
+  );
   console.log(`Raw data: ${file}`);
 }
 

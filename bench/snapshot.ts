@@ -36,11 +36,16 @@ interface Sample {
 }
 
 /** A command under GNU time (when installed): its exit, output, and peak RSS in MiB. */
-async function timedCommand(command: string, argv: string[]): Promise<{ seconds: number; stdout: string; maxRssMiB: number }> {
+async function timedCommand(
+  command: string,
+  argv: string[],
+): Promise<{ seconds: number; stdout: string; maxRssMiB: number }> {
   const useTime = existsSync(GNU_TIME);
   const env = { ...process.env, ETCDCTL_API: '3' };
   const t0 = performance.now();
-  const result = useTime ? await run(GNU_TIME, ['-f', 'maxrss=%M', command, ...argv], { timeoutMs: 600_000, env }) : await run(command, argv, { timeoutMs: 600_000, env });
+  const result = useTime
+    ? await run(GNU_TIME, ['-f', 'maxrss=%M', command, ...argv], { timeoutMs: 600_000, env })
+    : await run(command, argv, { timeoutMs: 600_000, env });
   const seconds = (performance.now() - t0) / 1000;
   if (result.code !== 0) throw new Error(`${command} ${argv.join(' ')} failed: ${result.stderr}`);
   const rssKiB = Number(/maxrss=(\d+)/.exec(result.stderr)?.[1] ?? Number.NaN);
@@ -49,22 +54,44 @@ async function timedCommand(command: string, argv: string[]): Promise<{ seconds:
 
 async function guardSnapshot(cluster: EtcdTestCluster, out: string): Promise<Sample> {
   const [endpoint] = cluster.endpoints;
-  const timed = await timedCommand(process.execPath, [GUARD_BIN, 'snapshot', '-o', 'json', '--snapshot-dir', out, ...cluster.connectionArgs([endpoint!])]);
+  const timed = await timedCommand(process.execPath, [
+    GUARD_BIN,
+    'snapshot',
+    '-o',
+    'json',
+    '--snapshot-dir',
+    out,
+    ...cluster.connectionArgs([endpoint!]),
+  ]);
   const [taken] = JSON.parse(timed.stdout) as { bytes: number; seconds: number }[];
   if (!taken) throw new Error(`no snapshot reported: ${timed.stdout}`);
-  return { seconds: timed.seconds, bytes: taken.bytes, maxRssMiB: timed.maxRssMiB, streamSeconds: taken.seconds };
+  return {
+    seconds: timed.seconds,
+    bytes: taken.bytes,
+    maxRssMiB: timed.maxRssMiB,
+    streamSeconds: taken.seconds,
+  };
 }
 
 async function etcdctlSnapshot(cluster: EtcdTestCluster, out: string): Promise<Sample> {
   const [endpoint] = cluster.endpoints;
   const file = join(out, 'etcdctl.db');
-  const timed = await timedCommand(etcdBinary('etcdctl'), [...cluster.connectionArgs([endpoint!]), 'snapshot', 'save', file]);
+  const timed = await timedCommand(etcdBinary('etcdctl'), [
+    ...cluster.connectionArgs([endpoint!]),
+    'snapshot',
+    'save',
+    file,
+  ]);
   return { seconds: timed.seconds, bytes: statSync(file).size, maxRssMiB: timed.maxRssMiB };
 }
 
 async function measure(sizeMiB: number, dir: string): Promise<Record<string, unknown>> {
   const quotaBytes = Math.max(2 * sizeMiB, 512) * 2 ** 20;
-  const cluster = await EtcdTestCluster.start({ tls: true, quotaBytes, dir: join(dir, `cluster-${sizeMiB}`) });
+  const cluster = await EtcdTestCluster.start({
+    tls: true,
+    quotaBytes,
+    dir: join(dir, `cluster-${sizeMiB}`),
+  });
   try {
     console.error(`${sizeMiB} MiB: writing ${sizeMiB} keys of 1 MiB...`);
     const client = cluster.client();
@@ -82,7 +109,9 @@ async function measure(sizeMiB: number, dir: string): Promise<Record<string, unk
         mkdirSync(out, { recursive: true });
         if (side === 'guard') guard.push(await guardSnapshot(cluster, out));
         else etcdctl.push(await etcdctlSnapshot(cluster, out));
-        console.error(`  ${side} ${i + 1}: ${(side === 'guard' ? guard : etcdctl).at(-1)?.seconds.toFixed(2)} s`);
+        console.error(
+          `  ${side} ${i + 1}: ${(side === 'guard' ? guard : etcdctl).at(-1)?.seconds.toFixed(2)} s`,
+        );
       }
     }
     rmSync(out, { recursive: true, force: true });
@@ -90,8 +119,19 @@ async function measure(sizeMiB: number, dir: string): Promise<Record<string, unk
     return {
       sizeMiB,
       bytes: guard[0]?.bytes,
-      guard: { samples: guard, mbps: summarize(guard.map(mbps)).median, seconds: summarize(guard.map((s) => s.seconds)).median, streamSeconds: summarize(guard.map((s) => s.streamSeconds ?? 0)).median, maxRssMiB: summarize(guard.map((s) => s.maxRssMiB)).max },
-      etcdctl: { samples: etcdctl, mbps: summarize(etcdctl.map(mbps)).median, seconds: summarize(etcdctl.map((s) => s.seconds)).median, maxRssMiB: summarize(etcdctl.map((s) => s.maxRssMiB)).max },
+      guard: {
+        samples: guard,
+        mbps: summarize(guard.map(mbps)).median,
+        seconds: summarize(guard.map((s) => s.seconds)).median,
+        streamSeconds: summarize(guard.map((s) => s.streamSeconds ?? 0)).median,
+        maxRssMiB: summarize(guard.map((s) => s.maxRssMiB)).max,
+      },
+      etcdctl: {
+        samples: etcdctl,
+        mbps: summarize(etcdctl.map(mbps)).median,
+        seconds: summarize(etcdctl.map((s) => s.seconds)).median,
+        maxRssMiB: summarize(etcdctl.map((s) => s.maxRssMiB)).max,
+      },
     };
   } finally {
     await cluster.stop();
@@ -112,8 +152,12 @@ async function main(): Promise<void> {
   // Both peaks come from GNU time; without it installed there is none to show.
   const mib = (value: number) => (Number.isFinite(value) ? `${value.toFixed(0)} MiB` : 'n/a');
   console.log(`### Snapshot throughput (${new Date().toISOString().slice(0, 10)})\n`);
-  console.log(`Machine: ${machineLine(machine)}. 3 mTLS members; the same member streams to both (\`etcd-space-guard snapshot\` and \`etcdctl snapshot save\`, one endpoint each); ${runs} runs each, alternating; files fsynced; process start to exit.\n`);
-  console.log('| database | etcd-space-guard MB/s | etcdctl MB/s | ratio | guard s (stream only) | etcdctl s | guard peak RSS | etcdctl peak RSS |');
+  console.log(
+    `Machine: ${machineLine(machine)}. 3 mTLS members; the same member streams to both (\`etcd-space-guard snapshot\` and \`etcdctl snapshot save\`, one endpoint each); ${runs} runs each, alternating; files fsynced; process start to exit.\n`,
+  );
+  console.log(
+    '| database | etcd-space-guard MB/s | etcdctl MB/s | ratio | guard s (stream only) | etcdctl s | guard peak RSS | etcdctl peak RSS |',
+  );
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of results) {
     const g = r.guard as Side;
@@ -122,7 +166,9 @@ async function main(): Promise<void> {
       `| ${((r.bytes as number) / 2 ** 20).toFixed(0)} MiB | ${g.mbps.toFixed(0)} | ${e.mbps.toFixed(0)} | ${(g.mbps / e.mbps).toFixed(2)} | ${g.seconds.toFixed(2)} (${(g.streamSeconds ?? 0).toFixed(2)}) | ${e.seconds.toFixed(2)} | ${mib(g.maxRssMiB)} | ${mib(e.maxRssMiB)} |`,
     );
   }
-  console.log(`\nMedians; peak RSS is the maximum over the runs. Goal: >= 0.95x etcdctl's MB/s, RSS flat across sizes. Raw data: ${file}`);
+  console.log(
+    `\nMedians; peak RSS is the maximum over the runs. Goal: >= 0.95x etcdctl's MB/s, RSS flat across sizes. Raw data: ${file}`,
+  );
 }
 
 await main();

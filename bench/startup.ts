@@ -31,28 +31,49 @@ interface Side {
 
 function guardSide(spec: string): Side {
   const match = /^([^=]+)=([^,]+),(.+)$/.exec(spec);
-  if (!match) throw new Error(`--guard ${spec}: expected label=/path/to/node,/path/to/dist/main.js`);
+  if (!match)
+    throw new Error(`--guard ${spec}: expected label=/path/to/node,/path/to/dist/main.js`);
   const [, label, node, main] = match as unknown as [string, string, string, string];
-  return { label, command: node, argv: (c) => [main, 'status', '-o', 'json', ...c.connectionArgs()] };
+  return {
+    label,
+    command: node,
+    argv: (c) => [main, 'status', '-o', 'json', ...c.connectionArgs()],
+  };
 }
 
 const sides: Side[] = [
-  ...(args.guard.length > 0 ? args.guard.map(guardSide) : [{ label: `this build, Node.js ${process.version}`, command: process.execPath, argv: (c: EtcdTestCluster) => [GUARD_BIN, 'status', '-o', 'json', ...c.connectionArgs()] }]),
-  { label: 'etcdctl endpoint status -w json', command: etcdBinary('etcdctl'), argv: (c) => [...c.connectionArgs(), 'endpoint', 'status', '-w', 'json'] },
+  ...(args.guard.length > 0
+    ? args.guard.map(guardSide)
+    : [
+        {
+          label: `this build, Node.js ${process.version}`,
+          command: process.execPath,
+          argv: (c: EtcdTestCluster) => [GUARD_BIN, 'status', '-o', 'json', ...c.connectionArgs()],
+        },
+      ]),
+  {
+    label: 'etcdctl endpoint status -w json',
+    command: etcdBinary('etcdctl'),
+    argv: (c) => [...c.connectionArgs(), 'endpoint', 'status', '-w', 'json'],
+  },
 ];
 
 async function timedRun(side: Side, cluster: EtcdTestCluster): Promise<number> {
   const started = performance.now();
-  const result = await run(side.command, side.argv(cluster), { env: { ...process.env, ETCDCTL_API: '3' } });
+  const result = await run(side.command, side.argv(cluster), {
+    env: { ...process.env, ETCDCTL_API: '3' },
+  });
   const elapsed = performance.now() - started;
   // status exits 1 at NOSPACE (an alarm is active); anything else is a failure.
-  if (result.code !== 0 && result.code !== 1) throw new Error(`${side.label} exited ${result.code}: ${result.stderr}`);
+  if (result.code !== 0 && result.code !== 1)
+    throw new Error(`${side.label} exited ${result.code}: ${result.stderr}`);
   return elapsed;
 }
 
 async function measure(cluster: EtcdTestCluster, machine: Machine): Promise<void> {
   // The first runs fill the compile caches (Node's and the OS page cache): not timed.
-  for (const side of sides) for (let i = 0; i < Number(args.warmup); i++) await timedRun(side, cluster);
+  for (const side of sides)
+    for (let i = 0; i < Number(args.warmup); i++) await timedRun(side, cluster);
   const times = sides.map(() => [] as number[]);
   for (let i = 0; i < Number(args.runs); i++) {
     const order = sides.map((_, index) => index);
@@ -60,7 +81,9 @@ async function measure(cluster: EtcdTestCluster, machine: Machine): Promise<void
     for (const index of order) times[index]!.push(await timedRun(sides[index]!, cluster));
   }
   console.log(`## Start-up (\`bench/startup.ts\`)\n`);
-  console.log(`Machine: ${machineLine(machine)}. 3 mTLS members at NOSPACE; ${args.runs} runs each, alternating; process start to exit.\n`);
+  console.log(
+    `Machine: ${machineLine(machine)}. 3 mTLS members at NOSPACE; ${args.runs} runs each, alternating; process start to exit.\n`,
+  );
   console.log('| command | median ms | p90 ms | min ms |');
   console.log('| --- | ---: | ---: | ---: |');
   sides.forEach((side, index) => {

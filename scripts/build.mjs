@@ -28,7 +28,13 @@ const protoLoader = etcd3Require('@grpc/proto-loader');
 // etcd3 loads its .proto files with @grpc/proto-loader at every start. In the bundle
 // its services come from scripts/bundle/etcd3-services.cjs and the .proto files
 // parsed here, once; checked against proto-loader's own result below.
-const ETCD3_PROTO_OPTIONS = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+const ETCD3_PROTO_OPTIONS = {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
 const etcd3Services = {
   name: 'etcd3-services',
   setup(esbuild) {
@@ -37,17 +43,34 @@ const etcd3Services = {
       const loaderImport = 'const proto_loader_1 = require("@grpc/proto-loader");';
       const loadHead = '(0, proto_loader_1.loadSync)(`${__dirname}/../proto/rpc.proto`, ';
       // The options etcd3 passes are kept in the bundle; the check below uses them as ETCD3_PROTO_OPTIONS.
-      const loadOptions = '{\n    keepCase: true,\n    longs: String,\n    enums: String,\n    defaults: true,\n    oneofs: true,\n});';
-      if (!source.includes(loaderImport) || !source.includes(loadHead + loadOptions)) throw new Error(`${args.path} no longer loads its services as scripts/build.mjs expects: update it`);
+      const loadOptions =
+        '{\n    keepCase: true,\n    longs: String,\n    enums: String,\n    defaults: true,\n    oneofs: true,\n});';
+      if (!source.includes(loaderImport) || !source.includes(loadHead + loadOptions))
+        throw new Error(
+          `${args.path} no longer loads its services as scripts/build.mjs expects: update it`,
+        );
       const replacementHead = `(0, require(${JSON.stringify(path.resolve('scripts/bundle/etcd3-services.cjs'))}).fromJSON)(require('etcd3-protos'), `;
-      return { contents: source.replace(loaderImport, '').replace(loadHead, replacementHead), loader: 'js' };
+      return {
+        contents: source.replace(loaderImport, '').replace(loadHead, replacementHead),
+        loader: 'js',
+      };
     });
-    esbuild.onResolve({ filter: /^etcd3-protos$/ }, () => ({ path: 'etcd3-protos', namespace: 'etcd3-protos' }));
-    esbuild.onLoad({ filter: /.*/, namespace: 'etcd3-protos' }, () => ({ contents: JSON.stringify(ETCD3_PROTOS), loader: 'json' }));
+    esbuild.onResolve({ filter: /^etcd3-protos$/ }, () => ({
+      path: 'etcd3-protos',
+      namespace: 'etcd3-protos',
+    }));
+    esbuild.onLoad({ filter: /.*/, namespace: 'etcd3-protos' }, () => ({
+      contents: JSON.stringify(ETCD3_PROTOS),
+      loader: 'json',
+    }));
   },
 };
 
-const ETCD3_PROTO_FILE = path.join(path.dirname(require.resolve('etcd3/package.json')), 'proto', 'rpc.proto');
+const ETCD3_PROTO_FILE = path.join(
+  path.dirname(require.resolve('etcd3/package.json')),
+  'proto',
+  'rpc.proto',
+);
 // Parsed once: bundled by the plugin above and checked below.
 const ETCD3_PROTOS = new protobuf.Root().loadSync(ETCD3_PROTO_FILE, { keepCase: true }).toJSON();
 
@@ -55,10 +78,24 @@ const ETCD3_PROTOS = new protobuf.Root().loadSync(ETCD3_PROTO_FILE, { keepCase: 
 // them by its own name (hashKV), which the bundle's services provide.
 const ORIGINAL_NAME_EXCEPTIONS = { HashKV: 'hashKV' };
 const ETCD3_SAMPLE_REQUESTS = [
-  ['etcdserverpb.KV', 'Range', { key: Buffer.from('a'), range_end: Buffer.from('b'), limit: '5', sort_order: 'DESCEND', serializable: true }],
+  [
+    'etcdserverpb.KV',
+    'Range',
+    {
+      key: Buffer.from('a'),
+      range_end: Buffer.from('b'),
+      limit: '5',
+      sort_order: 'DESCEND',
+      serializable: true,
+    },
+  ],
   ['etcdserverpb.KV', 'Put', { key: Buffer.from('k'), value: Buffer.from('v'), lease: '7' }],
   ['etcdserverpb.KV', 'Compact', { revision: '1234567890123', physical: true }],
-  ['etcdserverpb.Maintenance', 'Alarm', { action: 'DEACTIVATE', memberID: '18446744073709551615', alarm: 'NOSPACE' }],
+  [
+    'etcdserverpb.Maintenance',
+    'Alarm',
+    { action: 'DEACTIVATE', memberID: '18446744073709551615', alarm: 'NOSPACE' },
+  ],
   ['etcdserverpb.Maintenance', 'MoveLeader', { targetID: '9223372036854775807' }],
 ];
 
@@ -70,25 +107,37 @@ function checkEtcd3Services() {
     throw new Error(`scripts/bundle/etcd3-services.cjs differs from @grpc/proto-loader: ${what}`);
   };
   const services = Object.keys(expected).filter((name) => expected[name].format === undefined);
-  if (services.sort().join() !== Object.keys(actual).sort().join()) fail(`services ${Object.keys(actual)} instead of ${services}`);
+  if (services.sort().join() !== Object.keys(actual).sort().join())
+    fail(`services ${Object.keys(actual)} instead of ${services}`);
   for (const service of services) {
     for (const [name, want] of Object.entries(expected[service])) {
       const got = actual[service][name];
       if (!got) fail(`${service}.${name} is missing`);
-      for (const key of ['path', 'requestStream', 'responseStream']) if (got[key] !== want[key]) fail(`${service}.${name}.${key}`);
-      if (got.originalName !== (ORIGINAL_NAME_EXCEPTIONS[name] ?? want.originalName)) fail(`${service}.${name}.originalName`);
+      for (const key of ['path', 'requestStream', 'responseStream'])
+        if (got[key] !== want[key]) fail(`${service}.${name}.${key}`);
+      if (got.originalName !== (ORIGINAL_NAME_EXCEPTIONS[name] ?? want.originalName))
+        fail(`${service}.${name}.originalName`);
       // Defaults, longs and enums as strings: an empty message decodes to every field.
       const empty = Buffer.alloc(0);
-      if (!isDeepStrictEqual(got.responseDeserialize(empty), want.responseDeserialize(empty))) fail(`${service}.${name} decodes differently`);
-      if (!isDeepStrictEqual(got.requestDeserialize(empty), want.requestDeserialize(empty))) fail(`${service}.${name} decodes differently`);
+      if (!isDeepStrictEqual(got.responseDeserialize(empty), want.responseDeserialize(empty)))
+        fail(`${service}.${name} decodes differently`);
+      if (!isDeepStrictEqual(got.requestDeserialize(empty), want.requestDeserialize(empty)))
+        fail(`${service}.${name} decodes differently`);
     }
   }
   // Messages with values of every kind the guard sends: bytes, 64-bit integers as strings, enums, booleans.
   for (const [service, method, message] of ETCD3_SAMPLE_REQUESTS) {
     const encoded = Buffer.from(actual[service][method].requestSerialize(message));
-    if (!encoded.equals(Buffer.from(expected[service][method].requestSerialize(message)))) fail(`${service}.${method} encodes differently`);
+    if (!encoded.equals(Buffer.from(expected[service][method].requestSerialize(message))))
+      fail(`${service}.${method} encodes differently`);
     if (encoded.length === 0) fail(`${service}.${method}'s sample encodes to nothing`);
-    if (!isDeepStrictEqual(actual[service][method].requestDeserialize(encoded), expected[service][method].requestDeserialize(encoded))) fail(`${service}.${method} decodes differently`);
+    if (
+      !isDeepStrictEqual(
+        actual[service][method].requestDeserialize(encoded),
+        expected[service][method].requestDeserialize(encoded),
+      )
+    )
+      fail(`${service}.${method} decodes differently`);
   }
 }
 
@@ -100,23 +149,34 @@ const undiciSlim = {
     esbuild.onResolve({ filter: /^undici$/ }, async (args) => {
       const source = await readFile(args.importer, 'utf8');
       // Type-only imports are erased from the bundle: only values need to be in undici.cjs.
-      for (const [, typeOnly, names] of source.matchAll(/import\s+(type\s+)?\{([^}]*)\}\s+from\s+'undici'/g)) {
+      for (const [, typeOnly, names] of source.matchAll(
+        /import\s+(type\s+)?\{([^}]*)\}\s+from\s+'undici'/g,
+      )) {
         if (typeOnly) continue;
-        const values = names.split(',').map((n) => n.trim()).filter((n) => n && !n.startsWith('type '));
+        const values = names
+          .split(',')
+          .map((n) => n.trim())
+          .filter((n) => n && !n.startsWith('type '));
         for (const name of values.map((n) => n.split(/\s+as\s+/)[0])) {
-          if (!UNDICI_EXPORTS.includes(name)) throw new Error(`${args.importer} imports ${name} from undici: add it to scripts/bundle/undici.cjs`);
+          if (!UNDICI_EXPORTS.includes(name))
+            throw new Error(
+              `${args.importer} imports ${name} from undici: add it to scripts/bundle/undici.cjs`,
+            );
         }
       }
       // undici.cjs repeats the one thing undici's index does to every dispatcher.
       const index = await readFile(require.resolve('undici'), 'utf8');
-      if (!index.includes('Object.assign(Dispatcher.prototype, api)')) throw new Error("undici's index.js changed: check scripts/bundle/undici.cjs against it");
+      if (!index.includes('Object.assign(Dispatcher.prototype, api)'))
+        throw new Error("undici's index.js changed: check scripts/bundle/undici.cjs against it");
       return { path: path.resolve('scripts/bundle/undici.cjs') };
     });
   },
 };
 
 await rm('dist', { recursive: true, force: true });
-execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
+  stdio: 'inherit',
+});
 checkEtcd3Services();
 await build({
   entryPoints: { 'etcd-space-guard': 'src/cli/entry.ts' },
@@ -136,5 +196,7 @@ await build({
   // src/ is ES modules: import.meta.url becomes the bundle's own URL.
   define: { 'import.meta.url': '__bundleUrl' },
   // The directive first: the sources are ES modules, strict throughout.
-  banner: { js: "'use strict';\nvar __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  banner: {
+    js: "'use strict';\nvar __bundleUrl = require('node:url').pathToFileURL(__filename).href;",
+  },
 });

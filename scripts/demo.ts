@@ -10,7 +10,11 @@ import { GUARD_BIN, get, runGuard, startGuard, type RunningGuard } from '../test
 import { freePort } from '../test/harness/ports.js';
 import { onInterrupt } from '../test/harness/processes.js';
 import { eventually } from '../test/harness/eventually.js';
-import { AlertmanagerServer, monitoringInstalled, PrometheusServer } from '../test/harness/monitoring.js';
+import {
+  AlertmanagerServer,
+  monitoringInstalled,
+  PrometheusServer,
+} from '../test/harness/monitoring.js';
 import { alertPayload, listRuns, post, waitForRun } from '../test/harness/remediation.js';
 import type { Run } from '../src/remediation/types.js';
 
@@ -30,11 +34,17 @@ async function demoPort(): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  say('etcd-space-guard demo: a throwaway etcd cluster runs out of space; the guard sees it and fixes it.');
+  say(
+    'etcd-space-guard demo: a throwaway etcd cluster runs out of space; the guard sees it and fixes it.',
+  );
 
   step(1, 'Starting a 3-member etcd cluster with mTLS and a 32 MiB quota');
   const cluster = await EtcdTestCluster.start({ tls: true, quotaBytes: 32 * 2 ** 20 });
-  const running: { guard?: RunningGuard; prometheus?: PrometheusServer; alertmanager?: AlertmanagerServer } = {};
+  const running: {
+    guard?: RunningGuard;
+    prometheus?: PrometheusServer;
+    alertmanager?: AlertmanagerServer;
+  } = {};
   const stopped = new Promise<void>((resolve) => {
     onInterrupt(async () => {
       say('\nStopping the guard and etcd, removing the cluster files.');
@@ -50,7 +60,9 @@ async function main(): Promise<void> {
 
   step(2, 'Writing until etcd refuses writes (the NOSPACE alarm)');
   const fill = await fillToNoSpace(cluster);
-  say(`   ${fill.live.size} live keys, then ${fill.churnWrites} overwrites of 512 KiB, then: "etcdserver: mvcc: database space exceeded"`);
+  say(
+    `   ${fill.live.size} live keys, then ${fill.churnWrites} overwrites of 512 KiB, then: "etcdserver: mvcc: database space exceeded"`,
+  );
   const alarms = await cluster.etcdctl(['alarm', 'list']);
   say(`   $ etcdctl alarm list\n${alarms.stdout.trim().replace(/^/gm, '   ')}`);
 
@@ -63,14 +75,29 @@ async function main(): Promise<void> {
   const tokenFile = join(cluster.dir, 'webhook-token');
   writeFileSync(tokenFile, `${randomBytes(16).toString('hex')}\n`, { mode: 0o600 });
   const stateDir = join(cluster.dir, 'state');
-  const guard = await startGuard(['serve', ...flags, '--webhook-token-file', tokenFile, '--state-dir', stateDir, '--snapshot-dir', join(cluster.dir, 'snapshots')], {}, await demoPort());
+  const guard = await startGuard(
+    [
+      'serve',
+      ...flags,
+      '--webhook-token-file',
+      tokenFile,
+      '--state-dir',
+      stateDir,
+      '--snapshot-dir',
+      join(cluster.dir, 'snapshots'),
+    ],
+    {},
+    await demoPort(),
+  );
   running.guard = guard;
   const log = join(cluster.dir, 'guard.log');
   const out = createWriteStream(log);
   guard.process.stdout?.pipe(out);
   guard.process.stderr?.pipe(out);
   const metrics = await get(`${guard.url}/metrics`);
-  const shown = metrics.body.split('\n').filter((l) => /^etcd_space_(alarm_active\{.*NOSPACE|quota_usage_ratio)/.test(l));
+  const shown = metrics.body
+    .split('\n')
+    .filter((l) => /^etcd_space_(alarm_active\{.*NOSPACE|quota_usage_ratio)/.test(l));
   say(shown.map((l) => `   ${l}`).join('\n'));
 
   const printed = new Set<string>();
@@ -78,35 +105,69 @@ async function main(): Promise<void> {
     for (const s of r.steps) {
       if (s.outcome === 'running' || printed.has(s.name)) continue;
       printed.add(s.name);
-      say(`   ${s.outcome === 'succeeded' ? '✔' : s.outcome === 'skipped' ? '–' : '✖'} ${s.name} (${(s.durationSeconds ?? 0).toFixed(1)} s): ${s.reason ?? ''}`);
+      say(
+        `   ${s.outcome === 'succeeded' ? '✔' : s.outcome === 'skipped' ? '–' : '✖'} ${s.name} (${(s.durationSeconds ?? 0).toFixed(1)} s): ${s.reason ?? ''}`,
+      );
     }
     return r.outcome !== 'running';
   };
   let run: Run;
   if (await monitoringInstalled()) {
-    step(5, 'Prometheus scrapes the guard, the EtcdSpaceNoSpace rule fires, Alertmanager calls the webhook');
+    step(
+      5,
+      'Prometheus scrapes the guard, the EtcdSpaceNoSpace rule fires, Alertmanager calls the webhook',
+    );
     const since = Date.now();
     const elapsed = (): string => `${((Date.now() - since) / 1000).toFixed(1)} s`;
-    running.alertmanager = await AlertmanagerServer.start({ dir: cluster.dir, webhookUrl: `${guard.url}/webhook/alertmanager`, tokenFile });
-    running.prometheus = await PrometheusServer.start({ dir: cluster.dir, guardTarget: guard.url.replace('http://', ''), alertmanagerTarget: running.alertmanager.target, intervalSeconds: 2 });
-    say(`   Prometheus ${running.prometheus.url} (rules: helm/etcd-space-guard/files/prometheus-rules.yml)`);
+    running.alertmanager = await AlertmanagerServer.start({
+      dir: cluster.dir,
+      webhookUrl: `${guard.url}/webhook/alertmanager`,
+      tokenFile,
+    });
+    running.prometheus = await PrometheusServer.start({
+      dir: cluster.dir,
+      guardTarget: guard.url.replace('http://', ''),
+      alertmanagerTarget: running.alertmanager.target,
+      intervalSeconds: 2,
+    });
+    say(
+      `   Prometheus ${running.prometheus.url} (rules: helm/etcd-space-guard/files/prometheus-rules.yml)`,
+    );
     say(`   Alertmanager ${running.alertmanager.url} (config: monitoring/alertmanager.yml)`);
     const prometheus = running.prometheus;
     // The whole loop may outrun a poll: a run already started also means it fired.
-    const firing = async () => (await prometheus.alerts()).some((a) => a.labels.alertname === 'EtcdSpaceNoSpace' && a.state === 'firing') || (await listRuns(guard.url)).length > 0;
+    const firing = async () =>
+      (await prometheus.alerts()).some(
+        (a) => a.labels.alertname === 'EtcdSpaceNoSpace' && a.state === 'firing',
+      ) || (await listRuns(guard.url)).length > 0;
     await eventually('EtcdSpaceNoSpace to fire', async () => ((await firing()) ? true : undefined));
     say(`   ${elapsed()}: EtcdSpaceNoSpace is firing`);
-    const first = await eventually('Alertmanager to post the alert', async () => (await listRuns(guard.url)).find((r) => r.trigger === 'webhook'));
+    const first = await eventually('Alertmanager to post the alert', async () =>
+      (await listRuns(guard.url)).find((r) => r.trigger === 'webhook'),
+    );
     say(`   ${elapsed()}: Alertmanager posted it; run ${first.id} started`);
     run = await waitForRun(guard.url, first.id, printSteps);
     say(`   run ${run.id} ${run.outcome}: ${run.reason ?? ''}`);
-    await eventually('EtcdSpaceNoSpace to resolve', async () => ((await prometheus.alerts()).some((a) => a.labels.alertname === 'EtcdSpaceNoSpace') ? undefined : true));
+    await eventually('EtcdSpaceNoSpace to resolve', async () =>
+      (await prometheus.alerts()).some((a) => a.labels.alertname === 'EtcdSpaceNoSpace')
+        ? undefined
+        : true,
+    );
     say(`   ${elapsed()}: EtcdSpaceNoSpace resolved in Prometheus`);
   } else {
-    step(5, 'An Alertmanager-shaped EtcdSpaceNoSpace alert is posted to the webhook; the guard runs the runbook');
-    say('   (Prometheus and Alertmanager are not installed: bash scripts/install-deps.sh --test shows the real loop.)');
+    step(
+      5,
+      'An Alertmanager-shaped EtcdSpaceNoSpace alert is posted to the webhook; the guard runs the runbook',
+    );
+    say(
+      '   (Prometheus and Alertmanager are not installed: bash scripts/install-deps.sh --test shows the real loop.)',
+    );
     const token = readFileSync(tokenFile, 'utf8').trim();
-    const answer = await post(`${guard.url}/webhook/alertmanager`, JSON.stringify(alertPayload([{ cluster: 'default' }])), { authorization: `Bearer ${token}` });
+    const answer = await post(
+      `${guard.url}/webhook/alertmanager`,
+      JSON.stringify(alertPayload([{ cluster: 'default' }])),
+      { authorization: `Bearer ${token}` },
+    );
     const runId = (answer.json.runs as { runId: string }[] | undefined)?.[0]?.runId ?? '';
     say(`   POST /webhook/alertmanager -> ${answer.status} ${answer.text}`);
     run = await waitForRun(guard.url, runId, printSteps);
@@ -118,8 +179,13 @@ async function main(): Promise<void> {
   const after = await cluster.etcdctl(['put', 'demo/after', 'writes work again']);
   say(`   $ etcdctl put demo/after "writes work again"\n   ${after.stdout.trim()}`);
 
-  say(`\nServing at ${guard.url}/ (metrics: ${guard.url}/metrics, runs: ${guard.url}/api/runs). Guard log: ${log}`);
-  if (running.prometheus) say(`Prometheus: ${running.prometheus.url}/alerts and ${running.prometheus.url}/graph?g0.expr=etcd_space_quota_usage_ratio`);
+  say(
+    `\nServing at ${guard.url}/ (metrics: ${guard.url}/metrics, runs: ${guard.url}/api/runs). Guard log: ${log}`,
+  );
+  if (running.prometheus)
+    say(
+      `Prometheus: ${running.prometheus.url}/alerts and ${running.prometheus.url}/graph?g0.expr=etcd_space_quota_usage_ratio`,
+    );
   say(`Try it yourself: node ${GUARD_BIN} status ${flags.join(' ')}`);
   say('Press Ctrl-C to stop everything.');
   await stopped;

@@ -25,7 +25,14 @@ export class UsageError extends GuardError {
   readonly exitCode = 2;
 }
 
-export type EtcdFailureKind = 'unreachable' | 'timeout' | 'tls' | 'auth' | 'protocol' | 'rejected' | 'nospace';
+export type EtcdFailureKind =
+  | 'unreachable'
+  | 'timeout'
+  | 'tls'
+  | 'auth'
+  | 'protocol'
+  | 'rejected'
+  | 'nospace';
 
 /** etcd (gRPC or /metrics) could not be read or refused a request. */
 export class EtcdAccessError extends GuardError {
@@ -44,7 +51,13 @@ export class EtcdAccessError extends GuardError {
   /** The error as an EtcdAccessError: itself, or an unexpected failure reading `endpoint`. */
   static from(endpoint: string, err: unknown): EtcdAccessError {
     if (err instanceof EtcdAccessError) return err;
-    return new EtcdAccessError(endpoint, 'rejected', `reading ${endpoint} failed (${errorMessage(err)})`, 'run again with --debug and report it', { cause: err });
+    return new EtcdAccessError(
+      endpoint,
+      'rejected',
+      `reading ${endpoint} failed (${errorMessage(err)})`,
+      'run again with --debug and report it',
+      { cause: err },
+    );
   }
 }
 
@@ -55,7 +68,8 @@ export class OperationError extends GuardError {
 
 // Node.js 24 appends advice about its own flags to certificate errors; the guard's
 // sentences say which of its options to check instead.
-const NODE_CA_ADVICE = '; if the root CA is installed locally, try running Node.js with --use-system-ca';
+const NODE_CA_ADVICE =
+  '; if the root CA is installed locally, try running Node.js with --use-system-ca';
 
 /** The error's message on one line (OpenSSL and gRPC messages span several), at most 240 characters. */
 export function errorMessage(err: unknown): string {

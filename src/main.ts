@@ -14,7 +14,9 @@ function exitWith(message: string): never {
 
 // The default import, not a named one: on an older Node.js, this sentence instead of a link error.
 if (typeof module.enableCompileCache !== 'function') {
-  exitWith(`Node.js ${process.version} is too old: install Node.js 22 or newer (24 is tested; scripts/install-node.sh fetches it).`);
+  exitWith(
+    `Node.js ${process.version} is too old: install Node.js 22 or newer (24 is tested; scripts/install-node.sh fetches it).`,
+  );
 }
 module.enableCompileCache();
 let entry: typeof Entry;
@@ -22,7 +24,8 @@ try {
   entry = module.createRequire(import.meta.url)('./etcd-space-guard.cjs') as typeof Entry;
 } catch (err) {
   // The command's own error reporting lives in the bundle that failed to load.
-  const reason = process.argv.includes('--debug') && err instanceof Error ? err.stack : errorMessage(err);
+  const reason =
+    process.argv.includes('--debug') && err instanceof Error ? err.stack : errorMessage(err);
   exitWith(`cannot load dist/etcd-space-guard.cjs (run npm run build): ${reason}`);
 }
 await entry.run(process.argv);

@@ -6,7 +6,11 @@ import { errorCode } from './errors.js';
  * module, which is src/ under tsx, and dist/ when compiled or bundled.
  */
 function readVersion(): string {
-  for (let url = new URL('../package.json', import.meta.url); ; url = new URL('../package.json', url)) {
+  for (
+    let url = new URL('../package.json', import.meta.url);
+    ;
+    url = new URL('../package.json', url)
+  ) {
     try {
       const pkg = JSON.parse(readFileSync(url, 'utf8')) as { name?: string; version?: string };
       if (pkg.name === 'etcd-space-guard') return pkg.version ?? '0.0.0';

@@ -35,6 +35,8 @@ export function describeMachine(): Machine {
 }
 
 export function machineLine(m: Machine): string {
-  const extraCa = m.nodeExtraCaCerts ? ' (NODE_EXTRA_CA_CERTS set: each Node.js process parses those certificates as it starts)' : '';
+  const extraCa = m.nodeExtraCaCerts
+    ? ' (NODE_EXTRA_CA_CERTS set: each Node.js process parses those certificates as it starts)'
+    : '';
   return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}, Node.js ${m.node}${extraCa}, etcd ${m.etcd}`;
 }

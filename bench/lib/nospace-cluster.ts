@@ -5,7 +5,9 @@ import { fillToNoSpace } from '../../test/harness/fill.js';
 import { describeMachine, machineLine, type Machine } from './machine.js';
 
 /** Prints the machine, then runs `measure` against a fresh NOSPACE cluster. */
-export async function onNoSpaceCluster(measure: (cluster: EtcdTestCluster, machine: Machine) => Promise<void>): Promise<void> {
+export async function onNoSpaceCluster(
+  measure: (cluster: EtcdTestCluster, machine: Machine) => Promise<void>,
+): Promise<void> {
   const machine = describeMachine();
   console.error(`machine: ${machineLine(machine)}`);
   const cluster = await EtcdTestCluster.start({ tls: true });

@@ -24,16 +24,32 @@ export async function timed(fn: () => Promise<void>): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
-export async function buildFixture(dir: string, quotaBytes: number, liveMib: number): Promise<Fixture> {
+export async function buildFixture(
+  dir: string,
+  quotaBytes: number,
+  liveMib: number,
+): Promise<Fixture> {
   const cluster = await EtcdTestCluster.start({ tls: true, quotaBytes, dir: join(dir, 'cluster') });
-  console.error(`filling: ${liveMib} MiB of live keys, then overwrites until NOSPACE (${quotaBytes / 2 ** 20} MiB quota)...`);
-  const fill = await fillToNoSpace(cluster, { liveKeys: liveMib * 128, liveValueBytes: 8192, churnValueBytes: 1024 * 1024 });
+  console.error(
+    `filling: ${liveMib} MiB of live keys, then overwrites until NOSPACE (${quotaBytes / 2 ** 20} MiB quota)...`,
+  );
+  const fill = await fillToNoSpace(cluster, {
+    liveKeys: liveMib * 128,
+    liveValueBytes: 8192,
+    churnValueBytes: 1024 * 1024,
+  });
   const fixture = join(dir, 'fixture');
   mkdirSync(fixture);
   for (let i = 0; i < cluster.members.length; i++) await cluster.stopMember(i);
   for (const m of cluster.members) execFileSync('cp', ['-a', m.dataDir, join(fixture, m.name)]);
-  const dbBytes = Number(execFileSync('du', ['-sb', join(fixture, 'm1', 'member', 'snap', 'db')], { encoding: 'utf8' }).split('\t')[0]);
-  console.error(`fixture: ${fill.live.size} live keys, ${fill.churnWrites} overwrites; db file ${(dbBytes / 2 ** 20).toFixed(0)} MiB per member`);
+  const dbBytes = Number(
+    execFileSync('du', ['-sb', join(fixture, 'm1', 'member', 'snap', 'db')], {
+      encoding: 'utf8',
+    }).split('\t')[0],
+  );
+  console.error(
+    `fixture: ${fill.live.size} live keys, ${fill.churnWrites} overwrites; db file ${(dbBytes / 2 ** 20).toFixed(0)} MiB per member`,
+  );
   return { cluster, dir, liveKeys: fill.live.size, churnWrites: fill.churnWrites, dbBytes };
 }
 
@@ -49,10 +65,15 @@ export async function restore(fixture: Fixture): Promise<void> {
   execFileSync('sync');
   for (let i = 0; i < cluster.members.length; i++) cluster.startMember(i);
   await cluster.waitHealthy();
-  if ((await cluster.alarms()).filter((a) => a.startsWith('NOSPACE')).length === 0) throw new Error('the restored fixture has no NOSPACE alarm');
+  if ((await cluster.alarms()).filter((a) => a.startsWith('NOSPACE')).length === 0)
+    throw new Error('the restored fixture has no NOSPACE alarm');
 }
 
-async function etcdctl(cluster: EtcdTestCluster, argv: string[], endpoints?: string[]): Promise<string> {
+async function etcdctl(
+  cluster: EtcdTestCluster,
+  argv: string[],
+  endpoints?: string[],
+): Promise<string> {
   const result = await cluster.etcdctl(argv, endpoints);
   if (result.code !== 0) throw new Error(`etcdctl ${argv.join(' ')}: ${result.stderr}`);
   return result.stdout;
@@ -66,9 +87,16 @@ export async function runbook(cluster: EtcdTestCluster, dir: string): Promise<Ti
     await etcdctl(cluster, ['snapshot', 'save', join(dir, 'runbook-snapshot.db')], [first ?? '']);
   });
   let revision = 0;
-  const statuses: { Endpoint: string; Status: { header: { revision: number; member_id: number }; leader: number } }[] = [];
+  const statuses: {
+    Endpoint: string;
+    Status: { header: { revision: number; member_id: number }; leader: number };
+  }[] = [];
   t.compact = await timed(async () => {
-    statuses.push(...(JSON.parse(await etcdctl(cluster, ['endpoint', 'status', '-w', 'json'])) as typeof statuses));
+    statuses.push(
+      ...(JSON.parse(
+        await etcdctl(cluster, ['endpoint', 'status', '-w', 'json']),
+      ) as typeof statuses),
+    );
     revision = statuses[0]?.Status.header.revision ?? 0;
     await etcdctl(cluster, ['compact', String(revision), '--physical']);
   });

@@ -50,42 +50,62 @@ export function runsRouter(deps: RunsApiDependencies): Router {
 
   router.get('/api/runs/:id', (req: Request, res: Response) => {
     const id = RunId.safeParse(req.params.id);
-    const run = id.success ? (deps.remediator.inProgressById(id.data) ?? deps.store.get(id.data)) : undefined;
+    const run = id.success
+      ? (deps.remediator.inProgressById(id.data) ?? deps.store.get(id.data))
+      : undefined;
     if (!run) {
-      res.status(404).json({ status: 'not found', reason: `no run "${String(req.params.id)}"; GET /api/runs lists them` });
+      res.status(404).json({
+        status: 'not found',
+        reason: `no run "${String(req.params.id)}"; GET /api/runs lists them`,
+      });
       return;
     }
     res.json(run);
   });
 
-  router.post('/api/runs', requireAuth(deps.auth, () => undefined), ...jsonBody(() => undefined), async (req: Request, res: Response) => {
-    const body = StartBody.safeParse(req.body);
-    if (!body.success) {
-      res.status(400).json({ status: 'invalid', reason: firstIssue(body.error) });
-      return;
-    }
-    const cluster = body.data.cluster ?? (deps.clusterNames.length === 1 ? deps.clusterNames[0] : undefined);
-    if (cluster === undefined) {
-      res.status(400).json({ status: 'invalid', reason: `cluster is required: ${deps.clusterNames.length} clusters are configured (${deps.clusterNames.join(', ')})` });
-      return;
-    }
-    const started = await deps.remediator.startOrJoin({ cluster, trigger: 'api', dryRun: body.data.dryRun, force: body.data.force, cause: { requestedBy: req.ip ?? 'unknown' } });
-    switch (started.kind) {
-      case 'started':
-        res.status(202).json({ status: 'started', run: started.run });
+  router.post(
+    '/api/runs',
+    requireAuth(deps.auth, () => undefined),
+    ...jsonBody(() => undefined),
+    async (req: Request, res: Response) => {
+      const body = StartBody.safeParse(req.body);
+      if (!body.success) {
+        res.status(400).json({ status: 'invalid', reason: firstIssue(body.error) });
         return;
-      case 'in-progress':
-        res.status(202).json({ status: 'in-progress', run: started.run });
+      }
+      const cluster =
+        body.data.cluster ?? (deps.clusterNames.length === 1 ? deps.clusterNames[0] : undefined);
+      if (cluster === undefined) {
+        res.status(400).json({
+          status: 'invalid',
+          reason: `cluster is required: ${deps.clusterNames.length} clusters are configured (${deps.clusterNames.join(', ')})`,
+        });
         return;
-      case 'disabled':
-        res.status(200).json({ status: 'disabled', reason: started.reason });
-        return;
-      case 'unknown-cluster':
-        res.status(404).json({ status: 'not found', reason: started.reason });
-        return;
-      case 'stopping':
-        res.status(503).json({ status: 'unavailable', reason: started.reason });
-    }
-  });
+      }
+      const started = await deps.remediator.startOrJoin({
+        cluster,
+        trigger: 'api',
+        dryRun: body.data.dryRun,
+        force: body.data.force,
+        cause: { requestedBy: req.ip ?? 'unknown' },
+      });
+      switch (started.kind) {
+        case 'started':
+          res.status(202).json({ status: 'started', run: started.run });
+          return;
+        case 'in-progress':
+          res.status(202).json({ status: 'in-progress', run: started.run });
+          return;
+        case 'disabled':
+          res.status(200).json({ status: 'disabled', reason: started.reason });
+          return;
+        case 'unknown-cluster':
+          res.status(404).json({ status: 'not found', reason: started.reason });
+          return;
+        case 'stopping':
+          res.status(503).json({ status: 'unavailable', reason: started.reason });
+      }
+    },
+  );
   return router;
 }

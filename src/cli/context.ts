@@ -5,7 +5,9 @@ import { ConfigFlagsSchema, FLAG_LIST, type ConfigFlags } from '../config/flags.
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 
 /** Where commander keeps each flag's value: the flag in camelCase ("--web.config.file" keeps its dots). */
-const COMMANDER_KEYS = FLAG_LIST.map(([name, spec]) => [name, new Option(spec.flag).attributeName()] as const);
+const COMMANDER_KEYS = FLAG_LIST.map(
+  ([name, spec]) => [name, new Option(spec.flag).attributeName()] as const,
+);
 
 /** The flags' values among the global and per-command options commander hands over, validated before use. */
 export function parseCliOptions(raw: Record<string, unknown>): ConfigFlags {
@@ -13,6 +15,9 @@ export function parseCliOptions(raw: Record<string, unknown>): ConfigFlags {
   return ConfigFlagsSchema.parse(values, { jitless: true }); // once per process: not worth compiling
 }
 
-export async function loadFromOptions(options: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+export async function loadFromOptions(
+  options: ConfigFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LoadedConfig> {
   return loadConfig(options, env);
 }

@@ -8,7 +8,8 @@ export async function run(argv: string[]): Promise<never> {
   // servername for IP endpoints) to stderr; operators cannot act on them.
   process.removeAllListeners('warning');
   process.on('warning', (warning) => {
-    if (warning.name !== 'DeprecationWarning') process.stderr.write(`etcd-space-guard: warning: ${warning.message}\n`);
+    if (warning.name !== 'DeprecationWarning')
+      process.stderr.write(`etcd-space-guard: warning: ${warning.message}\n`);
   });
   const code = await runCli(argv);
   // Exit now rather than when the event loop drains: gRPC and TLS connection

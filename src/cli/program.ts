@@ -10,7 +10,11 @@ import { processOutput, reportError, type Output } from './report.js';
 function positiveNumber(flag: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} "${value}" is not a positive number`, `pass seconds, e.g. ${flag} 5`);
+    if (!Number.isFinite(n) || n <= 0)
+      throw new UsageError(
+        `${flag} "${value}" is not a positive number`,
+        `pass seconds, e.g. ${flag} 5`,
+      );
     return n;
   };
 }
@@ -25,7 +29,10 @@ function addConfigFlags(command: Command, scope: FlagScope): void {
   for (const [, spec] of FLAG_LIST) {
     const help = spec.help[scope];
     if (help === undefined) continue;
-    const option = new Option(spec.arg ? `${spec.flag} ${spec.arg}` : spec.flag, spec.env ? `${help} (env ${spec.env})` : help);
+    const option = new Option(
+      spec.arg ? `${spec.flag} ${spec.arg}` : spec.flag,
+      spec.env ? `${help} (env ${spec.env})` : help,
+    );
     if (spec.repeatable) option.argParser(collect).default([]);
     command.addOption(option);
   }
@@ -33,14 +40,18 @@ function addConfigFlags(command: Command, scope: FlagScope): void {
 
 export function buildProgram(output: Output, setExitCode: (code: number) => void): Command {
   const program = new Command('etcd-space-guard');
-  const run = (fn: (options: ConfigFlags, command: Command) => Promise<number> | number) => async (...args: unknown[]) => {
-    const command = args[args.length - 1] as Command;
-    const options = parseCliOptions(command.optsWithGlobals());
-    setExitCode(await fn(options, command));
-  };
+  const run =
+    (fn: (options: ConfigFlags, command: Command) => Promise<number> | number) =>
+    async (...args: unknown[]) => {
+      const command = args[args.length - 1] as Command;
+      const options = parseCliOptions(command.optsWithGlobals());
+      setExitCode(await fn(options, command));
+    };
 
   program
-    .description("Watches etcd's space quota, exports it to Prometheus, and runs the NOSPACE runbook safely.")
+    .description(
+      "Watches etcd's space quota, exports it to Prometheus, and runs the NOSPACE runbook safely.",
+    )
     .version(VERSION, '-v, --version')
     .exitOverride()
     .configureOutput({ writeOut: output.out, writeErr: output.err })
@@ -55,16 +66,29 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
       run(async (options) => {
         const loaded = await loadFromOptions(options);
         // Each command loads its own dependencies: `status` should not pay for express.
-        const [{ createLogger }, { serveCommand }] = await Promise.all([import('../log.js'), import('./commands/serve.js')]);
+        const [{ createLogger }, { serveCommand }] = await Promise.all([
+          import('../log.js'),
+          import('./commands/serve.js'),
+        ]);
         return serveCommand(loaded, createLogger(loaded.config.logLevel, 1));
       }),
     );
 
   program
     .command('status')
-    .description('print every member: leader, version, db size, in use, fragmentation, quota usage, alarms')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
-    .option('--timeout <seconds>', 'per-member timeout (default: scrape.timeoutSeconds)', positiveNumber('--timeout'))
+    .description(
+      'print every member: leader, version, db size, in use, fragmentation, quota usage, alarms',
+    )
+    .addOption(
+      new Option('-o, --output <format>', 'output format')
+        .choices(['table', 'json'])
+        .default('table'),
+    )
+    .option(
+      '--timeout <seconds>',
+      'per-member timeout (default: scrape.timeoutSeconds)',
+      positiveNumber('--timeout'),
+    )
     .action(
       run(async (options, command) => {
         const loaded = await loadFromOptions(options);
@@ -76,25 +100,47 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
 
   program
     .command('remediate')
-    .description('run the NOSPACE runbook now: snapshot, compact, defragment member by member, disarm, verify')
+    .description(
+      'run the NOSPACE runbook now: snapshot, compact, defragment member by member, disarm, verify',
+    )
     .option('--dry-run', 'print the plan and change nothing')
     .option('-y, --yes', 'do not ask for confirmation (required when not run from a terminal)')
-    .option('--force', 'run although etcd shows no need (no alarm, quota usage below the trigger); the safety gates still apply')
+    .option(
+      '--force',
+      'run although etcd shows no need (no alarm, quota usage below the trigger); the safety gates still apply',
+    )
     .action(
       run(async (options, command) => {
         const loaded = await loadFromOptions(options);
         const own = command.opts<{ dryRun?: boolean; yes?: boolean; force?: boolean }>();
-        const [{ createLogger }, { remediateCommand }] = await Promise.all([import('../log.js'), import('./commands/remediate.js')]);
+        const [{ createLogger }, { remediateCommand }] = await Promise.all([
+          import('../log.js'),
+          import('./commands/remediate.js'),
+        ]);
         // The terminal shows progress; logs go to stderr, quiet unless asked for.
-        const log = createLogger(options.logLevel === undefined ? 'warn' : loaded.config.logLevel, 2);
-        return remediateCommand(loaded, { dryRun: own.dryRun ?? false, yes: own.yes ?? false, force: own.force ?? false }, output, log);
+        const log = createLogger(
+          options.logLevel === undefined ? 'warn' : loaded.config.logLevel,
+          2,
+        );
+        return remediateCommand(
+          loaded,
+          { dryRun: own.dryRun ?? false, yes: own.yes ?? false, force: own.force ?? false },
+          output,
+          log,
+        );
       }),
     );
 
   program
     .command('snapshot')
-    .description("take a verified snapshot now, from a follower (the runbook's backup step alone; deletes nothing)")
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .description(
+      "take a verified snapshot now, from a follower (the runbook's backup step alone; deletes nothing)",
+    )
+    .addOption(
+      new Option('-o, --output <format>', 'output format')
+        .choices(['text', 'json'])
+        .default('text'),
+    )
     .action(
       run(async (options, command) => {
         const loaded = await loadFromOptions(options);
@@ -116,8 +162,13 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
 
   program
     .command('discover')
-    .description("print a config for the etcd that kube-apiserver uses (from its manifest or process)")
-    .option('--manifest <file>', 'kube-apiserver static-pod manifest (default /etc/kubernetes/manifests/kube-apiserver.yaml)')
+    .description(
+      'print a config for the etcd that kube-apiserver uses (from its manifest or process)',
+    )
+    .option(
+      '--manifest <file>',
+      'kube-apiserver static-pod manifest (default /etc/kubernetes/manifests/kube-apiserver.yaml)',
+    )
     .option('--from-process', 'read the arguments of the running kube-apiserver instead')
     .option('--name <name>', 'cluster name in the printed config', 'kubernetes')
     .action(

@@ -21,13 +21,19 @@ function seconds(step: Step): string {
   return step.durationSeconds === undefined ? '' : ` (${step.durationSeconds.toFixed(1)} s)`;
 }
 
-export function progressPrinter(write: (text: string) => void, tty: boolean): RunListener & { close(): void } {
+export function progressPrinter(
+  write: (text: string) => void,
+  tty: boolean,
+): RunListener & { close(): void } {
   let timer: NodeJS.Timeout | undefined;
   let current: Step | undefined;
   const live = (): void => {
     if (!current) return;
     const elapsed = ((Date.now() - Date.parse(current.startedAt)) / 1000).toFixed(0);
-    const member = current.name === 'defrag' && current.details.current !== undefined ? `: ${current.details.current}` : '';
+    const member =
+      current.name === 'defrag' && current.details.current !== undefined
+        ? `: ${current.details.current}`
+        : '';
     write(`\r\x1b[2K${MARKS.running} ${current.name}${member} (${elapsed} s)`);
   };
   return {

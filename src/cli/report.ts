@@ -20,7 +20,9 @@ function causeChain(err: unknown): string {
   const lines: string[] = [];
   let current: unknown = err;
   for (let depth = 0; depth < 6 && current !== undefined; depth++) {
-    lines.push(current instanceof Error ? (current.stack ?? current.message) : JSON.stringify(current));
+    lines.push(
+      current instanceof Error ? (current.stack ?? current.message) : JSON.stringify(current),
+    );
     current = current instanceof Error ? current.cause : undefined;
     if (current !== undefined) lines.push('caused by:');
   }
@@ -34,7 +36,9 @@ export function reportError(err: unknown, output: Output, debug: boolean): numbe
     if (debug) output.err(`${causeChain(err)}\n`);
     return err.exitCode;
   }
-  output.err(`etcd-space-guard: unexpected error (${errorMessage(err)}); run again with --debug and report it.\n`);
+  output.err(
+    `etcd-space-guard: unexpected error (${errorMessage(err)}); run again with --debug and report it.\n`,
+  );
   if (debug) output.err(`${causeChain(err)}\n`);
   return 1;
 }

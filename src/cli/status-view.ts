@@ -8,7 +8,14 @@ import type { ClusterReading, MemberReading } from '../etcd/types.js';
 
 export function memberJson(m: MemberReading): Record<string, unknown> {
   if (!m.ok) {
-    return { endpoint: m.target.endpoint, ok: false, name: m.name, id: m.id ?? null, alarms: m.alarms ?? null, error: { kind: m.error.kind, message: m.error.message } };
+    return {
+      endpoint: m.target.endpoint,
+      ok: false,
+      name: m.name,
+      id: m.id ?? null,
+      alarms: m.alarms ?? null,
+      error: { kind: m.error.kind, message: m.error.message },
+    };
   }
   const s = m.status;
   return {
@@ -26,7 +33,12 @@ export function memberJson(m: MemberReading): Record<string, unknown> {
     fragmentationRatio: fragmentationRatio(s.dbSizeBytes, s.dbSizeInUseBytes),
     quotaUsageRatio: quotaUsageRatio(s.dbSizeBytes, s.quotaBytes) ?? null,
     reclaimableBytes: reclaimableBytes(s.dbSizeBytes, s.dbSizeInUseBytes),
-    hazards: hazardsOf(s.version).map((h) => ({ id: h.id, title: h.title, link: h.link, fixedIn: h.fixedIn })),
+    hazards: hazardsOf(s.version).map((h) => ({
+      id: h.id,
+      title: h.title,
+      link: h.link,
+      fixedIn: h.fixedIn,
+    })),
     // null: the alarm store could not be read from any member.
     alarms: m.alarms ?? null,
     metricsUrl: s.metricsUrl,
@@ -39,7 +51,9 @@ export function statusJson(readings: ClusterReading[]): string {
     name: r.cluster,
     readAt: r.readAt.toISOString(),
     alarms: r.alarms ?? null,
-    alarmsError: r.alarmsError ? { kind: r.alarmsError.kind, message: r.alarmsError.message } : null,
+    alarmsError: r.alarmsError
+      ? { kind: r.alarmsError.kind, message: r.alarmsError.message }
+      : null,
     members: r.members.map(memberJson),
     otherMembers: r.otherMembers,
   }));
@@ -57,7 +71,21 @@ function percent(ratio: number | undefined): string {
 
 export function statusTable(readings: ClusterReading[]): string {
   const multiCluster = readings.length > 1;
-  const head = ['ENDPOINT', 'ID', 'NAME', 'STATE', 'LEADER', 'VERSION', 'HAZARDS', 'DB SIZE', 'IN USE', 'FRAGMENTED', 'QUOTA', 'QUOTA USED', 'ALARMS'];
+  const head = [
+    'ENDPOINT',
+    'ID',
+    'NAME',
+    'STATE',
+    'LEADER',
+    'VERSION',
+    'HAZARDS',
+    'DB SIZE',
+    'IN USE',
+    'FRAGMENTED',
+    'QUOTA',
+    'QUOTA USED',
+    'ALARMS',
+  ];
   const table = new Table({
     head: multiCluster ? ['CLUSTER', ...head] : head,
     style: { head: [], border: [] },
@@ -68,7 +96,22 @@ export function statusTable(readings: ClusterReading[]): string {
     for (const m of reading.members) {
       const prefix = multiCluster ? [reading.cluster] : [];
       if (!m.ok) {
-        table.push([...prefix, m.target.endpoint, m.id ?? '-', m.name, `down: ${m.error.kind}`, '-', '-', '-', '-', '-', '-', '-', '-', alarmCell(m.alarms)]);
+        table.push([
+          ...prefix,
+          m.target.endpoint,
+          m.id ?? '-',
+          m.name,
+          `down: ${m.error.kind}`,
+          '-',
+          '-',
+          '-',
+          '-',
+          '-',
+          '-',
+          '-',
+          '-',
+          alarmCell(m.alarms),
+        ]);
         continue;
       }
       const s = m.status;
@@ -80,7 +123,9 @@ export function statusTable(readings: ClusterReading[]): string {
         s.isLearner ? 'learner' : s.hasLeader ? 'up' : 'no leader',
         s.isLeader ? 'yes' : 'no',
         s.version,
-        hazardsOf(s.version).map((h) => h.id.replace('etcd-', '#')).join(',') || 'none',
+        hazardsOf(s.version)
+          .map((h) => h.id.replace('etcd-', '#'))
+          .join(',') || 'none',
         formatBytes(s.dbSizeBytes),
         formatBytes(s.dbSizeInUseBytes),
         percent(fragmentationRatio(s.dbSizeBytes, s.dbSizeInUseBytes)),
@@ -93,35 +138,54 @@ export function statusTable(readings: ClusterReading[]): string {
   const notes = readings.flatMap((r) =>
     r.otherMembers
       .filter((o) => o.alarms.length > 0)
-      .map((o) => `${multiCluster ? `${r.cluster}: ` : ''}member ${o.name} (${o.endpoint ?? o.id}), not in --endpoints, has ${o.alarms.join(', ')}: it blocks the whole cluster`),
+      .map(
+        (o) =>
+          `${multiCluster ? `${r.cluster}: ` : ''}member ${o.name} (${o.endpoint ?? o.id}), not in --endpoints, has ${o.alarms.join(', ')}: it blocks the whole cluster`,
+      ),
   );
   return `${table.toString()}\n${[...notes, ...hazardNotes(readings)].map((n) => `${n}\n`).join('')}`;
 }
 
 /** One line per known hazard of the versions shown: what it is, where, and which versions fix it. */
 function hazardNotes(readings: ClusterReading[]): string[] {
-  const byHazard = new Map<string, { title: string; link: string; fixedIn: string[]; where: Set<string> }>();
+  const byHazard = new Map<
+    string,
+    { title: string; link: string; fixedIn: string[]; where: Set<string> }
+  >();
   for (const reading of readings) {
     for (const m of reading.members) {
       if (!m.ok) continue;
       for (const h of hazardsOf(m.status.version)) {
-        const entry = byHazard.get(h.id) ?? { title: h.title, link: h.link, fixedIn: h.fixedIn, where: new Set<string>() };
+        const entry = byHazard.get(h.id) ?? {
+          title: h.title,
+          link: h.link,
+          fixedIn: h.fixedIn,
+          where: new Set<string>(),
+        };
         entry.where.add(m.status.version);
         byHazard.set(h.id, entry);
       }
     }
   }
-  return [...byHazard].map(([id, h]) => `${id.replace('etcd-', '#')} (etcd ${[...h.where].join(', ')}): ${h.title}; fixed in ${h.fixedIn.join(', ')} (${h.link})`);
+  return [...byHazard].map(
+    ([id, h]) =>
+      `${id.replace('etcd-', '#')} (etcd ${[...h.where].join(', ')}): ${h.title}; fixed in ${h.fixedIn.join(', ')} (${h.link})`,
+  );
 }
 
 /** One sentence for all failed members: the first failure, and how many others failed alike. */
 export function failureSummary(readings: ClusterReading[]): string | undefined {
-  const failed = readings.flatMap((r) => r.members.filter((m): m is Extract<MemberReading, { ok: false }> => !m.ok));
+  const failed = readings.flatMap((r) =>
+    r.members.filter((m): m is Extract<MemberReading, { ok: false }> => !m.ok),
+  );
   const first = failed[0];
   if (!first) return undefined;
   const alike = failed.slice(1).filter((m) => m.error.kind === first.error.kind).length;
   const others = failed.length - 1 - alike;
-  const extra = [alike > 0 ? `${alike} more member${alike > 1 ? 's' : ''} failed the same way` : '', others > 0 ? `${others} failed otherwise` : '']
+  const extra = [
+    alike > 0 ? `${alike} more member${alike > 1 ? 's' : ''} failed the same way` : '',
+    others > 0 ? `${others} failed otherwise` : '',
+  ]
     .filter(Boolean)
     .join(', ');
   return extra ? `${first.error.message} (${extra})` : first.error.message;

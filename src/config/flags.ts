@@ -8,7 +8,13 @@
 import { z } from 'zod';
 import type { ConfigPath } from './issues.js';
 
-export type CommandName = 'serve' | 'status' | 'remediate' | 'snapshot' | 'check-config' | 'discover';
+export type CommandName =
+  | 'serve'
+  | 'status'
+  | 'remediate'
+  | 'snapshot'
+  | 'check-config'
+  | 'discover';
 /** 'global': a flag of the program itself, which every command takes. */
 export type FlagScope = 'global' | CommandName;
 
@@ -51,8 +57,19 @@ function splitList(value: string): string[] {
 // The order is the help's order and that of error messages naming several flags.
 export const FLAGS = {
   // loadConfig reads the file this names, and applies the connection flags to the cluster --cluster names.
-  config: flag({ flag: '--config', arg: '<file>', value: z.string(), env: 'ETCD_SPACE_GUARD_CONFIG', help: { global: 'YAML configuration file' } }),
-  cluster: flag({ flag: '--cluster', arg: '<name>', value: z.string(), help: { global: 'act on this cluster of the config only' } }),
+  config: flag({
+    flag: '--config',
+    arg: '<file>',
+    value: z.string(),
+    env: 'ETCD_SPACE_GUARD_CONFIG',
+    help: { global: 'YAML configuration file' },
+  }),
+  cluster: flag({
+    flag: '--cluster',
+    arg: '<name>',
+    value: z.string(),
+    help: { global: 'act on this cluster of the config only' },
+  }),
   endpoints: flag({
     flag: '--endpoints',
     arg: '<urls>',
@@ -69,17 +86,45 @@ export const FLAGS = {
     help: { global: 'CA that signed the etcd server certificates' },
     overrides: { cluster: true, path: ['tls', 'caFile'] },
   }),
-  cert: flag({ flag: '--cert', arg: '<file>', value: z.string(), env: 'ETCDCTL_CERT', help: { global: 'client certificate' }, overrides: { cluster: true, path: ['tls', 'certFile'] } }),
-  key: flag({ flag: '--key', arg: '<file>', value: z.string(), env: 'ETCDCTL_KEY', help: { global: 'client key' }, overrides: { cluster: true, path: ['tls', 'keyFile'] } }),
+  cert: flag({
+    flag: '--cert',
+    arg: '<file>',
+    value: z.string(),
+    env: 'ETCDCTL_CERT',
+    help: { global: 'client certificate' },
+    overrides: { cluster: true, path: ['tls', 'certFile'] },
+  }),
+  key: flag({
+    flag: '--key',
+    arg: '<file>',
+    value: z.string(),
+    env: 'ETCDCTL_KEY',
+    help: { global: 'client key' },
+    overrides: { cluster: true, path: ['tls', 'keyFile'] },
+  }),
   metricsUrls: flag({
     flag: '--metrics-urls',
     arg: '<urls>',
     value: z.string(),
-    help: { global: 'comma-separated /metrics URLs, one per endpoint (kubeadm: http://127.0.0.1:2381)' },
+    help: {
+      global: 'comma-separated /metrics URLs, one per endpoint (kubeadm: http://127.0.0.1:2381)',
+    },
     overrides: { cluster: true, path: ['metricsUrls'], to: splitList },
   }),
-  logLevel: flag({ flag: '--log-level', arg: '<level>', value: z.string(), help: { global: 'trace, debug, info, warn, error or silent' }, overrides: { path: ['logLevel'] } }),
-  listen: flag({ flag: '--listen', arg: '<host:port>', value: z.string(), help: { serve: 'listen address (default ":9379")' }, overrides: { path: ['listen'] } }),
+  logLevel: flag({
+    flag: '--log-level',
+    arg: '<level>',
+    value: z.string(),
+    help: { global: 'trace, debug, info, warn, error or silent' },
+    overrides: { path: ['logLevel'] },
+  }),
+  listen: flag({
+    flag: '--listen',
+    arg: '<host:port>',
+    value: z.string(),
+    help: { serve: 'listen address (default ":9379")' },
+    overrides: { path: ['listen'] },
+  }),
   scrapeTimeout: flag({
     flag: '--scrape-timeout',
     arg: '<seconds>',
@@ -106,7 +151,10 @@ export const FLAGS = {
     flag: '--web.config.file',
     arg: '<file>',
     value: z.string(),
-    help: { serve: 'exporter-toolkit web config: TLS and basic auth for every route', 'check-config': 'also validate this exporter-toolkit web config (as serve would)' },
+    help: {
+      serve: 'exporter-toolkit web config: TLS and basic auth for every route',
+      'check-config': 'also validate this exporter-toolkit web config (as serve would)',
+    },
     overrides: { path: ['web', 'configFile'] },
   }),
   snapshotDir: flag({
@@ -124,14 +172,23 @@ export const FLAGS = {
     flag: '--state-dir',
     arg: '<dir>',
     value: z.string(),
-    help: { serve: 'where the run history is kept (default ./state)', remediate: 'where the run history is kept (default ./state)' },
+    help: {
+      serve: 'where the run history is kept (default ./state)',
+      remediate: 'where the run history is kept (default ./state)',
+    },
     overrides: { path: ['state', 'dir'] },
   }),
   remediationDisabled: flag({
     flag: '--remediation-disabled',
     value: z.boolean(),
-    help: { serve: 'kill switch: export and answer, but never change etcd', remediate: 'kill switch: refuse to change anything' },
-    overrides: { path: ['remediation', 'enabled'], to: (disabled) => (disabled ? false : undefined) },
+    help: {
+      serve: 'kill switch: export and answer, but never change etcd',
+      remediate: 'kill switch: refuse to change anything',
+    },
+    overrides: {
+      path: ['remediation', 'enabled'],
+      to: (disabled) => (disabled ? false : undefined),
+    },
   }),
   acceptHazard: flag({
     flag: '--accept-hazard',
@@ -139,10 +196,15 @@ export const FLAGS = {
     value: z.array(z.string()),
     repeatable: true,
     help: {
-      serve: 'runs go on despite this known hazard of the etcd version (repeatable; see docs/versions.md)',
-      remediate: 'go on despite this known hazard of the etcd version (repeatable; see docs/versions.md)',
+      serve:
+        'runs go on despite this known hazard of the etcd version (repeatable; see docs/versions.md)',
+      remediate:
+        'go on despite this known hazard of the etcd version (repeatable; see docs/versions.md)',
     },
-    overrides: { path: ['remediation', 'acceptHazards'], to: (ids) => (ids.length > 0 ? ids : undefined) },
+    overrides: {
+      path: ['remediation', 'acceptHazards'],
+      to: (ids) => (ids.length > 0 ? ids : undefined),
+    },
   }),
 };
 
@@ -158,4 +220,6 @@ type ValueOf<F> = F extends FlagSpec<infer V> ? V : never;
 export type ConfigFlags = { [K in FlagName]?: ValueOf<(typeof FLAGS)[K]> };
 
 /** Validates the flags' values as commander parsed them. */
-export const ConfigFlagsSchema = z.object(Object.fromEntries(FLAG_LIST.map(([name, spec]) => [name, spec.value.optional()]))) as z.ZodType<ConfigFlags>;
+export const ConfigFlagsSchema = z.object(
+  Object.fromEntries(FLAG_LIST.map(([name, spec]) => [name, spec.value.optional()])),
+) as z.ZodType<ConfigFlags>;

@@ -14,7 +14,15 @@ export function formatPath(path: ConfigPath): string {
 }
 
 interface SchemaNode {
-  _zod: { def: { type: string; shape?: Record<string, SchemaNode>; innerType?: SchemaNode; element?: SchemaNode; in?: SchemaNode } };
+  _zod: {
+    def: {
+      type: string;
+      shape?: Record<string, SchemaNode>;
+      innerType?: SchemaNode;
+      element?: SchemaNode;
+      in?: SchemaNode;
+    };
+  };
 }
 
 /** Keys the schema accepts at the object found by following path. */
@@ -95,7 +103,9 @@ export function describeIssue(
       : 'remove it or correct its spelling; `etcd-space-guard check-config` shows every setting';
     return {
       problem: `${describe(fullPath)} is not a known setting`,
-      fix: suggestion ? `did you mean "${suggestion}"? (unknown keys are errors so that a typo never goes unnoticed)` : otherwise,
+      fix: suggestion
+        ? `did you mean "${suggestion}"? (unknown keys are errors so that a typo never goes unnoticed)`
+        : otherwise,
     };
   }
   const where = describe(issue.path);
@@ -107,22 +117,44 @@ function splitMessage(issue: z.core.$ZodIssue): [string, string] {
   if (issue.code === 'invalid_type') {
     if (/received undefined/.test(issue.message)) return ['is required', 'add it'];
     const expected = String(issue.expected);
-    return [`must be ${expected === 'array' ? 'a list' : expected === 'object' ? 'a mapping' : `a ${expected}`}`, 'correct its type'];
+    return [
+      `must be ${expected === 'array' ? 'a list' : expected === 'object' ? 'a mapping' : `a ${expected}`}`,
+      'correct its type',
+    ];
   }
   if (issue.code === 'invalid_value' && 'values' in issue) {
-    return [`must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`, 'pick one of those'];
+    return [
+      `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`,
+      'pick one of those',
+    ];
   }
   const message = issue.message;
   if (issue.code === 'too_small' && message.startsWith('Too small')) {
-    if (issue.origin === 'string') return ['must not be empty', 'give a value or leave the setting out'];
-    if (issue.origin === 'array') return [`needs at least ${String(issue.minimum)} entries`, 'add entries'];
-    return [issue.inclusive === false ? `must be greater than ${String(issue.minimum)}` : `must be at least ${String(issue.minimum)}`, 'raise it'];
+    if (issue.origin === 'string')
+      return ['must not be empty', 'give a value or leave the setting out'];
+    if (issue.origin === 'array')
+      return [`needs at least ${String(issue.minimum)} entries`, 'add entries'];
+    return [
+      issue.inclusive === false
+        ? `must be greater than ${String(issue.minimum)}`
+        : `must be at least ${String(issue.minimum)}`,
+      'raise it',
+    ];
   }
   if (issue.code === 'too_big' && message.startsWith('Too big')) {
-    if (issue.origin === 'array') return [`has more than ${String(issue.maximum)} entries`, 'remove entries'];
-    return [issue.inclusive === false ? `must be less than ${String(issue.maximum)}` : `must be at most ${String(issue.maximum)}`, 'lower it'];
+    if (issue.origin === 'array')
+      return [`has more than ${String(issue.maximum)} entries`, 'remove entries'];
+    return [
+      issue.inclusive === false
+        ? `must be less than ${String(issue.maximum)}`
+        : `must be at most ${String(issue.maximum)}`,
+      'lower it',
+    ];
   }
   const separator = message.indexOf('; ');
   if (separator > 0) return [message.slice(0, separator), message.slice(separator + 2)];
-  return [message.charAt(0).toLowerCase() === message.charAt(0) ? message : `is invalid: ${message}`, 'correct the value'];
+  return [
+    message.charAt(0).toLowerCase() === message.charAt(0) ? message : `is invalid: ${message}`,
+    'correct the value',
+  ];
 }

@@ -34,7 +34,11 @@ type RawObject = YamlMapping;
 const isObject = isMapping;
 
 /** A flag's value if given, else its environment variable's: flags beat environment. */
-function given<K extends FlagName>(flags: ConfigFlags, env: NodeJS.ProcessEnv, name: K): { value: NonNullable<ConfigFlags[K]> | string; source: string } | undefined {
+function given<K extends FlagName>(
+  flags: ConfigFlags,
+  env: NodeJS.ProcessEnv,
+  name: K,
+): { value: NonNullable<ConfigFlags[K]> | string; source: string } | undefined {
   const spec = FLAGS[name];
   const fromFlag = flags[name];
   if (fromFlag !== undefined) return { value: fromFlag, source: spec.flag };
@@ -44,7 +48,11 @@ function given<K extends FlagName>(flags: ConfigFlags, env: NodeJS.ProcessEnv, n
 }
 
 /** What the flags given override, in the table's order: the connection flags' (paths from their cluster) or the others'. */
-function flagOverrides(flags: ConfigFlags, env: NodeJS.ProcessEnv, connection: boolean): Override[] {
+function flagOverrides(
+  flags: ConfigFlags,
+  env: NodeJS.ProcessEnv,
+  connection: boolean,
+): Override[] {
   const overrides: Override[] = [];
   for (const [name, spec] of FLAG_LIST) {
     const setting = spec.overrides;
@@ -57,17 +65,32 @@ function flagOverrides(flags: ConfigFlags, env: NodeJS.ProcessEnv, connection: b
   return overrides;
 }
 
-function connectionOverrides(raw: RawObject, flags: ConfigFlags, env: NodeJS.ProcessEnv, file: string | undefined): Override[] {
+function connectionOverrides(
+  raw: RawObject,
+  flags: ConfigFlags,
+  env: NodeJS.ProcessEnv,
+  file: string | undefined,
+): Override[] {
   const inCluster = flagOverrides(flags, env, true);
   if (inCluster.length === 0 && flags.cluster === undefined) return [];
 
-  const index = targetCluster(raw, flags, inCluster.map((o) => o.source), file);
+  const index = targetCluster(
+    raw,
+    flags,
+    inCluster.map((o) => o.source),
+    file,
+  );
   if (index === undefined) return [];
   return inCluster.map((o) => ({ ...o, path: ['clusters', index, ...o.path] }));
 }
 
 /** Which cluster etcdctl-style flags apply to; creates the default cluster when there is no file. */
-function targetCluster(raw: RawObject, flags: ConfigFlags, sources: string[], file: string | undefined): number | undefined {
+function targetCluster(
+  raw: RawObject,
+  flags: ConfigFlags,
+  sources: string[],
+  file: string | undefined,
+): number | undefined {
   const clusters = raw.clusters;
   if (clusters === undefined) {
     raw.clusters = [{ name: flags.cluster ?? DEFAULT_CLUSTER_NAME, endpoints: [DEFAULT_ENDPOINT] }];
@@ -78,13 +101,19 @@ function targetCluster(raw: RawObject, flags: ConfigFlags, sources: string[], fi
   if (flags.cluster !== undefined) {
     const index = names.indexOf(flags.cluster);
     if (index < 0) {
-      throw new ConfigError(`--cluster "${flags.cluster}" is not in ${file ?? 'the configuration'} (clusters: ${names.join(', ')})`, 'pass one of those names');
+      throw new ConfigError(
+        `--cluster "${flags.cluster}" is not in ${file ?? 'the configuration'} (clusters: ${names.join(', ')})`,
+        'pass one of those names',
+      );
     }
     return index;
   }
   if (clusters.length === 1) return 0;
   if (sources.length === 0) return undefined;
-  throw new ConfigError(`${sources.join(', ')} would change one cluster but ${file ?? 'the configuration'} defines ${clusters.length} (${names.join(', ')})`, 'add --cluster NAME to say which one');
+  throw new ConfigError(
+    `${sources.join(', ')} would change one cluster but ${file ?? 'the configuration'} defines ${clusters.length} (${names.join(', ')})`,
+    'add --cluster NAME to say which one',
+  );
 }
 
 function setPath(target: RawObject, path: ConfigPath, value: unknown): void {
@@ -106,16 +135,26 @@ function addMissingSchemes(raw: RawObject): void {
     if (!isObject(cluster) || !Array.isArray(cluster.endpoints)) continue;
     const tls = isObject(cluster.tls) ? cluster.tls : {};
     const scheme = tls.caFile || tls.certFile ? 'https' : 'http';
-    cluster.endpoints = cluster.endpoints.map((e: unknown) => (typeof e === 'string' && /^[^/:]+:\d+$/.test(e.trim()) ? `${scheme}://${e.trim()}` : e));
+    cluster.endpoints = cluster.endpoints.map((e: unknown) =>
+      typeof e === 'string' && /^[^/:]+:\d+$/.test(e.trim()) ? `${scheme}://${e.trim()}` : e,
+    );
   }
 }
 
-export async function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
+export async function loadConfig(
+  flags: ConfigFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<LoadedConfig> {
   const fileChoice = given(flags, env, 'config');
   const file = fileChoice?.value;
-  const raw = fileChoice ? await readYamlMapping(fileChoice.value, 'config file', fileChoice.source) : {};
+  const raw = fileChoice
+    ? await readYamlMapping(fileChoice.value, 'config file', fileChoice.source)
+    : {};
 
-  const overrides = [...connectionOverrides(raw, flags, env, file), ...flagOverrides(flags, env, false)];
+  const overrides = [
+    ...connectionOverrides(raw, flags, env, file),
+    ...flagOverrides(flags, env, false),
+  ];
   for (const override of overrides) setPath(raw, override.path, override.value);
   addMissingSchemes(raw);
 
@@ -131,7 +170,8 @@ export async function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = pr
     // A misspelt key usually also leaves a required one missing; the typo is the real cause.
     const issues = parsed.error.issues;
     const issue = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0];
-    if (!issue) throw new ConfigError('the configuration is invalid', 'run check-config for details');
+    if (!issue)
+      throw new ConfigError('the configuration is invalid', 'run check-config for details');
     const sentence = describeIssue(ConfigSchema, issue, describe);
     throw new ConfigError(sentence.problem, sentence.fix, { cause: parsed.error });
   }

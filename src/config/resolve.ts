@@ -34,13 +34,20 @@ function readSecretFile(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new ConfigError(`cannot read ${what} "${path}" (${errorCode(err) ?? errorMessage(err)})`, 'check the path and that this user may read it', { cause: err });
+    throw new ConfigError(
+      `cannot read ${what} "${path}" (${errorCode(err) ?? errorMessage(err)})`,
+      'check the path and that this user may read it',
+      { cause: err },
+    );
   }
 }
 
 function requirePem(content: Buffer, path: string, what: string): void {
   if (!content.includes('-----BEGIN ')) {
-    throw new ConfigError(`${what} "${path}" is not a PEM file`, 'point it at the PEM-encoded file (the one that starts with -----BEGIN)');
+    throw new ConfigError(
+      `${what} "${path}" is not a PEM file`,
+      'point it at the PEM-encoded file (the one that starts with -----BEGIN)',
+    );
   }
 }
 
@@ -51,7 +58,11 @@ export function metricsUrlFor(endpoint: string, configured: string | undefined):
   return url.toString();
 }
 
-export function resolveCluster(cluster: ClusterConfig, index: number, describe: (path: ConfigPath) => string): ResolvedCluster {
+export function resolveCluster(
+  cluster: ClusterConfig,
+  index: number,
+  describe: (path: ConfigPath) => string,
+): ResolvedCluster {
   const at = (...path: PropertyKey[]): string => describe(['clusters', index, ...path]);
   const tls: TlsMaterial = { serverName: cluster.tls.serverName };
   const { caFile, certFile, keyFile } = cluster.tls;
@@ -75,7 +86,9 @@ export function resolveCluster(cluster: ClusterConfig, index: number, describe: 
       mismatch
         ? `the client key from ${at('tls', 'keyFile')} does not belong to the certificate from ${at('tls', 'certFile')}`
         : `the TLS files of cluster "${cluster.name}" cannot be used (${errorMessage(err)})`,
-      mismatch ? 'pass the key that was issued with that certificate' : 'check that they are the PEM CA, certificate and key etcdctl uses',
+      mismatch
+        ? 'pass the key that was issued with that certificate'
+        : 'check that they are the PEM CA, certificate and key etcdctl uses',
       { cause: err },
     );
   }
@@ -95,7 +108,9 @@ export function resolveCluster(cluster: ClusterConfig, index: number, describe: 
 }
 
 export function resolveClusters(loaded: LoadedConfig): ResolvedCluster[] {
-  return loaded.config.clusters.map((cluster, index) => resolveCluster(cluster, index, loaded.describe));
+  return loaded.config.clusters.map((cluster, index) =>
+    resolveCluster(cluster, index, loaded.describe),
+  );
 }
 
 /** The clusters a command acts on: the one picked with --cluster, or all of them. */
@@ -111,22 +126,53 @@ export type WebhookAuth =
   | { kind: 'none'; source: string };
 
 /** The webhook's secret, from a file or the environment; never stored in Config. */
-export function resolveWebhookAuth(config: Config, describe: (path: ConfigPath) => string, env: NodeJS.ProcessEnv): WebhookAuth {
+export function resolveWebhookAuth(
+  config: Config,
+  describe: (path: ConfigPath) => string,
+  env: NodeJS.ProcessEnv,
+): WebhookAuth {
   const { tokenFile, basicAuth, insecure } = config.webhook;
   if (tokenFile && basicAuth) {
-    throw new ConfigError(`both ${describe(['webhook', 'tokenFile'])} and ${describe(['webhook', 'basicAuth'])} are set`, 'choose one: a bearer token or basic auth');
+    throw new ConfigError(
+      `both ${describe(['webhook', 'tokenFile'])} and ${describe(['webhook', 'basicAuth'])} are set`,
+      'choose one: a bearer token or basic auth',
+    );
   }
   if (tokenFile) {
-    const token = readSecretFile(tokenFile, `the webhook token from ${describe(['webhook', 'tokenFile'])}`).toString('utf8').trim();
-    if (token === '') throw new ConfigError(`the webhook token file "${tokenFile}" is empty`, 'write the token into it');
+    const token = readSecretFile(
+      tokenFile,
+      `the webhook token from ${describe(['webhook', 'tokenFile'])}`,
+    )
+      .toString('utf8')
+      .trim();
+    if (token === '')
+      throw new ConfigError(
+        `the webhook token file "${tokenFile}" is empty`,
+        'write the token into it',
+      );
     return { kind: 'bearer', token, source: `file ${tokenFile}` };
   }
   if (basicAuth) {
-    const password = readSecretFile(basicAuth.passwordFile, `the webhook password from ${describe(['webhook', 'basicAuth', 'passwordFile'])}`).toString('utf8').trim();
-    if (password === '') throw new ConfigError(`the webhook password file "${basicAuth.passwordFile}" is empty`, 'write the password into it');
-    return { kind: 'basic', username: basicAuth.username, password, source: `file ${basicAuth.passwordFile}` };
+    const password = readSecretFile(
+      basicAuth.passwordFile,
+      `the webhook password from ${describe(['webhook', 'basicAuth', 'passwordFile'])}`,
+    )
+      .toString('utf8')
+      .trim();
+    if (password === '')
+      throw new ConfigError(
+        `the webhook password file "${basicAuth.passwordFile}" is empty`,
+        'write the password into it',
+      );
+    return {
+      kind: 'basic',
+      username: basicAuth.username,
+      password,
+      source: `file ${basicAuth.passwordFile}`,
+    };
   }
   const fromEnv = env[ENV.webhookToken];
-  if (fromEnv !== undefined && fromEnv.trim() !== '') return { kind: 'bearer', token: fromEnv.trim(), source: `environment ${ENV.webhookToken}` };
+  if (fromEnv !== undefined && fromEnv.trim() !== '')
+    return { kind: 'bearer', token: fromEnv.trim(), source: `environment ${ENV.webhookToken}` };
   return { kind: 'none', source: insecure ? 'webhook.insecure' : 'nothing configured' };
 }

@@ -6,7 +6,11 @@ import { parseBytes, parseDurationSeconds } from './units.js';
 
 export const DEFAULT_ENDPOINT = 'http://127.0.0.1:2379';
 export const DEFAULT_CLUSTER_NAME = 'default';
-export const DEFAULT_ALERTNAMES = ['EtcdSpaceNoSpace', 'etcdDatabaseQuotaLowSpace', 'etcdBackendQuotaLowSpace'];
+export const DEFAULT_ALERTNAMES = [
+  'EtcdSpaceNoSpace',
+  'etcdDatabaseQuotaLowSpace',
+  'etcdBackendQuotaLowSpace',
+];
 
 const ratio = z.number().min(0).max(1);
 const seconds = z.number().nonnegative();
@@ -16,7 +20,10 @@ const filePath = z.string().min(1);
 const bytes = z.union([z.number(), z.string()]).transform((value, ctx) => {
   const parsed = parseBytes(value);
   if (parsed === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${value}" is not a size; write bytes like 104857600 or "100MiB"` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${value}" is not a size; write bytes like 104857600 or "100MiB"`,
+    });
     return z.NEVER;
   }
   return parsed;
@@ -25,7 +32,10 @@ const bytes = z.union([z.number(), z.string()]).transform((value, ctx) => {
 const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
   const parsed = parseDurationSeconds(value);
   if (parsed === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration; write seconds or a duration like "90s", "10m", "6h"` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${value}" is not a duration; write seconds or a duration like "90s", "10m", "6h"`,
+    });
     return z.NEVER;
   }
   return parsed;
@@ -44,8 +54,10 @@ export function endpointProblem(value: string): string | undefined {
   } catch {
     return `"${value}" is not a URL; write it like https://10.0.0.1:2379`;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `"${value}" must start with http:// or https://`;
-  if (url.pathname !== '/' || url.search || url.hash) return `"${value}" must not have a path; write scheme://host:port`;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return `"${value}" must start with http:// or https://`;
+  if (url.pathname !== '/' || url.search || url.hash)
+    return `"${value}" must not have a path; write scheme://host:port`;
   if (url.username || url.password) return `"${value}" must not contain credentials`;
   return undefined;
 }
@@ -67,14 +79,21 @@ const httpUrl = z.string().superRefine((value, ctx) => {
   try {
     url = new URL(value);
   } catch {
-    ctx.addIssue({ code: 'custom', message: `"${value}" is not a URL; write it like http://127.0.0.1:2381` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${value}" is not a URL; write it like http://127.0.0.1:2381`,
+    });
     return;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     ctx.addIssue({ code: 'custom', message: `"${value}" must start with http:// or https://` });
   }
   // Credentials in a URL end up in logs and error messages.
-  if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not contain credentials; use TLS client certificates or a header' });
+  if (url.username || url.password)
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must not contain credentials; use TLS client certificates or a header',
+    });
 });
 
 export const TlsSchema = z.strictObject({
@@ -87,7 +106,12 @@ export const TlsSchema = z.strictObject({
 
 export const ClusterSchema = z
   .strictObject({
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'must be letters, digits, "_", "." or "-" (at most 63)'),
+    name: z
+      .string()
+      .regex(
+        /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/,
+        'must be letters, digits, "_", "." or "-" (at most 63)',
+      ),
     endpoints: z.array(endpointUrl).min(1, 'needs at least one endpoint'),
     /** Where each member's /metrics is read, paired with endpoints by position. Default: endpoint + /metrics. */
     metricsUrls: z.array(httpUrl).optional(),
@@ -96,7 +120,11 @@ export const ClusterSchema = z
   .superRefine((cluster, ctx) => {
     const twice = repeatedEndpoint(cluster.endpoints);
     if (twice) {
-      ctx.addIssue({ code: 'custom', path: ['endpoints'], message: `lists ${twice} twice; list each member once` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['endpoints'],
+        message: `lists ${twice} twice; list each member once`,
+      });
     }
     if (cluster.metricsUrls && cluster.metricsUrls.length !== cluster.endpoints.length) {
       ctx.addIssue({
@@ -106,7 +134,9 @@ export const ClusterSchema = z
       });
     }
     if (Boolean(cluster.tls.certFile) !== Boolean(cluster.tls.keyFile)) {
-      const [given, missing] = cluster.tls.certFile ? ['certFile', 'keyFile (--key)'] : ['keyFile', 'certFile (--cert)'];
+      const [given, missing] = cluster.tls.certFile
+        ? ['certFile', 'keyFile (--key)']
+        : ['keyFile', 'certFile (--cert)'];
       ctx.addIssue({
         code: 'custom',
         path: ['tls', given],
@@ -127,7 +157,10 @@ const CommandHookSchema = z.strictObject({
 });
 
 const WindowSchema = z.strictObject({
-  days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])).min(1).default(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']),
+  days: z
+    .array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']))
+    .min(1)
+    .default(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']),
   start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM'),
   end: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM'),
   timezone: z.literal('UTC').default('UTC'),
@@ -142,14 +175,21 @@ export const ConfigSchema = z.strictObject({
       const seen = new Set<string>();
       clusters.forEach((cluster, index) => {
         if (seen.has(cluster.name)) {
-          ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `"${cluster.name}" is used by two clusters; names must be unique` });
+          ctx.addIssue({
+            code: 'custom',
+            path: [index, 'name'],
+            message: `"${cluster.name}" is used by two clusters; names must be unique`,
+          });
         }
         seen.add(cluster.name);
       });
     }),
   listen: z
     .string()
-    .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, 'must be HOST:PORT, e.g. ":9379" or "127.0.0.1:9379"')
+    .regex(
+      /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/,
+      'must be HOST:PORT, e.g. ":9379" or "127.0.0.1:9379"',
+    )
     .default(':9379'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   scrape: z
@@ -212,11 +252,16 @@ export const ConfigSchema = z.strictObject({
   verify: z
     .strictObject({
       writeProbe: z
-        .strictObject({ enabled: z.boolean().default(false), key: z.string().min(1).default('/etcd-space-guard/write-probe') })
+        .strictObject({
+          enabled: z.boolean().default(false),
+          key: z.string().min(1).default('/etcd-space-guard/write-probe'),
+        })
         .prefault({}),
     })
     .prefault({}),
-  hooks: z.strictObject({ http: HttpHookSchema.optional(), command: CommandHookSchema.optional() }).prefault({}),
+  hooks: z
+    .strictObject({ http: HttpHookSchema.optional(), command: CommandHookSchema.optional() })
+    .prefault({}),
   remediation: z
     .strictObject({
       enabled: z.boolean().default(true),

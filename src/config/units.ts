@@ -1,14 +1,30 @@
 // Sizes and durations as operators write them in YAML: "100MiB", "6h", "90s".
 
 const BYTE_UNITS: Record<string, number> = {
-  '': 1, b: 1,
-  k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, t: 1e12, tb: 1e12,
-  ki: 2 ** 10, kib: 2 ** 10, mi: 2 ** 20, mib: 2 ** 20, gi: 2 ** 30, gib: 2 ** 30, ti: 2 ** 40, tib: 2 ** 40,
+  '': 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  m: 1e6,
+  mb: 1e6,
+  g: 1e9,
+  gb: 1e9,
+  t: 1e12,
+  tb: 1e12,
+  ki: 2 ** 10,
+  kib: 2 ** 10,
+  mi: 2 ** 20,
+  mib: 2 ** 20,
+  gi: 2 ** 30,
+  gib: 2 ** 30,
+  ti: 2 ** 40,
+  tib: 2 ** 40,
 };
 
 /** Parses 1048576, "1048576", "100MiB", "8Gi", "2 GB". Returns undefined when malformed. */
 export function parseBytes(input: string | number): number | undefined {
-  if (typeof input === 'number') return Number.isFinite(input) && input >= 0 ? Math.round(input) : undefined;
+  if (typeof input === 'number')
+    return Number.isFinite(input) && input >= 0 ? Math.round(input) : undefined;
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(input);
   if (!match) return undefined;
   const factor = BYTE_UNITS[(match[2] ?? '').toLowerCase()];
@@ -16,7 +32,15 @@ export function parseBytes(input: string | number): number | undefined {
   return Math.round(Number(match[1]) * factor);
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, y: 31_536_000 };
+const DURATION_UNITS: Record<string, number> = {
+  ms: 0.001,
+  s: 1,
+  m: 60,
+  h: 3600,
+  d: 86_400,
+  w: 604_800,
+  y: 31_536_000,
+};
 const DURATION_PATTERN = /(\d+)(ms|s|m|h|d|w|y)/g;
 
 /** Prometheus-style durations ("90s", "10m", "1h30m"); plain numbers are seconds. */

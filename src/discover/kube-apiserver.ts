@@ -17,7 +17,12 @@ export interface DiscoveredEtcd {
   source: string;
 }
 
-const FLAGS = { endpoints: '--etcd-servers', caFile: '--etcd-cafile', certFile: '--etcd-certfile', keyFile: '--etcd-keyfile' } as const;
+const FLAGS = {
+  endpoints: '--etcd-servers',
+  caFile: '--etcd-cafile',
+  certFile: '--etcd-certfile',
+  keyFile: '--etcd-keyfile',
+} as const;
 
 /** Reads kube-apiserver's etcd flags from an argument list ("--flag=value" or "--flag value"). */
 export function etcdFromArguments(args: string[], source: string): DiscoveredEtcd | undefined {
@@ -32,7 +37,10 @@ export function etcdFromArguments(args: string[], source: string): DiscoveredEtc
   const servers = value(FLAGS.endpoints);
   if (!servers) return undefined;
   return {
-    endpoints: servers.split(',').map((s) => s.trim()).filter(Boolean),
+    endpoints: servers
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     caFile: value(FLAGS.caFile),
     certFile: value(FLAGS.certFile),
     keyFile: value(FLAGS.keyFile),
@@ -52,19 +60,31 @@ export async function discoverFromManifest(path: string): Promise<DiscoveredEtcd
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read the kube-apiserver manifest ${path} (${errorCode(err) ?? errorMessage(err)})`, 'pass its path with --manifest, or use --from-process on a control-plane node');
+    throw new ConfigError(
+      `cannot read the kube-apiserver manifest ${path} (${errorCode(err) ?? errorMessage(err)})`,
+      'pass its path with --manifest, or use --from-process on a control-plane node',
+    );
   }
   let pod: z.infer<typeof PodSchema>;
   try {
     pod = PodSchema.parse(parse(text));
   } catch (err) {
-    throw new OperationError(`${path} is not a pod manifest with containers (${errorMessage(err).split('\n')[0] ?? ''})`, 'pass the kube-apiserver static-pod manifest with --manifest');
+    throw new OperationError(
+      `${path} is not a pod manifest with containers (${errorMessage(err).split('\n')[0] ?? ''})`,
+      'pass the kube-apiserver static-pod manifest with --manifest',
+    );
   }
   for (const container of pod.spec.containers) {
-    const found = etcdFromArguments([...(container.command ?? []), ...(container.args ?? [])], path);
+    const found = etcdFromArguments(
+      [...(container.command ?? []), ...(container.args ?? [])],
+      path,
+    );
     if (found) return found;
   }
-  throw new OperationError(`${path} has no container with --etcd-servers`, 'pass the kube-apiserver manifest with --manifest');
+  throw new OperationError(
+    `${path} has no container with --etcd-servers`,
+    'pass the kube-apiserver manifest with --manifest',
+  );
 }
 
 /** Scans /proc for a kube-apiserver process and reads its arguments. */
@@ -73,7 +93,10 @@ export async function discoverFromProcesses(procRoot = '/proc'): Promise<Discove
   try {
     entries = await readdir(procRoot);
   } catch (err) {
-    throw new OperationError(`cannot list processes in ${procRoot} (${errorCode(err) ?? errorMessage(err)})`, 'run discover on a control-plane node, or pass --manifest');
+    throw new OperationError(
+      `cannot list processes in ${procRoot} (${errorCode(err) ?? errorMessage(err)})`,
+      'run discover on a control-plane node, or pass --manifest',
+    );
   }
   for (const pid of entries.filter((e) => /^\d+$/.test(e))) {
     let argv: string[];
@@ -88,5 +111,8 @@ export async function discoverFromProcesses(procRoot = '/proc'): Promise<Discove
     const found = etcdFromArguments(argv.slice(1), `the running kube-apiserver (pid ${pid})`);
     if (found) return found;
   }
-  throw new OperationError('no running kube-apiserver with --etcd-servers was found', 'run discover on a control-plane node as root, or pass --manifest PATH');
+  throw new OperationError(
+    'no running kube-apiserver with --etcd-servers was found',
+    'run discover on a control-plane node as root, or pass --manifest PATH',
+  );
 }

@@ -27,12 +27,20 @@ function hostPort(endpoint: string): string {
 }
 
 type OwnReading =
-  | { ok: true; target: MemberTarget; status: Omit<MemberStatus, 'name' | 'alarms'>; pageAlarms: AlarmEntry[]; durationSeconds: number }
+  | {
+      ok: true;
+      target: MemberTarget;
+      status: Omit<MemberStatus, 'name' | 'alarms'>;
+      pageAlarms: AlarmEntry[];
+      durationSeconds: number;
+    }
   | { ok: false; target: MemberTarget; error: EtcdAccessError; durationSeconds: number };
 
 /** The alarm store from the pages of members on etcd 3.6 or later (etcd_debugging_server_alarms), or undefined when none is. */
 function alarmsFromPages(readings: OwnReading[]): AlarmEntry[] | undefined {
-  const listing = readings.flatMap((r) => (r.ok && atLeast(r.status.version, '3.6.0') ? [r.pageAlarms] : []));
+  const listing = readings.flatMap((r) =>
+    r.ok && atLeast(r.status.version, '3.6.0') ? [r.pageAlarms] : [],
+  );
   if (listing.length === 0) return undefined;
   const unique = new Map(listing.flat().map((a) => [`${a.memberId}/${a.alarm}`, a]));
   return [...unique.values()];
@@ -77,7 +85,8 @@ export class EtcdCluster {
     const readings = await Promise.all(this.members.map((m) => this.readMember(m, timeoutMs)));
     await listing;
     const seenIds = readings.flatMap((r) => (r.ok ? [r.status.id] : []));
-    if (!seenIds.every((id) => this.knownMember(id)) && deadline - Date.now() > 50) await this.refreshMembership(remaining);
+    if (!seenIds.every((id) => this.knownMember(id)) && deadline - Date.now() > 50)
+      await this.refreshMembership(remaining);
     const members = this.memberCache?.members ?? [];
     const fromStatus = await alarmStore;
     // No member gave its Status: etcd 3.6 and later list the alarm store on /metrics too.
@@ -85,7 +94,10 @@ export class EtcdCluster {
     const alarms = fromStatus.alarms ?? fromPages;
     const alarmsError = fromPages === undefined ? fromStatus.error : undefined;
 
-    const alarmsOf = (id: string | undefined) => (alarms && id !== undefined ? alarms.filter((a) => a.memberId === id).map((a) => a.alarm) : undefined);
+    const alarmsOf = (id: string | undefined) =>
+      alarms && id !== undefined
+        ? alarms.filter((a) => a.memberId === id).map((a) => a.alarm)
+        : undefined;
     const configuredIds = new Set<string>();
     const result: MemberReading[] = readings.map((r) => {
       const id = r.ok ? r.status.id : undefined;
@@ -94,16 +106,32 @@ export class EtcdCluster {
       const memberId = id ?? info?.id;
       if (memberId !== undefined) configuredIds.add(memberId);
       const base = { target: r.target, name, durationSeconds: r.durationSeconds };
-      if (!r.ok) return { ...base, ok: false, id: info?.id, alarms: alarmsOf(info?.id), error: r.error };
+      if (!r.ok)
+        return { ...base, ok: false, id: info?.id, alarms: alarmsOf(info?.id), error: r.error };
       const memberAlarms = alarmsOf(r.status.id);
-      return { ...base, ok: true, id: r.status.id, alarms: memberAlarms, status: { ...r.status, name, alarms: memberAlarms ?? [] } };
+      return {
+        ...base,
+        ok: true,
+        id: r.status.id,
+        alarms: memberAlarms,
+        status: { ...r.status, name, alarms: memberAlarms ?? [] },
+      };
     });
 
     // Members outside the configured endpoints, and alarms of ids no list knows.
-    const otherIds = new Set([...members.map((m) => m.id), ...(alarms ?? []).map((a) => a.memberId)].filter((id) => !configuredIds.has(id)));
+    const otherIds = new Set(
+      [...members.map((m) => m.id), ...(alarms ?? []).map((a) => a.memberId)].filter(
+        (id) => !configuredIds.has(id),
+      ),
+    );
     const otherMembers = [...otherIds].map((id) => {
       const info = members.find((m) => m.id === id);
-      return { id, name: info ? info.name || id : id, endpoint: info?.clientUrls[0], alarms: alarmsOf(id) ?? [] };
+      return {
+        id,
+        name: info ? info.name || id : id,
+        endpoint: info?.clientUrls[0],
+        alarms: alarmsOf(id) ?? [],
+      };
     });
     return { cluster: this.name, members: result, alarms, alarmsError, otherMembers, readAt };
   }
@@ -114,21 +142,30 @@ export class EtcdCluster {
    * after three times the recent answer time when the members are all that slow.
    * etcd before 3.4 has no alarms in Status; then the Alarm RPC is asked.
    */
-  private async readAlarms(remaining: () => number): Promise<{ alarms?: AlarmEntry[]; error?: EtcdAccessError }> {
+  private async readAlarms(
+    remaining: () => number,
+  ): Promise<{ alarms?: AlarmEntry[]; error?: EtcdAccessError }> {
     const started = performance.now();
     try {
-      const { value, index } = await hedged(this.members.length, this.alarmSource, hedgeDelayMs(ALARM_HEDGE_MS, this.alarmLatencyMs, remaining()), async (i) => {
-        const member = this.members[i]!;
-        const status = await member.status(remaining());
-        return statusHasAlarms(status.version) ? status.alarms : member.alarms(remaining());
-      });
+      const { value, index } = await hedged(
+        this.members.length,
+        this.alarmSource,
+        hedgeDelayMs(ALARM_HEDGE_MS, this.alarmLatencyMs, remaining()),
+        async (i) => {
+          const member = this.members[i]!;
+          const status = await member.status(remaining());
+          return statusHasAlarms(status.version) ? status.alarms : member.alarms(remaining());
+        },
+      );
       this.alarmSource = index;
       this.alarmLatencyMs = recentLatencyMs(this.alarmLatencyMs, performance.now() - started);
       return { alarms: value };
     } catch (err) {
       if (!(err instanceof AggregateError)) throw err;
       const first: unknown = err.errors[0];
-      return { error: EtcdAccessError.from(this.members[this.alarmSource]?.endpoint ?? this.name, first) };
+      return {
+        error: EtcdAccessError.from(this.members[this.alarmSource]?.endpoint ?? this.name, first),
+      };
     }
   }
 
@@ -163,13 +200,19 @@ export class EtcdCluster {
         },
       };
     } catch (err) {
-      return { ok: false, target, error: EtcdAccessError.from(target.endpoint, err), durationSeconds: (performance.now() - started) / 1000 };
+      return {
+        ok: false,
+        target,
+        error: EtcdAccessError.from(target.endpoint, err),
+        durationSeconds: (performance.now() - started) / 1000,
+      };
     }
   }
 
   /** Member names by id (cached; asked again for unknown ids). */
   async memberNames(ids: string[], timeoutMs: number): Promise<Map<string, string>> {
-    if (!this.memberCacheFresh() || !ids.every((id) => this.knownMember(id))) await this.refreshMembership(() => timeoutMs);
+    if (!this.memberCacheFresh() || !ids.every((id) => this.knownMember(id)))
+      await this.refreshMembership(() => timeoutMs);
     return new Map((this.memberCache?.members ?? []).map((m) => [m.id, m.name || m.id]));
   }
 
@@ -220,12 +263,20 @@ export class EtcdCluster {
     }
   }
 
-  private memberInfo(target: MemberTarget, id: string | undefined, members: MemberInfo[]): MemberInfo | undefined {
+  private memberInfo(
+    target: MemberTarget,
+    id: string | undefined,
+    members: MemberInfo[],
+  ): MemberInfo | undefined {
     if (id !== undefined) return members.find((m) => m.id === id);
     return members.find((m) => m.clientUrls.includes(target.endpoint));
   }
 
-  private nameFor(target: MemberTarget, info: MemberInfo | undefined, id: string | undefined): string {
+  private nameFor(
+    target: MemberTarget,
+    info: MemberInfo | undefined,
+    id: string | undefined,
+  ): string {
     const name = info ? info.name || info.id : id;
     if (name) {
       this.knownNames.set(target.endpoint, name);

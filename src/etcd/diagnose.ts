@@ -7,12 +7,18 @@ import { EtcdAccessError, errorCode, errorMessage, type EtcdFailureKind } from '
 import type { TlsMaterial } from '../config/resolve.js';
 
 const TLS_FIXES: Record<string, string> = {
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: "check --cacert: it must be the CA that signed etcd's server certificate (kubeadm: /etc/kubernetes/pki/etcd/ca.crt)",
-  SELF_SIGNED_CERT_IN_CHAIN: "check --cacert: it must be the CA that signed etcd's server certificate (kubeadm: /etc/kubernetes/pki/etcd/ca.crt)",
-  DEPTH_ZERO_SELF_SIGNED_CERT: "etcd presents a self-signed certificate; pass that certificate's CA with --cacert",
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "check --cacert: it must be the CA that signed etcd's server certificate (kubeadm: /etc/kubernetes/pki/etcd/ca.crt)",
-  CERT_HAS_EXPIRED: "etcd's server certificate has expired; renew it (kubeadm: kubeadm certs renew etcd-server)",
-  ERR_TLS_CERT_ALTNAME_INVALID: "etcd's certificate does not name this host; use an endpoint the certificate lists, or set tls.serverName",
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    "check --cacert: it must be the CA that signed etcd's server certificate (kubeadm: /etc/kubernetes/pki/etcd/ca.crt)",
+  SELF_SIGNED_CERT_IN_CHAIN:
+    "check --cacert: it must be the CA that signed etcd's server certificate (kubeadm: /etc/kubernetes/pki/etcd/ca.crt)",
+  DEPTH_ZERO_SELF_SIGNED_CERT:
+    "etcd presents a self-signed certificate; pass that certificate's CA with --cacert",
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    "check --cacert: it must be the CA that signed etcd's server certificate (kubeadm: /etc/kubernetes/pki/etcd/ca.crt)",
+  CERT_HAS_EXPIRED:
+    "etcd's server certificate has expired; renew it (kubeadm: kubeadm certs renew etcd-server)",
+  ERR_TLS_CERT_ALTNAME_INVALID:
+    "etcd's certificate does not name this host; use an endpoint the certificate lists, or set tls.serverName",
 };
 
 /** OpenSSL reports a TLS alert inside a long line of internals; keep the alert. */
@@ -25,7 +31,8 @@ function tlsReason(err: unknown): string {
 /** A TLS alert from the peer proves it speaks TLS; a record it cannot parse proves the opposite. */
 function isTlsAlert(err: unknown): boolean {
   const code = errorCode(err) ?? '';
-  if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST|RECORD_LENGTH_MISMATCH/.test(code)) return false;
+  if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|HTTP_REQUEST|RECORD_LENGTH_MISMATCH/.test(code))
+    return false;
   return /alert/i.test(`${code} ${errorMessage(err)}`);
 }
 
@@ -35,12 +42,21 @@ function describeTlsFailure(endpoint: string, err: unknown): { problem: string; 
   const fix = TLS_FIXES[code];
   if (fix) return { problem: `TLS verification of ${endpoint} failed (${message})`, fix };
   if (/wrong version number|packet length too long|EPROTO/i.test(`${code} ${message}`)) {
-    return { problem: `${endpoint} does not speak TLS`, fix: 'use an http:// endpoint, or check the port' };
+    return {
+      problem: `${endpoint} does not speak TLS`,
+      fix: 'use an http:// endpoint, or check the port',
+    };
   }
   if (/certificate required|bad certificate|handshake failure|unknown ca/i.test(message)) {
-    return { problem: `etcd at ${endpoint} rejected the client certificate (${message})`, fix: 'pass a client certificate and key signed by the CA etcd trusts with --cert and --key' };
+    return {
+      problem: `etcd at ${endpoint} rejected the client certificate (${message})`,
+      fix: 'pass a client certificate and key signed by the CA etcd trusts with --cert and --key',
+    };
   }
-  return { problem: `the TLS handshake with ${endpoint} failed (${message})`, fix: 'check --cacert, --cert and --key' };
+  return {
+    problem: `the TLS handshake with ${endpoint} failed (${message})`,
+    fix: 'check --cacert, --cert and --key',
+  };
 }
 
 async function openTcp(host: string, port: number, timeoutMs: number): Promise<Socket> {
@@ -55,7 +71,13 @@ async function openTcp(host: string, port: number, timeoutMs: number): Promise<S
   });
 }
 
-async function handshake(host: string, port: number, tls: TlsMaterial, verify: boolean, timeoutMs: number): Promise<void> {
+async function handshake(
+  host: string,
+  port: number,
+  tls: TlsMaterial,
+  verify: boolean,
+  timeoutMs: number,
+): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const socket = tlsConnect({
       host,
@@ -77,7 +99,11 @@ async function handshake(host: string, port: number, tls: TlsMaterial, verify: b
     });
     socket.once('timeout', () => {
       socket.destroy();
-      reject(Object.assign(new Error(`TLS handshake not finished within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
+      reject(
+        Object.assign(new Error(`TLS handshake not finished within ${timeoutMs} ms`), {
+          code: 'ETIMEDOUT',
+        }),
+      );
     });
     socket.once('error', (err: Error) => {
       socket.destroy();
@@ -86,7 +112,13 @@ async function handshake(host: string, port: number, tls: TlsMaterial, verify: b
   });
 }
 
-function accessError(endpoint: string, kind: EtcdFailureKind, problem: string, fix: string, cause: unknown): EtcdAccessError {
+function accessError(
+  endpoint: string,
+  kind: EtcdFailureKind,
+  problem: string,
+  fix: string,
+  cause: unknown,
+): EtcdAccessError {
   return new EtcdAccessError(endpoint, kind, problem, fix, { cause });
 }
 
@@ -108,9 +140,21 @@ export async function diagnoseConnection(
   } catch (err) {
     const code = errorCode(err);
     if (code === 'ETIMEDOUT') {
-      return accessError(endpoint, 'timeout', `${endpoint} did not accept a connection within ${timeoutMs} ms`, 'check the address and any firewall between here and etcd', err);
+      return accessError(
+        endpoint,
+        'timeout',
+        `${endpoint} did not accept a connection within ${timeoutMs} ms`,
+        'check the address and any firewall between here and etcd',
+        err,
+      );
     }
-    return accessError(endpoint, 'unreachable', `cannot connect to etcd at ${endpoint} (${code ?? errorMessage(err)})`, `check that etcd runs there and that ${setting} is right`, err);
+    return accessError(
+      endpoint,
+      'unreachable',
+      `cannot connect to etcd at ${endpoint} (${code ?? errorMessage(err)})`,
+      `check that etcd runs there and that ${setting} is right`,
+      err,
+    );
   }
   socket.destroy();
   if (url.protocol === 'https:') {
@@ -118,7 +162,13 @@ export async function diagnoseConnection(
       await handshake(host, port, tls, true, timeoutMs);
     } catch (err) {
       if (errorCode(err) === 'ETIMEDOUT') {
-        return accessError(endpoint, 'timeout', `${endpoint} accepted a connection but did not finish the TLS handshake within ${timeoutMs} ms`, 'the member may be hung or overloaded; check it', err);
+        return accessError(
+          endpoint,
+          'timeout',
+          `${endpoint} accepted a connection but did not finish the TLS handshake within ${timeoutMs} ms`,
+          'the member may be hung or overloaded; check it',
+          err,
+        );
       }
       const { problem, fix } = describeTlsFailure(endpoint, err);
       return accessError(endpoint, 'tls', problem, fix, err);
@@ -130,8 +180,20 @@ export async function diagnoseConnection(
       (err: unknown) => isTlsAlert(err),
     );
     if (speaksTls) {
-      return accessError(endpoint, 'protocol', `etcd at ${endpoint} serves TLS, not plain http`, `use https:// in ${setting} and pass --cacert, --cert and --key`, original);
+      return accessError(
+        endpoint,
+        'protocol',
+        `etcd at ${endpoint} serves TLS, not plain http`,
+        `use https:// in ${setting} and pass --cacert, --cert and --key`,
+        original,
+      );
     }
   }
-  return accessError(endpoint, 'unreachable', `etcd at ${endpoint} accepted a connection but did not answer (${errorMessage(original)})`, 'check that this is an etcd client URL and that etcd is healthy', original);
+  return accessError(
+    endpoint,
+    'unreachable',
+    `etcd at ${endpoint} accepted a connection but did not answer (${errorMessage(original)})`,
+    'check that this is an etcd client URL and that etcd is healthy',
+    original,
+  );
 }

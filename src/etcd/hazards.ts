@@ -33,7 +33,8 @@ export const VERSION_HAZARDS: readonly VersionHazard[] = [
     affected: '>=3.5.0-0 <3.5.6',
     fixedIn: ['3.5.6'],
     policy: 'refuse',
-    advice: 'defragmenting is the runbook itself: upgrade to 3.5.6 or later first, or accept the risk',
+    advice:
+      'defragmenting is the runbook itself: upgrade to 3.5.6 or later first, or accept the risk',
   },
   {
     id: 'etcd-18810',
@@ -42,7 +43,8 @@ export const VERSION_HAZARDS: readonly VersionHazard[] = [
     affected: '<3.4.35 || >=3.5.0-0 <3.5.17',
     fixedIn: ['3.4.35', '3.5.17', '3.6.0'],
     policy: 'proceed',
-    advice: "each member's data disk needs room for a copy of its data in use while it is defragmented; a panic stops the run at that member",
+    advice:
+      "each member's data disk needs room for a copy of its data in use while it is defragmented; a panic stops the run at that member",
   },
   {
     id: 'etcd-20271',
@@ -61,7 +63,8 @@ export const VERSION_HAZARDS: readonly VersionHazard[] = [
     affected: '<3.4.20 || >=3.5.0-0 <3.5.7',
     fixedIn: ['3.4.20', '3.5.7'],
     policy: 'proceed',
-    advice: 'the outage stops reads as well as writes; the runbook itself only needs maintenance calls',
+    advice:
+      'the outage stops reads as well as writes; the runbook itself only needs maintenance calls',
   },
 ];
 
@@ -76,7 +79,9 @@ function parsed(version: string): string | undefined {
 export function hazardsOf(version: string | undefined): VersionHazard[] {
   const v = version === undefined ? undefined : parsed(version);
   if (v === undefined) return [];
-  return VERSION_HAZARDS.filter((h) => semver.satisfies(v, h.affected, { includePrerelease: true }));
+  return VERSION_HAZARDS.filter((h) =>
+    semver.satisfies(v, h.affected, { includePrerelease: true }),
+  );
 }
 
 /** "3.5" of "3.5.30": members on different minor versions are mid-upgrade. */

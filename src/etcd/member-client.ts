@@ -52,7 +52,11 @@ export interface Membership {
   members: MemberInfo[];
 }
 
-const ALARM_NAMES: Record<string, AlarmName> = { Nospace: 'NOSPACE', Corrupt: 'CORRUPT', None: 'NONE' };
+const ALARM_NAMES: Record<string, AlarmName> = {
+  Nospace: 'NOSPACE',
+  Corrupt: 'CORRUPT',
+  None: 'NONE',
+};
 
 // Status.errors lists the alarm store as "memberID:<decimal> alarm:NOSPACE".
 // Reading it avoids the Alarm RPC, which in etcd 3.4 and 3.5 is a raft
@@ -77,7 +81,12 @@ function grpcOptions(tls: TlsMaterial): IOptions['grpcOptions'] {
     // grpc-js starts HTTP/2 with a 64 KiB window and never grows it (grpc-go, in
     // etcdctl, does): a snapshot stream then waits for a window update every 64 KiB.
     'grpc-node.flow_control_window': 16 * 1024 * 1024,
-    ...(tls.serverName ? { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName } : {}),
+    ...(tls.serverName
+      ? {
+          'grpc.ssl_target_name_override': tls.serverName,
+          'grpc.default_authority': tls.serverName,
+        }
+      : {}),
   };
 }
 
@@ -92,7 +101,11 @@ export class MemberClient {
     this.etcd = new Etcd3({
       hosts: [target.endpoint],
       credentials: https
-        ? { rootCertificate: tls.ca ?? Buffer.from(rootCertificates.join('\n')), certChain: tls.cert, privateKey: tls.key }
+        ? {
+            rootCertificate: tls.ca ?? Buffer.from(rootCertificates.join('\n')),
+            certChain: tls.cert,
+            privateKey: tls.key,
+          }
         : undefined,
       grpcOptions: grpcOptions(tls),
       // etcd3 retries and trips circuit breakers by default. A maintenance call
@@ -106,7 +119,9 @@ export class MemberClient {
   }
 
   async status(timeoutMs: number): Promise<GrpcStatus> {
-    const s = await this.call('status', timeoutMs, (deadline) => this.etcd.maintenance.status({ deadline }));
+    const s = await this.call('status', timeoutMs, (deadline) =>
+      this.etcd.maintenance.status({ deadline }),
+    );
     return {
       id: memberIdHex(s.header.member_id),
       clusterId: memberIdHex(s.header.cluster_id),
@@ -126,8 +141,13 @@ export class MemberClient {
 
   /** The authoritative, linearizable alarm list (a raft round): used before acting. */
   async alarms(timeoutMs: number): Promise<AlarmEntry[]> {
-    const response = await this.call('alarm list', timeoutMs, (deadline) => this.etcd.maintenance.alarm({ action: 'Get' }, { deadline }));
-    return response.alarms.map((a) => ({ memberId: memberIdHex(a.memberID), alarm: ALARM_NAMES[a.alarm] ?? String(a.alarm).toUpperCase() }));
+    const response = await this.call('alarm list', timeoutMs, (deadline) =>
+      this.etcd.maintenance.alarm({ action: 'Get' }, { deadline }),
+    );
+    return response.alarms.map((a) => ({
+      memberId: memberIdHex(a.memberID),
+      alarm: ALARM_NAMES[a.alarm] ?? String(a.alarm).toUpperCase(),
+    }));
   }
 
   async memberList(timeoutMs: number): Promise<MemberInfo[]> {
@@ -136,52 +156,81 @@ export class MemberClient {
 
   /** The member list with the id of the cluster that answered it. */
   async membership(timeoutMs: number): Promise<Membership> {
-    const response = await this.call('member list', timeoutMs, (deadline) => this.etcd.cluster.memberList({}, { deadline }));
+    const response = await this.call('member list', timeoutMs, (deadline) =>
+      this.etcd.cluster.memberList({}, { deadline }),
+    );
     return {
       clusterId: memberIdHex(response.header.cluster_id),
-      members: response.members.map((m) => ({ id: memberIdHex(m.ID), name: m.name, clientUrls: m.clientURLs, isLearner: Boolean(m.isLearner) })),
+      members: response.members.map((m) => ({
+        id: memberIdHex(m.ID),
+        name: m.name,
+        clientUrls: m.clientURLs,
+        isLearner: Boolean(m.isLearner),
+      })),
     };
   }
 
   /** Compacts the keyspace history up to `revision`; physical: returns once the member has freed it. */
   async compact(revision: number, timeoutMs: number): Promise<void> {
-    await this.call('compaction', timeoutMs, (deadline) => this.etcd.kv.compact({ revision, physical: true }, { deadline }));
+    await this.call('compaction', timeoutMs, (deadline) =>
+      this.etcd.kv.compact({ revision, physical: true }, { deadline }),
+    );
   }
 
   /** Rewrites this member's database file without its free pages; blocks the member meanwhile. */
   async defragment(timeoutMs: number): Promise<void> {
-    await this.call('defragment', timeoutMs, (deadline) => this.etcd.maintenance.defragment({ deadline }));
+    await this.call('defragment', timeoutMs, (deadline) =>
+      this.etcd.maintenance.defragment({ deadline }),
+    );
   }
 
   /** Asks this member, which must be the leader, to hand leadership to `targetId` (hex). */
   async moveLeader(targetId: string, timeoutMs: number): Promise<void> {
-    await this.call('move leader', timeoutMs, (deadline) => this.etcd.maintenance.moveLeader({ targetID: memberIdDecimal(targetId) }, { deadline }));
+    await this.call('move leader', timeoutMs, (deadline) =>
+      this.etcd.maintenance.moveLeader({ targetID: memberIdDecimal(targetId) }, { deadline }),
+    );
   }
 
   /** Deactivates one member's NOSPACE alarm. CORRUPT is never disarmed: there is no method for it. */
   async disarmNoSpace(memberId: string, timeoutMs: number): Promise<void> {
     await this.call('alarm disarm', timeoutMs, (deadline) =>
-      this.etcd.maintenance.alarm({ action: 'Deactivate', memberID: memberIdDecimal(memberId), alarm: 'Nospace' }, { deadline }),
+      this.etcd.maintenance.alarm(
+        { action: 'Deactivate', memberID: memberIdDecimal(memberId), alarm: 'Nospace' },
+        { deadline },
+      ),
     );
   }
 
   /** The member's snapshot stream (messages with `blob` chunks; etcd's SHA-256 of the rest is the last 32 bytes). */
   async snapshot(timeoutMs: number): Promise<NodeJS.ReadableStream> {
-    const stream = await this.call('snapshot', timeoutMs, (deadline) => this.etcd.maintenance.snapshot({ deadline }));
+    const stream = await this.call('snapshot', timeoutMs, (deadline) =>
+      this.etcd.maintenance.snapshot({ deadline }),
+    );
     return stream as unknown as NodeJS.ReadableStream;
   }
 
   /** Writes then deletes `key`: proof that the cluster accepts writes. */
   async writeProbe(key: string, timeoutMs: number): Promise<void> {
-    await this.call('write probe (put)', timeoutMs, (deadline) => this.etcd.kv.put({ key: Buffer.from(key), value: Buffer.from(new Date().toISOString()) }, { deadline }));
-    await this.call('write probe (delete)', timeoutMs, (deadline) => this.etcd.kv.deleteRange({ key: Buffer.from(key) }, { deadline }));
+    await this.call('write probe (put)', timeoutMs, (deadline) =>
+      this.etcd.kv.put(
+        { key: Buffer.from(key), value: Buffer.from(new Date().toISOString()) },
+        { deadline },
+      ),
+    );
+    await this.call('write probe (delete)', timeoutMs, (deadline) =>
+      this.etcd.kv.deleteRange({ key: Buffer.from(key) }, { deadline }),
+    );
   }
 
   close(): void {
     this.etcd.close();
   }
 
-  private async call<T>(operation: string, timeoutMs: number, fn: (deadline: number) => Promise<T>): Promise<T> {
+  private async call<T>(
+    operation: string,
+    timeoutMs: number,
+    fn: (deadline: number) => Promise<T>,
+  ): Promise<T> {
     try {
       return await fn(Date.now() + timeoutMs);
     } catch (err) {
@@ -189,18 +238,50 @@ export class MemberClient {
     }
   }
 
-  private async explain(operation: string, timeoutMs: number, err: unknown): Promise<EtcdAccessError> {
+  private async explain(
+    operation: string,
+    timeoutMs: number,
+    err: unknown,
+  ): Promise<EtcdAccessError> {
     const endpoint = this.endpoint;
-    if (err instanceof GRPCUnavailableError) return diagnoseConnection(endpoint, this.tls, err, { timeoutMs: Math.min(2_000, timeoutMs) });
+    if (err instanceof GRPCUnavailableError)
+      return diagnoseConnection(endpoint, this.tls, err, { timeoutMs: Math.min(2_000, timeoutMs) });
     if (err instanceof GRPCDeadlineExceededError) {
-      return new EtcdAccessError(endpoint, 'timeout', `etcd at ${endpoint} did not answer ${operation} within ${timeoutMs} ms`, 'check that the member is running and not overloaded', { cause: err });
+      return new EtcdAccessError(
+        endpoint,
+        'timeout',
+        `etcd at ${endpoint} did not answer ${operation} within ${timeoutMs} ms`,
+        'check that the member is running and not overloaded',
+        { cause: err },
+      );
     }
     if (err instanceof GRPCUnauthenticatedError || err instanceof EtcdPermissionDeniedError) {
-      return new EtcdAccessError(endpoint, 'auth', `etcd at ${endpoint} refused ${operation} (${errorMessage(err)})`, "use a client certificate whose common name is an etcd user with the root role (or etcd's own client certificate)", { cause: err });
+      return new EtcdAccessError(
+        endpoint,
+        'auth',
+        `etcd at ${endpoint} refused ${operation} (${errorMessage(err)})`,
+        "use a client certificate whose common name is an etcd user with the root role (or etcd's own client certificate)",
+        { cause: err },
+      );
     }
-    if (err instanceof GRPCResourceExhastedError || /database space exceeded/.test(errorMessage(err))) {
-      return new EtcdAccessError(endpoint, 'nospace', `etcd at ${endpoint} refused ${operation}: database space exceeded (NOSPACE)`, 'free space first: compact, defragment every member, then disarm the alarm', { cause: err });
+    if (
+      err instanceof GRPCResourceExhastedError ||
+      /database space exceeded/.test(errorMessage(err))
+    ) {
+      return new EtcdAccessError(
+        endpoint,
+        'nospace',
+        `etcd at ${endpoint} refused ${operation}: database space exceeded (NOSPACE)`,
+        'free space first: compact, defragment every member, then disarm the alarm',
+        { cause: err },
+      );
     }
-    return new EtcdAccessError(endpoint, 'rejected', `etcd at ${endpoint} failed ${operation} (${errorMessage(err)})`, "check the member's logs", { cause: err });
+    return new EtcdAccessError(
+      endpoint,
+      'rejected',
+      `etcd at ${endpoint} failed ${operation} (${errorMessage(err)})`,
+      "check the member's logs",
+      { cause: err },
+    );
   }
 }

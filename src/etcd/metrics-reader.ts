@@ -47,7 +47,12 @@ export const ETCD_METRIC_NAMES = {
   alarms: 'etcd_debugging_server_alarms',
 } as const;
 
-const REQUIRED = new Set<string>([ETCD_METRIC_NAMES.dbSize, ETCD_METRIC_NAMES.dbSizeInUse, ETCD_METRIC_NAMES.isLeader, ETCD_METRIC_NAMES.hasLeader]);
+const REQUIRED = new Set<string>([
+  ETCD_METRIC_NAMES.dbSize,
+  ETCD_METRIC_NAMES.dbSizeInUse,
+  ETCD_METRIC_NAMES.isLeader,
+  ETCD_METRIC_NAMES.hasLeader,
+]);
 const WANTED = new Set<string>(Object.values(ETCD_METRIC_NAMES));
 
 export class MissingMetricError extends Error {
@@ -62,7 +67,9 @@ export function extractEtcdMetrics(page: Buffer | string): EtcdMetrics {
   const fast = findSamples(bytes, WANTED);
   // Optional gauges may be absent (etcd_server_id before 3.4); a missing required
   // one means an unusual layout (or not an etcd page): the full parser decides.
-  const samples = fast.missing.some((name) => REQUIRED.has(name)) ? parseExposition(bytes.toString('utf8'), WANTED) : fast.samples;
+  const samples = fast.missing.some((name) => REQUIRED.has(name))
+    ? parseExposition(bytes.toString('utf8'), WANTED)
+    : fast.samples;
   const byName = new Map<string, Sample>();
   for (const sample of samples) byName.set(sample.name, sample);
   const value = (name: string): number => {
@@ -84,7 +91,10 @@ export function extractEtcdMetrics(page: Buffer | string): EtcdMetrics {
     defragInflight: inflight === undefined ? undefined : inflight === 1,
     compactionsFinished: byName.get(ETCD_METRIC_NAMES.compactionsFinished)?.value,
     alarms: samples.flatMap((sample) =>
-      sample.name === ETCD_METRIC_NAMES.alarms && sample.value === 1 && sample.labels.server_id && sample.labels.alarm_type
+      sample.name === ETCD_METRIC_NAMES.alarms &&
+      sample.value === 1 &&
+      sample.labels.server_id &&
+      sample.labels.alarm_type
         ? [{ memberId: sample.labels.server_id, alarm: sample.labels.alarm_type }]
         : [],
     ),
@@ -92,7 +102,10 @@ export function extractEtcdMetrics(page: Buffer | string): EtcdMetrics {
 }
 
 function isConnectionError(err: unknown): boolean {
-  return err instanceof undiciErrors.UndiciError || (err instanceof Error && ('code' in err || err.cause instanceof Error));
+  return (
+    err instanceof undiciErrors.UndiciError ||
+    (err instanceof Error && ('code' in err || err.cause instanceof Error))
+  );
 }
 
 export class MetricsReader {
@@ -104,7 +117,14 @@ export class MetricsReader {
     connectTimeoutMs = 10_000,
   ) {
     this.agent = new Agent({
-      connect: { ca: tls.ca, cert: tls.cert, key: tls.key, servername: tls.serverName, rejectUnauthorized: true, timeout: connectTimeoutMs },
+      connect: {
+        ca: tls.ca,
+        cert: tls.cert,
+        key: tls.key,
+        servername: tls.serverName,
+        rejectUnauthorized: true,
+        timeout: connectTimeoutMs,
+      },
       keepAliveTimeout: 60_000,
       keepAliveMaxTimeout: 600_000,
       // One keep-alive connection per member: requests for the same page queue on it,
@@ -134,20 +154,38 @@ export class MetricsReader {
         bodyTimeout: timeoutMs,
         headers: { accept: 'text/plain' },
       });
-      return { statusCode: response.statusCode, page: Buffer.from(await response.body.arrayBuffer()) };
+      return {
+        statusCode: response.statusCode,
+        page: Buffer.from(await response.body.arrayBuffer()),
+      };
     };
     let result: { statusCode: number; page: Buffer };
     try {
       result = await withDeadline(exchange(), timeoutMs, () => controller.abort());
     } catch (err) {
       if (err instanceof DeadlineExceeded || err instanceof undiciErrors.ConnectTimeoutError) {
-        throw new EtcdAccessError(shown, 'timeout', `etcd at ${shown} did not answer within ${timeoutMs} ms`, 'check that the member is running and not overloaded', { cause: err });
+        throw new EtcdAccessError(
+          shown,
+          'timeout',
+          `etcd at ${shown} did not answer within ${timeoutMs} ms`,
+          'check that the member is running and not overloaded',
+          { cause: err },
+        );
       }
-      if (isConnectionError(err)) throw await diagnoseConnection(shown, this.tls, err, { setting, timeoutMs: Math.min(2_000, timeoutMs) });
+      if (isConnectionError(err))
+        throw await diagnoseConnection(shown, this.tls, err, {
+          setting,
+          timeoutMs: Math.min(2_000, timeoutMs),
+        });
       throw err;
     }
     if (result.statusCode !== 200) {
-      throw new EtcdAccessError(url, 'rejected', `${url} answered HTTP ${result.statusCode}`, `point ${setting} at etcd (its metrics listener, e.g. http://127.0.0.1:2381, when separate)`);
+      throw new EtcdAccessError(
+        url,
+        'rejected',
+        `${url} answered HTTP ${result.statusCode}`,
+        `point ${setting} at etcd (its metrics listener, e.g. http://127.0.0.1:2381, when separate)`,
+      );
     }
     return result.page;
   }
@@ -160,7 +198,13 @@ export class MetricsReader {
       const fix = target.separateMetricsUrl
         ? 'point --metrics-urls at the etcd metrics listener (e.g. http://127.0.0.1:2381/metrics)'
         : 'check that --endpoints lists etcd client URLs, or give the metrics listener with --metrics-urls';
-      throw new EtcdAccessError(target.metricsUrl, 'protocol', `${target.metricsUrl} is not an etcd metrics page (${errorMessage(err)})`, fix, { cause: err });
+      throw new EtcdAccessError(
+        target.metricsUrl,
+        'protocol',
+        `${target.metricsUrl} is not an etcd metrics page (${errorMessage(err)})`,
+        fix,
+        { cause: err },
+      );
     }
   }
 

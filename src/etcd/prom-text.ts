@@ -36,7 +36,8 @@ function parseValue(token: string, line: number): number {
       return Number.NaN;
   }
   const value = Number(token);
-  if (token === '' || Number.isNaN(value)) throw new ExpositionParseError(line, `"${token}" is not a sample value`);
+  if (token === '' || Number.isNaN(value))
+    throw new ExpositionParseError(line, `"${token}" is not a sample value`);
   return value;
 }
 
@@ -45,7 +46,12 @@ function isSpace(code: number): boolean {
 }
 
 /** Reads {a="b",c="d"} starting at the '{'; returns the labels and the index after '}'. */
-function parseLabels(text: string, start: number, end: number, line: number): [Record<string, string>, number] {
+function parseLabels(
+  text: string,
+  start: number,
+  end: number,
+  line: number,
+): [Record<string, string>, number] {
   const labels: Record<string, string> = {};
   let i = start + 1;
   for (;;) {
@@ -55,7 +61,8 @@ function parseLabels(text: string, start: number, end: number, line: number): [R
     while (i < end && text[i] !== '=' && !isSpace(text.charCodeAt(i))) i++;
     const name = text.slice(nameStart, i);
     while (i < end && isSpace(text.charCodeAt(i))) i++;
-    if (name === '' || text[i] !== '=' || text[i + 1] !== '"') throw new ExpositionParseError(line, 'malformed label');
+    if (name === '' || text[i] !== '=' || text[i + 1] !== '"')
+      throw new ExpositionParseError(line, 'malformed label');
     i += 2;
     let value = '';
     let chunkStart = i;
@@ -78,7 +85,8 @@ function parseLabels(text: string, start: number, end: number, line: number): [R
     i++;
     while (i < end && isSpace(text.charCodeAt(i))) i++;
     if (text[i] === ',') i++;
-    else if (text[i] !== '}') throw new ExpositionParseError(line, 'expected "," or "}" after a label');
+    else if (text[i] !== '}')
+      throw new ExpositionParseError(line, 'expected "," or "}" after a label');
   }
 }
 
@@ -134,7 +142,10 @@ function needleFor(name: string): Buffer {
 function sampleLineAt(page: Buffer, start: number, needle: Buffer): boolean {
   const length = needle.length - 1;
   const next = page[start + length];
-  return (next === SPACE || next === TAB || next === BRACE) && page.compare(needle, 1, needle.length, start, start + length) === 0;
+  return (
+    (next === SPACE || next === TAB || next === BRACE) &&
+    page.compare(needle, 1, needle.length, start, start + length) === 0
+  );
 }
 
 /** Where the first sample line of the needle's name starts at or after `from`, or -1. */
@@ -162,7 +173,10 @@ function firstSampleLine(page: Buffer, needle: Buffer, from: number): number {
  * that is not after the cursor is looked for again from the top, so any order
  * gives the same samples.
  */
-export function findSamples(page: Buffer, names: ReadonlySet<string>): { samples: Sample[]; missing: string[] } {
+export function findSamples(
+  page: Buffer,
+  names: ReadonlySet<string>,
+): { samples: Sample[]; missing: string[] } {
   const samples: Sample[] = [];
   const missing: string[] = [];
   let cursor = 0;

@@ -8,7 +8,10 @@ export function fragmentationRatio(dbSizeBytes: number, dbSizeInUseBytes: number
 }
 
 /** etcd compares the physical file size, not the in-use size, with the quota. */
-export function quotaUsageRatio(dbSizeBytes: number, quotaBytes: number | undefined): number | undefined {
+export function quotaUsageRatio(
+  dbSizeBytes: number,
+  quotaBytes: number | undefined,
+): number | undefined {
   if (quotaBytes === undefined || quotaBytes <= 0) return undefined;
   return dbSizeBytes / quotaBytes;
 }

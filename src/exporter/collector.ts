@@ -31,7 +31,12 @@ export class ScrapeCollector {
   }
 
   effectiveTimeoutMs(scrapeTimeoutSeconds?: number): number {
-    if (scrapeTimeoutSeconds === undefined || !Number.isFinite(scrapeTimeoutSeconds) || scrapeTimeoutSeconds <= 0) return this.timeoutMs;
+    if (
+      scrapeTimeoutSeconds === undefined ||
+      !Number.isFinite(scrapeTimeoutSeconds) ||
+      scrapeTimeoutSeconds <= 0
+    )
+      return this.timeoutMs;
     const withMargin = scrapeTimeoutSeconds * 1000 - 500;
     return Math.max(250, Math.min(this.timeoutMs, withMargin));
   }
@@ -39,16 +44,31 @@ export class ScrapeCollector {
   private async readAll(timeoutMs: number): Promise<ClusterReading[]> {
     const readings = await Promise.all(this.clusters.map((c) => c.read(timeoutMs)));
     for (const reading of readings) {
-      this.logChange(`${reading.cluster}/alarms`, reading.alarmsError?.message, { cluster: reading.cluster }, 'alarm list unreadable: alarm series omitted');
+      this.logChange(
+        `${reading.cluster}/alarms`,
+        reading.alarmsError?.message,
+        { cluster: reading.cluster },
+        'alarm list unreadable: alarm series omitted',
+      );
       for (const m of reading.members) {
-        this.logChange(`${reading.cluster}/${m.target.endpoint}`, m.ok ? undefined : m.error.message, { cluster: reading.cluster, endpoint: m.target.endpoint }, 'member read failed');
+        this.logChange(
+          `${reading.cluster}/${m.target.endpoint}`,
+          m.ok ? undefined : m.error.message,
+          { cluster: reading.cluster, endpoint: m.target.endpoint },
+          'member read failed',
+        );
       }
     }
     return readings;
   }
 
   /** Logs a failure when it starts or changes, and its recovery; not on every scrape. */
-  private logChange(key: string, error: string | undefined, context: Record<string, string>, message: string): void {
+  private logChange(
+    key: string,
+    error: string | undefined,
+    context: Record<string, string>,
+    message: string,
+  ): void {
     const previous = this.lastErrors.get(key);
     if (error !== undefined && previous !== error) {
       this.log.warn({ ...context, err: error }, message);

@@ -29,29 +29,67 @@ export function renderMemberMetrics(readings: ClusterReading[]): Registry {
   const gauge = (name: string, help: string, extraLabels: string[] = []): Gauge =>
     new Gauge({ name, help, labelNames: [...LABELS, ...extraLabels], registers: [registry] });
 
-  const up = gauge('etcd_space_up', '1 if the last read of this member (its /metrics page) succeeded.');
-  const dbSize = gauge('etcd_space_db_size_bytes', 'Physically allocated size of the backend database (etcd_mvcc_db_total_size_in_bytes).');
-  const inUse = gauge('etcd_space_db_size_in_use_bytes', 'Logically used size of the backend database (etcd_mvcc_db_total_size_in_use_in_bytes).');
-  const quota = gauge('etcd_space_quota_bytes', 'Backend quota of the member (etcd_server_quota_backend_bytes).');
-  const fragmentation = gauge('etcd_space_fragmentation_ratio', 'Share of the database file that is free pages: (db size - in use) / db size.');
-  const quotaUsage = gauge('etcd_space_quota_usage_ratio', 'Database size divided by the quota; etcd raises NOSPACE near 1.');
-  const reclaimable = gauge('etcd_space_reclaimable_bytes', 'Bytes a defragment would return: db size - in use.');
+  const up = gauge(
+    'etcd_space_up',
+    '1 if the last read of this member (its /metrics page) succeeded.',
+  );
+  const dbSize = gauge(
+    'etcd_space_db_size_bytes',
+    'Physically allocated size of the backend database (etcd_mvcc_db_total_size_in_bytes).',
+  );
+  const inUse = gauge(
+    'etcd_space_db_size_in_use_bytes',
+    'Logically used size of the backend database (etcd_mvcc_db_total_size_in_use_in_bytes).',
+  );
+  const quota = gauge(
+    'etcd_space_quota_bytes',
+    'Backend quota of the member (etcd_server_quota_backend_bytes).',
+  );
+  const fragmentation = gauge(
+    'etcd_space_fragmentation_ratio',
+    'Share of the database file that is free pages: (db size - in use) / db size.',
+  );
+  const quotaUsage = gauge(
+    'etcd_space_quota_usage_ratio',
+    'Database size divided by the quota; etcd raises NOSPACE near 1.',
+  );
+  const reclaimable = gauge(
+    'etcd_space_reclaimable_bytes',
+    'Bytes a defragment would return: db size - in use.',
+  );
   const isLeader = gauge('etcd_space_is_leader', '1 if this member is the raft leader.');
-  const alarm = gauge('etcd_space_alarm_active', '1 for each alarm active on this member (NOSPACE, CORRUPT); 0 for known alarms that are not.', ['alarm']);
+  const alarm = gauge(
+    'etcd_space_alarm_active',
+    '1 for each alarm active on this member (NOSPACE, CORRUPT); 0 for known alarms that are not.',
+    ['alarm'],
+  );
   const duration = gauge('etcd_space_scrape_duration_seconds', 'Time taken to read this member.');
-  const info = gauge('etcd_space_member_info', 'The etcd version the member runs (the value is always 1).', ['version']);
-  const hazard = gauge('etcd_space_version_hazard', '1 for each known hazard of the etcd version the member runs (see docs/versions.md).', ['hazard']);
+  const info = gauge(
+    'etcd_space_member_info',
+    'The etcd version the member runs (the value is always 1).',
+    ['version'],
+  );
+  const hazard = gauge(
+    'etcd_space_version_hazard',
+    '1 for each known hazard of the etcd version the member runs (see docs/versions.md).',
+    ['hazard'],
+  );
 
   for (const reading of readings) {
     for (const member of reading.members) {
-      const labels = { cluster: reading.cluster, member: member.name, endpoint: member.target.endpoint };
+      const labels = {
+        cluster: reading.cluster,
+        member: member.name,
+        endpoint: member.target.endpoint,
+      };
       up.set(labels, member.ok ? 1 : 0);
       duration.set(labels, member.durationSeconds);
 
       // Alarms are replicated, so a dead member's alarms are still known from the others.
       if (member.alarms) {
         const active = new Set(member.alarms);
-        for (const name of new Set([...KNOWN_ALARMS, ...active])) alarm.set({ ...labels, alarm: name }, active.has(name) ? 1 : 0);
+        for (const name of new Set([...KNOWN_ALARMS, ...active]))
+          alarm.set({ ...labels, alarm: name }, active.has(name) ? 1 : 0);
       }
       if (!member.ok) continue;
 
@@ -72,9 +110,14 @@ export function renderMemberMetrics(readings: ClusterReading[]): Registry {
     // NOSPACE alarm: export its alarms (nothing else is read from it).
     if (reading.alarms) {
       for (const other of reading.otherMembers) {
-        const labels = { cluster: reading.cluster, member: other.name, endpoint: other.endpoint ?? '' };
+        const labels = {
+          cluster: reading.cluster,
+          member: other.name,
+          endpoint: other.endpoint ?? '',
+        };
         const active = new Set(other.alarms);
-        for (const name of new Set([...KNOWN_ALARMS, ...active])) alarm.set({ ...labels, alarm: name }, active.has(name) ? 1 : 0);
+        for (const name of new Set([...KNOWN_ALARMS, ...active]))
+          alarm.set({ ...labels, alarm: name }, active.has(name) ? 1 : 0);
       }
     }
   }

@@ -8,7 +8,11 @@ export function createProcessRegistry(): Registry {
   collectDefaultMetrics({ register: registry });
   // prom-client names three gauges *_total, which promtool and OpenMetrics reject
   // for non-counters; the per-type gauges without the suffix carry the same data.
-  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+  for (const name of [
+    'nodejs_active_handles_total',
+    'nodejs_active_requests_total',
+    'nodejs_active_resources_total',
+  ]) {
     registry.removeSingleMetric(name);
   }
   const info = new Gauge({

@@ -12,8 +12,11 @@ export interface RunStarter {
   readonly enabled: boolean;
   /** A real run in progress a real request would join. */
   joinableRun(cluster: string, dryRun: boolean): { id: string } | undefined;
-  startOrJoin(request: RunRequest): Promise<
-    { kind: 'started' | 'in-progress'; run: { id: string } } | { kind: 'disabled' | 'stopping' | 'unknown-cluster'; reason: string }
+  startOrJoin(
+    request: RunRequest,
+  ): Promise<
+    | { kind: 'started' | 'in-progress'; run: { id: string } }
+    | { kind: 'disabled' | 'stopping' | 'unknown-cluster'; reason: string }
   >;
 }
 
@@ -53,16 +56,24 @@ export type AlertDecision =
   | { kind: 'disabled'; reason: string }
   | { kind: 'ignored'; reason: string }
   | { kind: 'accepted'; clusters: ClusterDecision[] }
-  | { kind: 'declined'; status: ClusterDecision['status']; clusters: ClusterDecision[]; reason: string }
+  | {
+      kind: 'declined';
+      status: ClusterDecision['status'];
+      clusters: ClusterDecision[];
+      reason: string;
+    }
   | { kind: 'unavailable'; clusters: ClusterDecision[]; reason: string };
 
-const REMEDIATION_DISABLED = 'remediation is disabled (remediation.enabled: false); nothing was changed';
+const REMEDIATION_DISABLED =
+  'remediation is disabled (remediation.enabled: false); nothing was changed';
 
 /** How long the cooldown's live NOSPACE check may take before the webhook answers anyway. */
 const LIVE_CHECK_MS = 2_000;
 
 /** serve's NoSpaceCheck: read the cluster's alarms, briefly. */
-export function liveNoSpaceCheck(clusters: { name: string; read(timeoutMs: number): Promise<Pick<ClusterReading, 'alarms'>> }[]): NoSpaceCheck {
+export function liveNoSpaceCheck(
+  clusters: { name: string; read(timeoutMs: number): Promise<Pick<ClusterReading, 'alarms'>> }[],
+): NoSpaceCheck {
   return async (cluster) => {
     const handle = clusters.find((c) => c.name === cluster);
     if (!handle) return false;
@@ -72,18 +83,32 @@ export function liveNoSpaceCheck(clusters: { name: string; read(timeoutMs: numbe
   };
 }
 
-async function decideCluster(cluster: string, cause: Record<string, unknown>, deps: AlertTriggerDependencies): Promise<ClusterDecision> {
+async function decideCluster(
+  cluster: string,
+  cause: Record<string, unknown>,
+  deps: AlertTriggerDependencies,
+): Promise<ClusterDecision> {
   // Duplicates join a real run in progress; a dry run or an ending run is waited out in startOrJoin.
   const current = deps.remediator.joinableRun(cluster, false);
   if (current) return { cluster, status: 'in-progress', runId: current.id };
   const last = deps.history.lastSucceeded(cluster);
   const now = deps.now?.() ?? Date.now();
   // During the cooldown only a live NOSPACE alarm (the remediation did not hold) starts a new run.
-  if (last && now - last.getTime() < deps.cooldownSeconds * 1000 && !(await deps.stillNoSpace(cluster))) {
+  if (
+    last &&
+    now - last.getTime() < deps.cooldownSeconds * 1000 &&
+    !(await deps.stillNoSpace(cluster))
+  ) {
     const reason = `a run succeeded at ${last.toISOString()} and etcd shows no NOSPACE alarm (webhook.cooldownSeconds ${deps.cooldownSeconds})`;
     return { cluster, status: 'cooldown', reason };
   }
-  const started = await deps.remediator.startOrJoin({ cluster, trigger: 'webhook', dryRun: false, force: false, cause });
+  const started = await deps.remediator.startOrJoin({
+    cluster,
+    trigger: 'webhook',
+    dryRun: false,
+    force: false,
+    cause,
+  });
   switch (started.kind) {
     case 'started':
     case 'in-progress':
@@ -96,12 +121,22 @@ async function decideCluster(cluster: string, cause: Record<string, unknown>, de
   }
 }
 
-export async function decideAlertTrigger(trigger: AlertTrigger, deps: AlertTriggerDependencies): Promise<AlertDecision> {
+export async function decideAlertTrigger(
+  trigger: AlertTrigger,
+  deps: AlertTriggerDependencies,
+): Promise<AlertDecision> {
   if (!deps.remediator.enabled) return { kind: 'disabled', reason: REMEDIATION_DISABLED };
   if (trigger.clusters.length === 0) return { kind: 'ignored', reason: trigger.ignored.join('; ') };
-  const clusters = await Promise.all(trigger.clusters.map(({ cluster, cause }) => decideCluster(cluster, cause, deps)));
-  if (clusters.some((c) => c.status === 'started' || c.status === 'in-progress')) return { kind: 'accepted', clusters };
-  const reason = clusters.map((c) => ('reason' in c ? c.reason : '')).filter(Boolean).join('; ');
-  if (clusters.every((c) => c.status === 'unavailable')) return { kind: 'unavailable', clusters, reason };
+  const clusters = await Promise.all(
+    trigger.clusters.map(({ cluster, cause }) => decideCluster(cluster, cause, deps)),
+  );
+  if (clusters.some((c) => c.status === 'started' || c.status === 'in-progress'))
+    return { kind: 'accepted', clusters };
+  const reason = clusters
+    .map((c) => ('reason' in c ? c.reason : ''))
+    .filter(Boolean)
+    .join('; ');
+  if (clusters.every((c) => c.status === 'unavailable'))
+    return { kind: 'unavailable', clusters, reason };
   return { kind: 'declined', status: clusters[0]?.status ?? 'unavailable', clusters, reason };
 }

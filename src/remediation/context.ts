@@ -25,7 +25,10 @@ export interface RunFacts {
 }
 
 /** The cross-process run lock, as the runner found it before the pipeline started. */
-export type RunLockState = { kind: 'held' } | { kind: 'taken'; holder: string } | { kind: 'unavailable'; error: unknown };
+export type RunLockState =
+  | { kind: 'held' }
+  | { kind: 'taken'; holder: string }
+  | { kind: 'unavailable'; error: unknown };
 
 export interface RunContext {
   run: Run;

@@ -13,7 +13,12 @@ const OUTPUT_TAIL = 2_000;
 
 /** The guard's environment without its own secret: hooks are other people's scripts. */
 function hookEnvironment(run: Run): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ESG_RUN_ID: run.id, ESG_CLUSTER: run.cluster, ESG_OUTCOME: run.outcome };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ESG_RUN_ID: run.id,
+    ESG_CLUSTER: run.cluster,
+    ESG_OUTCOME: run.outcome,
+  };
   delete env[ENV.webhookToken];
   return env;
 }
@@ -48,7 +53,9 @@ export class HookRunner {
       await response.body.dump();
       return response.statusCode;
     };
-    const status = await withDeadline(exchange(), timeoutMs, () => controller.abort()).finally(() => agent.destroy());
+    const status = await withDeadline(exchange(), timeoutMs, () => controller.abort()).finally(() =>
+      agent.destroy(),
+    );
     // The URL's path may hold a secret (chat webhooks): name only its origin.
     if (status < 200 || status >= 300) throw new Error(`${url.origin} answered HTTP ${status}`);
     return `${url.origin} answered HTTP ${status}`;
@@ -65,7 +72,11 @@ export class HookRunner {
     if (!hook) return 'no command hook';
     const [command, ...args] = hook.argv;
     if (!command) throw new Error('hooks.command.argv is empty');
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: hookEnvironment(report), detached: true });
+    const child = spawn(command, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: hookEnvironment(report),
+      detached: true,
+    });
     let output = '';
     const keep = (chunk: Buffer): void => {
       output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL);
@@ -92,14 +103,18 @@ export class HookRunner {
       // The last lines may still be in the pipes: a moment for them, not for background children.
       await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 200))]);
     } catch (err) {
-      throw new Error(`${hook.argv.join(' ')} did not finish (${errorMessage(err)})${output ? `: ${output.trim().split('\n').pop() ?? ''}` : ''}`, { cause: err });
+      throw new Error(
+        `${hook.argv.join(' ')} did not finish (${errorMessage(err)})${output ? `: ${output.trim().split('\n').pop() ?? ''}` : ''}`,
+        { cause: err },
+      );
     } finally {
       // Output still arriving from background children is not waited for.
       child.stdout.destroy();
       child.stderr.destroy();
     }
     const last = output.trim().split('\n').pop() ?? '';
-    if (code !== 0) throw new Error(`${hook.argv.join(' ')} exited with ${code}${last ? `: ${last}` : ''}`);
+    if (code !== 0)
+      throw new Error(`${hook.argv.join(' ')} exited with ${code}${last ? `: ${last}` : ''}`);
     return `${command} exited 0${last ? `: ${last}` : ''}`;
   }
 }

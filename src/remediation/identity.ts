@@ -18,7 +18,9 @@ export interface Alias {
   ignored: string[];
 }
 
-export type IdentityCheck = { ok: true; clusterId: string; aliases: Alias[] } | { ok: false; problem: string; fix: string };
+export type IdentityCheck =
+  | { ok: true; clusterId: string; aliases: Alias[] }
+  | { ok: false; problem: string; fix: string };
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
   const groups = new Map<string, T[]>();
@@ -57,7 +59,10 @@ function mixedClusters(groups: EndpointIdentity[][]): { problem: string; fix: st
  * Checks that every endpoint answered for one cluster and that each is in that
  * cluster's member list (`listed`, as that cluster answered it); finds aliases.
  */
-export function checkIdentity(endpoints: EndpointIdentity[], listed: { clusterId: string; memberIds: string[] }): IdentityCheck {
+export function checkIdentity(
+  endpoints: EndpointIdentity[],
+  listed: { clusterId: string; memberIds: string[] },
+): IdentityCheck {
   const clusters = [...groupBy(endpoints, (e) => e.clusterId).values()];
   if (clusters.length > 1) return { ok: false, ...mixedClusters(clusters) };
   const clusterId = endpoints[0]?.clusterId ?? listed.clusterId;
@@ -78,11 +83,20 @@ export function checkIdentity(endpoints: EndpointIdentity[], listed: { clusterId
   }
   const aliases = [...groupBy(endpoints, (e) => e.memberId).values()]
     .filter((group) => group.length > 1)
-    .map((group) => ({ memberId: group[0]?.memberId ?? '', used: group[0]?.endpoint ?? '', ignored: group.slice(1).map((e) => e.endpoint) }));
+    .map((group) => ({
+      memberId: group[0]?.memberId ?? '',
+      used: group[0]?.endpoint ?? '',
+      ignored: group.slice(1).map((e) => e.endpoint),
+    }));
   return { ok: true, clusterId, aliases };
 }
 
 /** "https://localhost:2379 is the same member as https://127.0.0.1:2379 (m1): it is used once" */
 export function describeAliases(aliases: Alias[], nameOf: (memberId: string) => string): string {
-  return aliases.map((a) => `${a.ignored.join(', ')} ${a.ignored.length === 1 ? 'is' : 'are'} the same member as ${a.used} (${nameOf(a.memberId)}): it is used once`).join('; ');
+  return aliases
+    .map(
+      (a) =>
+        `${a.ignored.join(', ')} ${a.ignored.length === 1 ? 'is' : 'are'} the same member as ${a.used} (${nameOf(a.memberId)}): it is used once`,
+    )
+    .join('; ');
 }

@@ -35,7 +35,9 @@ export function compareNames(a: { name: string }, b: { name: string }): number {
 export function agreedLeader(observations: MemberObservation[]): string | undefined {
   const voting = voters(observations);
   const votes = new Map<string, number>();
-  for (const o of voting) if (o.status.leaderId !== '0') votes.set(o.status.leaderId, (votes.get(o.status.leaderId) ?? 0) + 1);
+  for (const o of voting)
+    if (o.status.leaderId !== '0')
+      votes.set(o.status.leaderId, (votes.get(o.status.leaderId) ?? 0) + 1);
   for (const [leader, count] of votes) if (count > voting.length / 2) return leader;
   return undefined;
 }

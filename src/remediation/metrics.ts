@@ -18,7 +18,12 @@ export class RemediationMetrics {
 
   constructor(registry: Registry, clusters: string[]) {
     const registers = [registry];
-    this.runs = new Counter({ name: 'etcd_space_remediations_total', help: 'Remediation runs ended, by trigger and outcome.', labelNames: ['cluster', 'trigger', 'outcome'], registers });
+    this.runs = new Counter({
+      name: 'etcd_space_remediations_total',
+      help: 'Remediation runs ended, by trigger and outcome.',
+      labelNames: ['cluster', 'trigger', 'outcome'],
+      registers,
+    });
     this.duration = new Histogram({
       name: 'etcd_space_remediation_duration_seconds',
       help: 'Duration of remediation runs.',
@@ -33,14 +38,24 @@ export class RemediationMetrics {
       buckets: [0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800],
       registers,
     });
-    this.inProgress = new Gauge({ name: 'etcd_space_remediation_in_progress', help: '1 while a remediation runs on the cluster.', labelNames: ['cluster'], registers });
+    this.inProgress = new Gauge({
+      name: 'etcd_space_remediation_in_progress',
+      help: '1 while a remediation runs on the cluster.',
+      labelNames: ['cluster'],
+      registers,
+    });
     this.lastRun = new Gauge({
       name: 'etcd_space_last_remediation_timestamp_seconds',
       help: 'When the last remediation with this outcome ended (Unix time).',
       labelNames: ['cluster', 'outcome'],
       registers,
     });
-    this.reclaimed = new Counter({ name: 'etcd_space_reclaimed_bytes_total', help: 'Bytes returned to the filesystems by remediation, all members summed.', labelNames: ['cluster'], registers });
+    this.reclaimed = new Counter({
+      name: 'etcd_space_reclaimed_bytes_total',
+      help: 'Bytes returned to the filesystems by remediation, all members summed.',
+      labelNames: ['cluster'],
+      registers,
+    });
     this.webhookRequests = new Counter({
       name: 'etcd_space_webhook_requests_total',
       help: 'Alertmanager webhook requests, by outcome (accepted, ignored, cooldown, disabled, unauthorized, invalid, ...).',
@@ -58,7 +73,8 @@ export class RemediationMetrics {
       // Not the step histograms: 7 steps x 14 series per cluster would double the page
       // for every scrape; the dashboard reads their since-start means instead.
       this.duration.zero({ cluster });
-      for (const trigger of TriggerSchema.options) for (const outcome of OUTCOMES) this.runs.inc({ cluster, trigger, outcome }, 0);
+      for (const trigger of TriggerSchema.options)
+        for (const outcome of OUTCOMES) this.runs.inc({ cluster, trigger, outcome }, 0);
     }
   }
 
@@ -69,7 +85,10 @@ export class RemediationMetrics {
 
   private recordLastRun(run: Run): void {
     if (run.dryRun || run.outcome === 'running' || run.endedAt === undefined) return;
-    this.lastRun.set({ cluster: run.cluster, outcome: run.outcome }, Date.parse(run.endedAt) / 1000);
+    this.lastRun.set(
+      { cluster: run.cluster, outcome: run.outcome },
+      Date.parse(run.endedAt) / 1000,
+    );
   }
 
   // A dry run changes nothing and is not a remediation: it must not page anyone as
@@ -79,7 +98,8 @@ export class RemediationMetrics {
   }
 
   stepEnded(run: Run, step: Step): void {
-    if (!run.dryRun && step.durationSeconds !== undefined) this.stepDuration.observe({ cluster: run.cluster, step: step.name }, step.durationSeconds);
+    if (!run.dryRun && step.durationSeconds !== undefined)
+      this.stepDuration.observe({ cluster: run.cluster, step: step.name }, step.durationSeconds);
   }
 
   runEnded(run: Run): void {
@@ -93,4 +113,3 @@ export class RemediationMetrics {
     if (run.reclaimedBytes > 0) this.reclaimed.inc({ cluster }, run.reclaimedBytes);
   }
 }
-

@@ -17,10 +17,17 @@ export interface MemberObservation {
 
 export type HealthyObservation = MemberObservation & { status: GrpcStatus; metrics: EtcdMetrics };
 
-export async function observeMember(cluster: RunbookCluster, client: RunbookMember, timeoutMs: number): Promise<MemberObservation> {
+export async function observeMember(
+  cluster: RunbookCluster,
+  client: RunbookMember,
+  timeoutMs: number,
+): Promise<MemberObservation> {
   const endpoint = client.endpoint;
   try {
-    const [status, metrics] = await Promise.all([client.status(timeoutMs), cluster.readMetrics(client.target, timeoutMs)]);
+    const [status, metrics] = await Promise.all([
+      client.status(timeoutMs),
+      cluster.readMetrics(client.target, timeoutMs),
+    ]);
     return { client, endpoint, name: status.id, status, metrics };
   } catch (err) {
     return { client, endpoint, name: endpoint, error: EtcdAccessError.from(endpoint, err) };
@@ -39,14 +46,23 @@ export function onePerMember(observations: MemberObservation[]): MemberObservati
 }
 
 /** Every member once (see onePerMember); preflight has checked that the endpoints are one cluster's. */
-export async function observe(cluster: RunbookCluster, timeoutMs: number): Promise<MemberObservation[]> {
+export async function observe(
+  cluster: RunbookCluster,
+  timeoutMs: number,
+): Promise<MemberObservation[]> {
   return onePerMember(await observeEndpoints(cluster, timeoutMs));
 }
 
 /** Every configured endpoint, each read on its own (two URLs of one member give two observations). */
-export async function observeEndpoints(cluster: RunbookCluster, timeoutMs: number): Promise<MemberObservation[]> {
+export async function observeEndpoints(
+  cluster: RunbookCluster,
+  timeoutMs: number,
+): Promise<MemberObservation[]> {
   // The member list (for names) is asked alongside when stale, not after: one round trip instead of two.
-  const [observations] = await Promise.all([Promise.all(cluster.members.map((m) => observeMember(cluster, m, timeoutMs))), cluster.memberList(timeoutMs)]);
+  const [observations] = await Promise.all([
+    Promise.all(cluster.members.map((m) => observeMember(cluster, m, timeoutMs))),
+    cluster.memberList(timeoutMs),
+  ]);
   const ids = observations.flatMap((o) => (o.status ? [o.status.id] : []));
   // Asked again only if a member's id is new to the list (one was added meanwhile).
   const names = await cluster.memberNames(ids, timeoutMs);

@@ -14,7 +14,9 @@ import { verify } from './steps/verify.js';
 import type { AnyStepDetails, DetailsOf, Run, Step, StepName } from './types.js';
 
 /** A row of the runbook: a step's name and the function that does it, returning that step's details. */
-type RunbookRow = { [N in StepName]: readonly [N, (ctx: RunContext) => Promise<StepResult<DetailsOf<N>>>] }[StepName];
+type RunbookRow = {
+  [N in StepName]: readonly [N, (ctx: RunContext) => Promise<StepResult<DetailsOf<N>>>];
+}[StepName];
 
 export const RUNBOOK: readonly RunbookRow[] = [
   ['preflight', preflight], // every member answers, a leader, no CORRUPT, room for a backup
@@ -62,8 +64,17 @@ export async function runPipeline(ctx: RunContext, events: PipelineEvents): Prom
       const result = await execute(ctx);
       endStep(step, result.outcome, result.reason, result.details);
     } catch (err) {
-      const stop = err instanceof StepStop ? err : new StepStop('failed', `${name} failed unexpectedly (${errorMessage(err)})`, {}, { cause: err });
-      if (!(err instanceof StepStop)) ctx.log.error({ err, run: run.id, step: name }, 'step failed unexpectedly');
+      const stop =
+        err instanceof StepStop
+          ? err
+          : new StepStop(
+              'failed',
+              `${name} failed unexpectedly (${errorMessage(err)})`,
+              {},
+              { cause: err },
+            );
+      if (!(err instanceof StepStop))
+        ctx.log.error({ err, run: run.id, step: name }, 'step failed unexpectedly');
       endStep(step, stop.outcome, stop.reason, stop.details);
       events.stepEnded(run, step);
       endRun(run, stop.outcome, stop.reason);
@@ -76,7 +87,12 @@ export async function runPipeline(ctx: RunContext, events: PipelineEvents): Prom
   return run;
 }
 
-function endStep(step: Step, outcome: Step['outcome'], reason: string | undefined, details: AnyStepDetails | undefined): void {
+function endStep(
+  step: Step,
+  outcome: Step['outcome'],
+  reason: string | undefined,
+  details: AnyStepDetails | undefined,
+): void {
   step.outcome = outcome;
   step.reason = reason;
   step.details = { ...step.details, ...(details ?? {}) };

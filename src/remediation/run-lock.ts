@@ -34,13 +34,28 @@
 // stalled for a minute is judged abandoned. Its next heartbeat (or check()) sees
 // the higher epoch and says so through HeldLock.lost(), so that the run can stop.
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import {
+  link,
+  mkdir,
+  open,
+  readFile,
+  readdir,
+  rm,
+  stat,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { GuardError, OperationError, errorCode } from '../errors.js';
 
-const HolderSchema = z.object({ pid: z.number().int().positive(), host: z.string(), runId: z.string(), since: z.string() });
+const HolderSchema = z.object({
+  pid: z.number().int().positive(),
+  host: z.string(),
+  runId: z.string(),
+  since: z.string(),
+});
 type Holder = z.infer<typeof HolderSchema>;
 
 export const HEARTBEAT_MS = 10_000;
@@ -111,7 +126,9 @@ function parseHolder(text: string): Holder | undefined {
 }
 
 /** A lock file's holder and age, or undefined when it does not exist. */
-async function readLockFile(file: string): Promise<{ holder: Holder | undefined; ageMs: number } | undefined> {
+async function readLockFile(
+  file: string,
+): Promise<{ holder: Holder | undefined; ageMs: number } | undefined> {
   try {
     const [text, stats] = await Promise.all([readFile(file, 'utf8'), stat(file)]);
     return { holder: parseHolder(text), ageMs: Date.now() - stats.mtimeMs };
@@ -143,7 +160,13 @@ async function readEpoch(lockDir: string, number: number): Promise<Epoch | undef
 }
 
 function sameHolder(a: Holder | undefined, b: Holder): boolean {
-  return a !== undefined && a.pid === b.pid && a.host === b.host && a.runId === b.runId && a.since === b.since;
+  return (
+    a !== undefined &&
+    a.pid === b.pid &&
+    a.host === b.host &&
+    a.runId === b.runId &&
+    a.since === b.since
+  );
 }
 
 function describeHolder(holder: Holder): string {
@@ -191,7 +214,8 @@ async function sweep(lockDir: string, epoch: number): Promise<void> {
     const file = join(lockDir, name);
     const number = EPOCH_NAME.exec(name)?.[1];
     if (number !== undefined && Number(number) < epoch) await rm(file, { force: true });
-    if (name.startsWith(TEMP_PREFIX) && ((await ageMs(file)) ?? 0) > STALE_AFTER_MS) await rm(file, { force: true });
+    if (name.startsWith(TEMP_PREFIX) && ((await ageMs(file)) ?? 0) > STALE_AFTER_MS)
+      await rm(file, { force: true });
   }
 }
 
@@ -234,7 +258,12 @@ export class RunLock {
   /** Takes the lock, or says who holds it; throws an OperationError when the state dir cannot be written. */
   async acquire(cluster: string, runId: string, options: AcquireOptions = {}): Promise<Acquired> {
     const lockDir = this.path(cluster);
-    const me: Holder = { pid: process.pid, host: hostname(), runId, since: new Date().toISOString() };
+    const me: Holder = {
+      pid: process.pid,
+      host: hostname(),
+      runId,
+      since: new Date().toISOString(),
+    };
     try {
       await mkdir(lockDir, { recursive: true });
       return await this.contend(cluster, me, options);
@@ -261,7 +290,9 @@ export class RunLock {
       }
       return this.settle(cluster, next, me, options);
     }
-    return { holder: `the lock ${lockDir} changed hands ${MAX_ROUNDS} times while run ${me.runId} tried to take it; try again` };
+    return {
+      holder: `the lock ${lockDir} changed hands ${MAX_ROUNDS} times while run ${me.runId} tried to take it; try again`,
+    };
   }
 
   /** Whether the highest epoch may be succeeded: released or abandoned. */
@@ -278,14 +309,28 @@ export class RunLock {
   }
 
   private describe(epoch: Epoch, lockDir: string): string {
-    const who = epoch.holder ? describeHolder(epoch.holder) : `an unreadable lock file ${epoch.file}`;
+    const who = epoch.holder
+      ? describeHolder(epoch.holder)
+      : `an unreadable lock file ${epoch.file}`;
     return `${who} ${deleteAdvice(lockDir)}`;
   }
 
   /** The epoch is ours: settle the previous protocol's lock file, sweep, and keep the lock fresh. */
-  private async settle(cluster: string, epoch: number, me: Holder, options: AcquireOptions): Promise<Acquired> {
+  private async settle(
+    cluster: string,
+    epoch: number,
+    me: Holder,
+    options: AcquireOptions,
+  ): Promise<Acquired> {
     const lockDir = this.path(cluster);
-    const lease = new Lease(lockDir, epoch, this.legacyPath(cluster), me, this.heartbeatMs, options.onLost);
+    const lease = new Lease(
+      lockDir,
+      epoch,
+      this.legacyPath(cluster),
+      me,
+      this.heartbeatMs,
+      options.onLost,
+    );
     try {
       const oldVersionHolder = await this.claimLegacy(this.legacyPath(cluster), lease.file, me);
       if (oldVersionHolder !== undefined) {
@@ -307,7 +352,11 @@ export class RunLock {
    * release unlinks it. Only the winner of an epoch touches it: no two processes of
    * this version race over it.
    */
-  private async claimLegacy(legacy: string, ourEpoch: string, me: Holder): Promise<string | undefined> {
+  private async claimLegacy(
+    legacy: string,
+    ourEpoch: string,
+    me: Holder,
+  ): Promise<string | undefined> {
     const holder = await this.liveLegacyHolder(legacy, me);
     if (holder !== undefined) return holder;
     try {
@@ -316,18 +365,25 @@ export class RunLock {
     } catch (err) {
       if (errorCode(err) !== 'EEXIST') throw err;
     }
-    return (await this.liveLegacyHolder(legacy, me)) ?? `an earlier version of the guard took the lock ${legacy} at the same moment`;
+    return (
+      (await this.liveLegacyHolder(legacy, me)) ??
+      `an earlier version of the guard took the lock ${legacy} at the same moment`
+    );
   }
 
   /** The previous protocol's holder while live by its rules; removes the file once stale. */
   private async liveLegacyHolder(legacy: string, me: Holder): Promise<string | undefined> {
     const found = await readLockFile(legacy);
     if (found === undefined) return undefined;
-    if (found.ageMs > STALE_AFTER_MS || (found.holder !== undefined && this.abandoned(found.holder, me))) {
+    if (
+      found.ageMs > STALE_AFTER_MS ||
+      (found.holder !== undefined && this.abandoned(found.holder, me))
+    ) {
       await rm(legacy, { force: true });
       return undefined;
     }
-    if (found.holder === undefined) return `the lock ${legacy} is being written by an earlier version of the guard`;
+    if (found.holder === undefined)
+      return `the lock ${legacy} is being written by an earlier version of the guard`;
     return `${describeHolder(found.holder)}, an earlier version of the guard ${deleteAdvice(legacy)}`;
   }
 }
@@ -382,12 +438,15 @@ class Lease implements HeldLock {
       this.lastRefreshed = now.getTime();
     } catch (err) {
       const code = errorCode(err);
-      if (code === 'ENOENT') return this.lose(`the lock file ${this.file} was deleted while this run held it`);
+      if (code === 'ENOENT')
+        return this.lose(`the lock file ${this.file} was deleted while this run held it`);
       if (code === undefined) throw err;
       // A missed beat only shortens the lock's life; once it may have expired, say so.
       if (Date.now() - this.lastRefreshed >= STALE_AFTER_MS) {
         const expired = `could not be refreshed for ${STALE_AFTER_MS / 1000} s (${code})`;
-        this.lose(`the lock file ${this.file} ${expired}, so another process may have taken it over`);
+        this.lose(
+          `the lock file ${this.file} ${expired}, so another process may have taken it over`,
+        );
       }
     }
   }
@@ -398,7 +457,8 @@ class Lease implements HeldLock {
     try {
       numbers = await epochNumbers(this.lockDir);
     } catch (err) {
-      if (errorCode(err) === 'ENOENT') return `the lock directory ${this.lockDir} was deleted while this run held it`;
+      if (errorCode(err) === 'ENOENT')
+        return `the lock directory ${this.lockDir} was deleted while this run held it`;
       throw err;
     }
     const highest = numbers.reduce((a, b) => Math.max(a, b), 0);
@@ -425,7 +485,8 @@ class Lease implements HeldLock {
     if (this.lostBecause !== undefined) return;
     this.lostBecause = await this.takenOver();
     if (this.lostBecause !== undefined) return; // someone else's epoch now: not ours to release
-    if (sameHolder((await readLockFile(this.legacy))?.holder, this.me)) await rm(this.legacy, { force: true });
+    if (sameHolder((await readLockFile(this.legacy))?.holder, this.me))
+      await rm(this.legacy, { force: true });
     try {
       await writeFile(`${this.file}${RELEASED_SUFFIX}`, '');
     } catch (err) {

@@ -43,7 +43,11 @@ export class RunStore {
   ) {}
 
   /** Opens (creating) state.dir/runs.jsonl; a directory that cannot be written is a configuration error. */
-  static async open(stateDir: string, log: Logger, onWriteError: () => void = () => undefined): Promise<RunStore> {
+  static async open(
+    stateDir: string,
+    log: Logger,
+    onWriteError: () => void = () => undefined,
+  ): Promise<RunStore> {
     const dir = resolve(stateDir);
     const file = join(dir, 'runs.jsonl');
     let handle: FileHandle | undefined;
@@ -56,9 +60,13 @@ export class RunStore {
       return store;
     } catch (err) {
       await handle?.close();
-      throw new ConfigError(`the run history ${file} cannot be opened for writing (${errorMessage(err)})`, 'point --state-dir (state.dir) at a writable directory with free space', {
-        cause: err,
-      });
+      throw new ConfigError(
+        `the run history ${file} cannot be opened for writing (${errorMessage(err)})`,
+        'point --state-dir (state.dir) at a writable directory with free space',
+        {
+          cause: err,
+        },
+      );
     }
   }
 
@@ -76,7 +84,11 @@ export class RunStore {
       await this.handle.appendFile('\n');
       this.offset = Buffer.byteLength(text) + 1;
     }
-    if (this.invalid > 0) this.log.warn({ file: this.file, invalid: this.invalid }, 'skipped unreadable lines in the run history');
+    if (this.invalid > 0)
+      this.log.warn(
+        { file: this.file, invalid: this.invalid },
+        'skipped unreadable lines in the run history',
+      );
     // A run still "running" in the file belonged to a process that is gone: how it ended is not known.
     for (const run of this.runs.values()) {
       if (run.outcome === 'running') this.remember(withoutRecordedEnd(run));
@@ -160,7 +172,10 @@ export class RunStore {
       this.tornTail = true;
       this.unwritten.set(run.id, errorMessage(err));
       this.onWriteError();
-      this.log.error({ file: this.file, run: run.id, err: errorMessage(err) }, 'could not append to the run history');
+      this.log.error(
+        { file: this.file, run: run.id, err: errorMessage(err) },
+        'could not append to the run history',
+      );
       throw new HistoryWriteError(this.file, err);
     }
   }
@@ -197,7 +212,11 @@ export class RunStore {
   list(query: RunQuery = {}): Run[] {
     this.catchUp();
     const all = [...this.runs.values()]
-      .filter((r) => (query.cluster === undefined || r.cluster === query.cluster) && (query.outcome === undefined || r.outcome === query.outcome))
+      .filter(
+        (r) =>
+          (query.cluster === undefined || r.cluster === query.cluster) &&
+          (query.outcome === undefined || r.outcome === query.outcome),
+      )
       .sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0));
     return all.slice(0, query.limit ?? all.length);
   }
@@ -212,7 +231,10 @@ export class RunStore {
   async close(): Promise<void> {
     await this.writes;
     if (!(await this.flush())) {
-      this.log.error({ file: this.file, runs: [...this.unwritten.keys()] }, 'the last state of these runs could not be written to the run history; their records end earlier');
+      this.log.error(
+        { file: this.file, runs: [...this.unwritten.keys()] },
+        'the last state of these runs could not be written to the run history; their records end earlier',
+      );
     }
     await this.handle.close();
   }
@@ -223,7 +245,11 @@ export class HistoryWriteError extends GuardError {
   readonly exitCode = 1;
 
   constructor(file: string, cause: unknown) {
-    super(`the run history ${file} could not be written (${errorMessage(cause)})`, 'free space in --state-dir (state.dir) or make it writable; the guard writes the record again', { cause });
+    super(
+      `the run history ${file} could not be written (${errorMessage(cause)})`,
+      'free space in --state-dir (state.dir) or make it writable; the guard writes the record again',
+      { cause },
+    );
   }
 }
 

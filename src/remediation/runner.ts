@@ -58,7 +58,9 @@ export class Remediator {
   private readonly lock: RunLock;
 
   constructor(private readonly deps: RemediatorDependencies) {
-    this.lock = new RunLock(deps.config.state.dir, () => [...this.running.values()].map((r) => r.run.id));
+    this.lock = new RunLock(deps.config.state.dir, () =>
+      [...this.running.values()].map((r) => r.run.id),
+    );
   }
 
   get enabled(): boolean {
@@ -80,7 +82,9 @@ export class Remediator {
    */
   joinableRun(cluster: string, dryRun: boolean): Run | undefined {
     const current = this.inProgress(cluster);
-    return current && current.outcome === 'running' && (dryRun || !current.dryRun) ? current : undefined;
+    return current && current.outcome === 'running' && (dryRun || !current.dryRun)
+      ? current
+      : undefined;
   }
 
   /** The live record of a run in progress (more current than the store between steps). */
@@ -89,10 +93,19 @@ export class Remediator {
   }
 
   start(request: RunRequest): StartResult {
-    if (!this.enabled) return { kind: 'disabled', reason: 'remediation is disabled (remediation.enabled: false or --remediation-disabled): nothing was changed' };
+    if (!this.enabled)
+      return {
+        kind: 'disabled',
+        reason:
+          'remediation is disabled (remediation.enabled: false or --remediation-disabled): nothing was changed',
+      };
     if (this.stopping) return { kind: 'stopping', reason: 'the guard is shutting down' };
     const cluster = this.deps.clusters.find((c) => c.name === request.cluster);
-    if (!cluster) return { kind: 'unknown-cluster', reason: `no cluster named "${request.cluster}" is configured` };
+    if (!cluster)
+      return {
+        kind: 'unknown-cluster',
+        reason: `no cluster named "${request.cluster}" is configured`,
+      };
     const current = this.running.get(cluster.name);
     if (current) return { kind: 'in-progress', run: current.run };
 
@@ -125,8 +138,17 @@ export class Remediator {
   async startOrJoin(request: RunRequest): Promise<StartResult> {
     const current = this.running.get(request.cluster);
     if (current && !this.joinableRun(request.cluster, request.dryRun)) {
-      const waited = await Promise.race([current.done.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), this.deps.joinWaitMs ?? JOIN_WAIT_MS).unref())]);
-      if (!waited) return { kind: 'stopping', reason: `run ${current.run.id} (a ${current.run.dryRun ? 'dry run' : 'run'}) is still ending; try again` };
+      const waited = await Promise.race([
+        current.done.then(() => true),
+        new Promise<boolean>((resolve) =>
+          setTimeout(() => resolve(false), this.deps.joinWaitMs ?? JOIN_WAIT_MS).unref(),
+        ),
+      ]);
+      if (!waited)
+        return {
+          kind: 'stopping',
+          reason: `run ${current.run.id} (a ${current.run.dryRun ? 'dry run' : 'run'}) is still ending; try again`,
+        };
     }
     return this.start(request);
   }
@@ -140,7 +162,16 @@ export class Remediator {
 
   private async execute(cluster: RunbookCluster, run: Run): Promise<Run> {
     const { log, metrics } = this.deps;
-    log.info({ run: run.id, cluster: run.cluster, trigger: run.trigger, dryRun: run.dryRun, force: run.force }, 'run started');
+    log.info(
+      {
+        run: run.id,
+        cluster: run.cluster,
+        trigger: run.trigger,
+        dryRun: run.dryRun,
+        force: run.force,
+      },
+      'run started',
+    );
     metrics?.runStarted(run);
     this.persist(run);
     let held: HeldLock | undefined;
@@ -155,7 +186,12 @@ export class Remediator {
     return run;
   }
 
-  private contextFor(cluster: RunbookCluster, run: Run, lock: RunLockState, held: () => HeldLock | undefined): RunContext {
+  private contextFor(
+    cluster: RunbookCluster,
+    run: Run,
+    lock: RunLockState,
+    held: () => HeldLock | undefined,
+  ): RunContext {
     const { config, log } = this.deps;
     return {
       run,
@@ -178,7 +214,9 @@ export class Remediator {
   }
 
   private persist(run: Run): void {
-    this.deps.store.save(run).catch((err: unknown) => this.deps.log.error({ err, run: run.id }, 'run not persisted'));
+    this.deps.store
+      .save(run)
+      .catch((err: unknown) => this.deps.log.error({ err, run: run.id }, 'run not persisted'));
   }
 
   /** Every step's start and end: logged, counted, persisted, and told to the listeners. */
@@ -186,12 +224,25 @@ export class Remediator {
     const { log, metrics } = this.deps;
     return {
       stepStarted: (run, step) => {
-        log.info({ run: run.id, cluster: run.cluster, step: step.name, dryRun: run.dryRun }, 'step started');
+        log.info(
+          { run: run.id, cluster: run.cluster, step: step.name, dryRun: run.dryRun },
+          'step started',
+        );
         this.persist(run);
         for (const l of this.listeners) l.stepStarted?.(run, step);
       },
       stepEnded: (run, step) => {
-        log.info({ run: run.id, cluster: run.cluster, step: step.name, outcome: step.outcome, seconds: step.durationSeconds, reason: step.reason }, 'step ended');
+        log.info(
+          {
+            run: run.id,
+            cluster: run.cluster,
+            step: step.name,
+            outcome: step.outcome,
+            seconds: step.durationSeconds,
+            reason: step.reason,
+          },
+          'step ended',
+        );
         metrics?.stepEnded(run, step);
         this.persist(run);
         for (const l of this.listeners) l.stepEnded?.(run, step);
@@ -199,7 +250,11 @@ export class Remediator {
     };
   }
 
-  private async finish(cluster: RunbookCluster, run: Run, held: HeldLock | undefined): Promise<void> {
+  private async finish(
+    cluster: RunbookCluster,
+    run: Run,
+    held: HeldLock | undefined,
+  ): Promise<void> {
     const { log, metrics } = this.deps;
     try {
       // First, in the same turn as the pipeline's end: the store (which the webhook's
@@ -207,10 +262,23 @@ export class Remediator {
       await this.recordEnd(run);
       metrics?.runEnded(run);
     } finally {
-      if (held) await held.release().catch((err: unknown) => log.error({ err, run: run.id }, 'lock not released'));
+      if (held)
+        await held
+          .release()
+          .catch((err: unknown) => log.error({ err, run: run.id }, 'lock not released'));
       this.running.delete(cluster.name);
     }
-    log.info({ run: run.id, cluster: run.cluster, outcome: run.outcome, reason: run.reason, seconds: run.durationSeconds, recordError: run.recordError }, 'run ended');
+    log.info(
+      {
+        run: run.id,
+        cluster: run.cluster,
+        outcome: run.outcome,
+        reason: run.reason,
+        seconds: run.durationSeconds,
+        recordError: run.recordError,
+      },
+      'run ended',
+    );
     for (const l of this.listeners) l.runEnded?.(run);
   }
 
@@ -218,11 +286,19 @@ export class Remediator {
    * Takes the cross-process lock before the pipeline starts; preflight refuses the
    * run when another run holds it or it cannot be written (requireRunLock).
    */
-  private async takeLock(cluster: string, run: Run, onHeld: (held: HeldLock) => void): Promise<RunLockState> {
+  private async takeLock(
+    cluster: string,
+    run: Run,
+    onHeld: (held: HeldLock) => void,
+  ): Promise<RunLockState> {
     const { log } = this.deps;
     try {
       const acquired = await this.lock.acquire(cluster, run.id, {
-        onLost: (why) => log.error({ run: run.id, cluster, why }, 'the run lock was lost; the run stops before its next action'),
+        onLost: (why) =>
+          log.error(
+            { run: run.id, cluster, why },
+            'the run lock was lost; the run stops before its next action',
+          ),
       });
       if (!('held' in acquired)) return { kind: 'taken', holder: acquired.holder };
       onHeld(acquired.held);
@@ -246,7 +322,14 @@ export class Remediator {
       if (!(err instanceof HistoryWriteError)) throw err;
       run.recordError = err.problem;
       run.reason = `${run.reason ?? run.outcome}; but ${err.problem}: ${err.fix}`;
-      await store.save(run).catch((again: unknown) => log.error({ err: errorMessage(again), run: run.id }, 'run end not persisted; kept in memory'));
+      await store
+        .save(run)
+        .catch((again: unknown) =>
+          log.error(
+            { err: errorMessage(again), run: run.id },
+            'run end not persisted; kept in memory',
+          ),
+        );
     }
   }
 }

@@ -55,7 +55,8 @@ export class SnapshotSaveError extends Error {
 function failureOf(err: unknown): SaveFailure {
   if (err instanceof SnapshotCheckError) return 'check';
   // Node's file system errors name their system call; etcd's arrive through gRPC without one.
-  if (err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string') return 'file';
+  if (err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string')
+    return 'file';
   return 'stream';
 }
 
@@ -72,7 +73,12 @@ const OUT_OF_SPACE = new Set(['ENOSPC', 'EDQUOT']);
  * `dir`: a broken stream sends the operator to the member, a failed write to the
  * disk, and a full disk says how much room the snapshot needs.
  */
-export function describeSaveFailure(err: unknown, source: string, dir: string, space?: SnapshotSpace): { problem: string; fix: string } {
+export function describeSaveFailure(
+  err: unknown,
+  source: string,
+  dir: string,
+  space?: SnapshotSpace,
+): { problem: string; fix: string } {
   const failure = err instanceof SnapshotSaveError ? err.failure : 'stream';
   const cause = errorMessage(err);
   const received = err instanceof SnapshotSaveError ? err.bytesReceived : 0;
@@ -86,14 +92,23 @@ export function describeSaveFailure(err: unknown, source: string, dir: string, s
           fix: `free at least ${formatBytes(needed)} there (${space.marginBytes > 0 ? 'the database plus snapshot.marginBytes' : "the database's size"}) or point --snapshot-dir elsewhere, then run again`,
         };
       }
-      return { problem: `the snapshot from ${source} could not be written to ${dir} (${cause})`, fix: 'check the directory (--snapshot-dir) and its free space, then run again' };
+      return {
+        problem: `the snapshot from ${source} could not be written to ${dir} (${cause})`,
+        fix: 'check the directory (--snapshot-dir) and its free space, then run again',
+      };
     }
     case 'check':
-      return { problem: `the snapshot from ${source} is not whole (${cause})`, fix: 'run again; if it fails again, take the snapshot from another member (--endpoints)' };
+      return {
+        problem: `the snapshot from ${source} is not whole (${cause})`,
+        fix: 'run again; if it fails again, take the snapshot from another member (--endpoints)',
+      };
     case 'stream': {
       if (err instanceof GuardError) return { problem: err.problem, fix: err.fix };
       const after = err instanceof SnapshotSaveError ? ` after ${formatBytes(received)}` : '';
-      return { problem: `the snapshot stream from ${source} failed${after} (${cause})`, fix: `check that ${source} is up (etcd-space-guard status), then run again` };
+      return {
+        problem: `the snapshot stream from ${source} failed${after} (${cause})`,
+        fix: `check that ${source} is up (etcd-space-guard status), then run again`,
+      };
     }
   }
 }
@@ -141,10 +156,15 @@ export class SnapshotVerifier extends Transform {
 
   /** Throws unless the stream ended with the SHA-256 of everything before it. */
   verify(): string {
-    if (this.tail.length < DIGEST_BYTES) throw new SnapshotCheckError(`the snapshot is only ${this.bytes} bytes, too short to hold its checksum`);
+    if (this.tail.length < DIGEST_BYTES)
+      throw new SnapshotCheckError(
+        `the snapshot is only ${this.bytes} bytes, too short to hold its checksum`,
+      );
     const actual = this.hash.digest();
     if (!actual.equals(this.tail)) {
-      throw new SnapshotCheckError(`checksum mismatch: etcd sent ${this.tail.toString('hex').slice(0, 16)}..., the data hashes to ${actual.toString('hex').slice(0, 16)}...`);
+      throw new SnapshotCheckError(
+        `checksum mismatch: etcd sent ${this.tail.toString('hex').slice(0, 16)}..., the data hashes to ${actual.toString('hex').slice(0, 16)}...`,
+      );
     }
     return actual.toString('hex');
   }
@@ -156,7 +176,10 @@ function abandon(source: NodeJS.ReadableStream): void {
 }
 
 function timestamp(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 function escapeRegExp(text: string): string {
@@ -197,7 +220,12 @@ export class SnapshotStore {
    * Streams `source` into the store; the file gets its final name only once
    * complete and verified. Throws a SnapshotSaveError, and leaves no file, otherwise.
    */
-  async save(source: NodeJS.ReadableStream, cluster: string, runId: string, at = new Date()): Promise<SavedSnapshot> {
+  async save(
+    source: NodeJS.ReadableStream,
+    cluster: string,
+    runId: string,
+    at = new Date(),
+  ): Promise<SavedSnapshot> {
     try {
       await mkdir(this.dir, { recursive: true });
     } catch (err) {
@@ -220,7 +248,11 @@ export class SnapshotStore {
   }
 
   /** The stream into a new file at `path`, checked, then fsynced; the fd is closed whatever happens. */
-  private async writeVerified(source: NodeJS.ReadableStream, verifier: SnapshotVerifier, path: string): Promise<string> {
+  private async writeVerified(
+    source: NodeJS.ReadableStream,
+    verifier: SnapshotVerifier,
+    path: string,
+  ): Promise<string> {
     let fd: number;
     try {
       fd = await openFile(path, 'wx');
@@ -257,7 +289,10 @@ export class SnapshotStore {
     const partial = new RegExp(`^\\.${name}\\.partial$`);
     const files = await readdir(this.dir);
     const ours = files.filter((f) => complete.test(f)).sort();
-    const remove = [...ours.slice(0, Math.max(0, ours.length - keep)), ...files.filter((f) => partial.test(f))];
+    const remove = [
+      ...ours.slice(0, Math.max(0, ours.length - keep)),
+      ...files.filter((f) => partial.test(f)),
+    ];
     for (const file of remove) await rm(join(this.dir, file), { force: true });
     return remove.map((file) => join(this.dir, file));
   }

@@ -32,7 +32,9 @@ export class StepStop extends Error {
   }
 }
 
-export const refuse = (reason: string, details?: AnyStepDetails): StepStop => new StepStop('refused', reason, details);
+export const refuse = (reason: string, details?: AnyStepDetails): StepStop =>
+  new StepStop('refused', reason, details);
 export const fail = (reason: string, details?: AnyStepDetails, cause?: unknown): StepStop =>
   new StepStop('failed', reason, details, cause === undefined ? undefined : { cause });
-export const interrupt = (reason: string, details?: AnyStepDetails): StepStop => new StepStop('interrupted', reason, details);
+export const interrupt = (reason: string, details?: AnyStepDetails): StepStop =>
+  new StepStop('interrupted', reason, details);

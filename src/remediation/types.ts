@@ -12,16 +12,39 @@ import {
   VerifyDetailsSchema,
 } from './step-details.js';
 
-export const STEP_NAMES = ['preflight', 'snapshot', 'compact', 'defrag', 'disarm', 'verify', 'hooks'] as const;
+export const STEP_NAMES = [
+  'preflight',
+  'snapshot',
+  'compact',
+  'defrag',
+  'disarm',
+  'verify',
+  'hooks',
+] as const;
 export const StepNameSchema = z.enum(STEP_NAMES);
 export type StepName = z.infer<typeof StepNameSchema>;
 
 /** succeeded: done; skipped: not needed or not wanted (reason says which); the rest stop the run. */
-export const StepOutcomeSchema = z.enum(['running', 'succeeded', 'skipped', 'failed', 'refused', 'interrupted']);
+export const StepOutcomeSchema = z.enum([
+  'running',
+  'succeeded',
+  'skipped',
+  'failed',
+  'refused',
+  'interrupted',
+]);
 export type StepOutcome = z.infer<typeof StepOutcomeSchema>;
 
 /** unknown: read back from a history whose last record of the run says it was still running. */
-export const RunOutcomeSchema = z.enum(['running', 'succeeded', 'failed', 'refused', 'skipped', 'interrupted', 'unknown']);
+export const RunOutcomeSchema = z.enum([
+  'running',
+  'succeeded',
+  'failed',
+  'refused',
+  'skipped',
+  'interrupted',
+  'unknown',
+]);
 export type RunOutcome = z.infer<typeof RunOutcomeSchema>;
 
 export const TriggerSchema = z.enum(['webhook', 'api', 'cli', 'policy']);
@@ -38,9 +61,21 @@ const stepFields = {
 
 /** A step of a run, its details typed by its name (src/remediation/step-details.ts). */
 export const StepSchema = z.discriminatedUnion('name', [
-  z.object({ name: z.literal('preflight'), ...stepFields, details: PreflightDetailsSchema.default({}) }),
-  z.object({ name: z.literal('snapshot'), ...stepFields, details: SnapshotDetailsSchema.default({}) }),
-  z.object({ name: z.literal('compact'), ...stepFields, details: CompactDetailsSchema.default({}) }),
+  z.object({
+    name: z.literal('preflight'),
+    ...stepFields,
+    details: PreflightDetailsSchema.default({}),
+  }),
+  z.object({
+    name: z.literal('snapshot'),
+    ...stepFields,
+    details: SnapshotDetailsSchema.default({}),
+  }),
+  z.object({
+    name: z.literal('compact'),
+    ...stepFields,
+    details: CompactDetailsSchema.default({}),
+  }),
   z.object({ name: z.literal('defrag'), ...stepFields, details: DefragDetailsSchema.default({}) }),
   z.object({ name: z.literal('disarm'), ...stepFields, details: DisarmDetailsSchema.default({}) }),
   z.object({ name: z.literal('verify'), ...stepFields, details: VerifyDetailsSchema.default({}) }),
@@ -82,6 +117,9 @@ export interface RunRequest {
 }
 
 /** The run's step of that name, typed, if it got that far. */
-export function stepNamed<N extends StepName>(run: Pick<Run, 'steps'>, name: N): StepOf<N> | undefined {
+export function stepNamed<N extends StepName>(
+  run: Pick<Run, 'steps'>,
+  name: N,
+): StepOf<N> | undefined {
   return run.steps.find((s): s is StepOf<N> => s.name === name);
 }

@@ -10,7 +10,9 @@ export interface MemberVersion {
   version: string;
 }
 
-export type VersionCheck = { ok: true; findings: HazardFinding[]; note: string } | { ok: false; problem: string; fix: string; findings: HazardFinding[] };
+export type VersionCheck =
+  | { ok: true; findings: HazardFinding[]; note: string }
+  | { ok: false; problem: string; fix: string; findings: HazardFinding[] };
 
 /** "m1 3.4.23; m2, m3 3.5.30" */
 function describeVersions(members: MemberVersion[]): string {
@@ -20,11 +22,17 @@ function describeVersions(members: MemberVersion[]): string {
 }
 
 function refuses(hazard: VersionHazard, writesHeldBack: boolean): boolean {
-  return hazard.policy === 'refuse' || (hazard.policy === 'refuse-while-writable' && !writesHeldBack);
+  return (
+    hazard.policy === 'refuse' || (hazard.policy === 'refuse-while-writable' && !writesHeldBack)
+  );
 }
 
 /** Every hazard of the members' versions, once, with the decision for this run. */
-export function findHazards(members: MemberVersion[], writesHeldBack: boolean, accepted: readonly string[]): HazardFinding[] {
+export function findHazards(
+  members: MemberVersion[],
+  writesHeldBack: boolean,
+  accepted: readonly string[],
+): HazardFinding[] {
   const findings = new Map<string, HazardFinding>();
   for (const member of members) {
     for (const hazard of hazardsOf(member.version)) {
@@ -35,7 +43,11 @@ export function findHazards(members: MemberVersion[], writesHeldBack: boolean, a
         fixedIn: hazard.fixedIn,
         members: [],
         versions: [],
-        decision: !refuses(hazard, writesHeldBack) ? 'proceeding' : accepted.includes(hazard.id) ? 'accepted' : 'refusing',
+        decision: !refuses(hazard, writesHeldBack)
+          ? 'proceeding'
+          : accepted.includes(hazard.id)
+            ? 'accepted'
+            : 'refusing',
         advice: hazard.advice,
       };
       finding.members.push(member.name);
@@ -50,7 +62,11 @@ export function findHazards(members: MemberVersion[], writesHeldBack: boolean, a
  * @param writesHeldBack a NOSPACE alarm is active: etcd accepts no writes meanwhile.
  * @param accepted remediation.acceptHazards.
  */
-export function checkVersions(members: MemberVersion[], writesHeldBack: boolean, accepted: readonly string[]): VersionCheck {
+export function checkVersions(
+  members: MemberVersion[],
+  writesHeldBack: boolean,
+  accepted: readonly string[],
+): VersionCheck {
   const minors = new Set(members.map((m) => minorVersion(m.version) ?? m.version));
   const findings = findHazards(members, writesHeldBack, accepted);
   if (minors.size > 1) {
@@ -71,6 +87,12 @@ export function checkVersions(members: MemberVersion[], writesHeldBack: boolean,
     };
   }
   if (findings.length === 0) return { ok: true, findings, note: '' };
-  const listed = findings.map((f) => `${f.id} (${f.title}${f.decision === 'accepted' ? ', accepted' : ''})`).join(', ');
-  return { ok: true, findings, note: `; etcd ${[...new Set(findings.flatMap((f) => f.versions))].join(', ')} has known hazards ${listed}` };
+  const listed = findings
+    .map((f) => `${f.id} (${f.title}${f.decision === 'accepted' ? ', accepted' : ''})`)
+    .join(', ');
+  return {
+    ok: true,
+    findings,
+    note: `; etcd ${[...new Set(findings.flatMap((f) => f.versions))].join(', ')} has known hazards ${listed}`,
+  };
 }

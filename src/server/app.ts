@@ -1,6 +1,12 @@
 // The HTTP surface of `serve`: /metrics, health, the landing page. Later
 // concerns (webhook, runs API) mount their routers through `routes`.
-import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import express, {
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+  type Router,
+} from 'express';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
 import type { Logger } from 'pino';
@@ -65,7 +71,11 @@ export function createApp(deps: AppDependencies): express.Express {
     if (status !== undefined) {
       // The request's fault (e.g. a path that is not valid percent-encoding): a 4xx, not a bug.
       deps.log.debug({ method: req.method, status, err: errorMessage(err) }, 'bad request');
-      if (!res.headersSent) res.status(status).type('text/plain').send(`bad request: ${errorMessage(err)}\n`);
+      if (!res.headersSent)
+        res
+          .status(status)
+          .type('text/plain')
+          .send(`bad request: ${errorMessage(err)}\n`);
       return;
     }
     deps.log.error({ err, method: req.method, path: req.path }, 'request failed');
@@ -76,6 +86,7 @@ export function createApp(deps: AppDependencies): express.Express {
 
 /** The 4xx an error carries when express or body-parser blame the request (they set `status`). */
 function clientErrorStatus(err: unknown): number | undefined {
-  const status = typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
+  const status =
+    typeof err === 'object' && err !== null ? (err as { status?: unknown }).status : undefined;
   return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 }

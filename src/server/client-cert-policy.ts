@@ -32,10 +32,17 @@ export function subjectAltNames(text: string | undefined): string[] {
     const valueStart = text.indexOf(':', position) + 1;
     if (valueStart === 0) break;
     const separator = text.indexOf(', ', valueStart);
-    const end = text[valueStart] === '"' ? endOfQuoted(text, valueStart) : separator < 0 ? text.length : separator;
+    const end =
+      text[valueStart] === '"'
+        ? endOfQuoted(text, valueStart)
+        : separator < 0
+          ? text.length
+          : separator;
     const value = text.slice(valueStart, end);
     const unquoted = value.startsWith('"') ? (JSON.parse(value) as string) : value;
-    values.push(text.slice(position, valueStart) === 'IP Address:' ? goIpString(unquoted) : unquoted);
+    values.push(
+      text.slice(position, valueStart) === 'IP Address:' ? goIpString(unquoted) : unquoted,
+    );
     position = end + ', '.length;
   }
   return values;
@@ -47,18 +54,23 @@ function presented(certificate: PeerCertificate | null): certificate is PeerCert
 }
 
 /** Why the connection must be closed, or undefined when the policy lets it through. */
-export function clientCertificateRefusal(socket: TLSSocket, settings: TlsServerSettings): string | undefined {
+export function clientCertificateRefusal(
+  socket: TLSSocket,
+  settings: TlsServerSettings,
+): string | undefined {
   const type = settings.client_auth_type;
   const certificate = socket.getPeerCertificate();
   const hasCertificate = presented(certificate);
-  if (type === 'RequireAnyClientCert' && !hasCertificate) return 'no client certificate (client_auth_type RequireAnyClientCert)';
+  if (type === 'RequireAnyClientCert' && !hasCertificate)
+    return 'no client certificate (client_auth_type RequireAnyClientCert)';
   if (type === 'VerifyClientCertIfGiven' && hasCertificate && !socket.authorized) {
     return `client certificate not signed by the client CA (${String(socket.authorizationError)})`;
   }
   const allowed = settings.client_allowed_sans;
   if (allowed !== undefined) {
     const names = hasCertificate ? subjectAltNames(certificate.subjectaltname) : [];
-    if (!names.some((name) => allowed.includes(name))) return `client certificate SANs [${names.join(', ')}] hold none of client_allowed_sans`;
+    if (!names.some((name) => allowed.includes(name)))
+      return `client certificate SANs [${names.join(', ')}] hold none of client_allowed_sans`;
   }
   return undefined;
 }

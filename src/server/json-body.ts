@@ -13,7 +13,10 @@ export function jsonBody(onRejected: (outcome: string) => void) {
       // The header itself (req.is answers null for an empty body, which is a 400, not a 415).
       if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(req.get('content-type') ?? '')) {
         onRejected('unsupported_media_type');
-        res.status(415).json({ status: 'unsupported media type', reason: 'send Content-Type: application/json' });
+        res.status(415).json({
+          status: 'unsupported media type',
+          reason: 'send Content-Type: application/json',
+        });
         return;
       }
       next();
@@ -24,19 +27,28 @@ export function jsonBody(onRejected: (outcome: string) => void) {
       const type = (err as { type?: string }).type;
       if (type === 'entity.too.large') {
         onRejected('too_large');
-        res.set('Connection', 'close').status(413).json({ status: 'too large', reason: `the body is over ${BODY_LIMIT_BYTES} bytes` });
+        res
+          .set('Connection', 'close')
+          .status(413)
+          .json({ status: 'too large', reason: `the body is over ${BODY_LIMIT_BYTES} bytes` });
         return;
       }
       if (type === 'entity.parse.failed') {
         onRejected('invalid');
-        res.status(400).json({ status: 'invalid', reason: `the body is not valid JSON (${(err as Error).message})` });
+        res.status(400).json({
+          status: 'invalid',
+          reason: `the body is not valid JSON (${(err as Error).message})`,
+        });
         return;
       }
       // Any other client error body-parser reports (a corrupt gzip body, an unknown charset): its own 4xx.
       const status = (err as { status?: unknown }).status;
       if (typeof status === 'number' && status >= 400 && status < 500) {
         onRejected('invalid');
-        res.status(status).json({ status: 'invalid', reason: `the body cannot be read (${(err as Error).message})` });
+        res.status(status).json({
+          status: 'invalid',
+          reason: `the body cannot be read (${(err as Error).message})`,
+        });
         return;
       }
       next(err);

@@ -12,7 +12,10 @@ export function parseListen(listen: string): ListenAddress {
   const host = listen.slice(0, separator).replace(/^\[|\]$/g, '');
   const port = Number(listen.slice(separator + 1));
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new ConfigError(`listen address "${listen}" has no valid port`, 'write it as HOST:PORT, e.g. ":9379"');
+    throw new ConfigError(
+      `listen address "${listen}" has no valid port`,
+      'write it as HOST:PORT, e.g. ":9379"',
+    );
   }
   return { host: host === '' ? undefined : host, port };
 }

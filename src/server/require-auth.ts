@@ -38,7 +38,14 @@ export function requireAuth(auth: WebhookAuth, onRejected: () => void) {
       return;
     }
     onRejected();
-    res.set('WWW-Authenticate', auth.kind === 'basic' ? 'Basic realm="etcd-space-guard"' : 'Bearer realm="etcd-space-guard"');
-    res.status(401).json({ status: 'unauthorized', reason: 'missing or wrong credentials; configure http_config.authorization (or basic_auth) in Alertmanager' });
+    res.set(
+      'WWW-Authenticate',
+      auth.kind === 'basic' ? 'Basic realm="etcd-space-guard"' : 'Bearer realm="etcd-space-guard"',
+    );
+    res.status(401).json({
+      status: 'unauthorized',
+      reason:
+        'missing or wrong credentials; configure http_config.authorization (or basic_auth) in Alertmanager',
+    });
   };
 }

@@ -42,10 +42,19 @@ function listen(server: WebServer, host: string | undefined, port: number): Prom
  * An unauthenticated endpoint that compacts and defragments etcd must be chosen, not
  * defaulted to. The web config's basic_auth_users protect every route, the webhook too.
  */
-function webhookAuth(loaded: LoadedConfig, env: NodeJS.ProcessEnv, web: WebConfig | undefined): WebhookAuth {
+function webhookAuth(
+  loaded: LoadedConfig,
+  env: NodeJS.ProcessEnv,
+  web: WebConfig | undefined,
+): WebhookAuth {
   const auth = resolveWebhookAuth(loaded.config, loaded.describe, env);
   const webUsers = (web?.users.size ?? 0) > 0;
-  if (auth.kind === 'none' && !webUsers && !loaded.config.webhook.insecure && loaded.config.remediation.enabled) {
+  if (
+    auth.kind === 'none' &&
+    !webUsers &&
+    !loaded.config.webhook.insecure &&
+    loaded.config.remediation.enabled
+  ) {
     throw new ConfigError(
       'the webhook and POST /api/runs can start remediation but no secret is configured',
       'set --webhook-token-file (or ETCD_SPACE_GUARD_WEBHOOK_TOKEN, webhook.basicAuth, or basic_auth_users in ' +
@@ -58,14 +67,24 @@ function webhookAuth(loaded: LoadedConfig, env: NodeJS.ProcessEnv, web: WebConfi
 
 /** For the startup log line: what protects the routes. */
 function describeWeb(web: WebConfig | undefined): Record<string, unknown> {
-  return { tls: web?.tls !== undefined, clientAuth: web?.tls?.settings.client_auth_type, basicAuthUsers: web?.users.size ?? 0 };
+  return {
+    tls: web?.tls !== undefined,
+    clientAuth: web?.tls?.settings.client_auth_type,
+    basicAuthUsers: web?.users.size ?? 0,
+  };
 }
 
-export async function startServer(loaded: LoadedConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunningServer> {
+export async function startServer(
+  loaded: LoadedConfig,
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunningServer> {
   const { config } = loaded;
   const web = await loadConfiguredWebConfig(loaded);
   const auth = webhookAuth(loaded, env, web);
-  const clusters = selectClusters(loaded).map((resolved) => new EtcdCluster(resolved, config.scrape.timeoutSeconds * 1000));
+  const clusters = selectClusters(loaded).map(
+    (resolved) => new EtcdCluster(resolved, config.scrape.timeoutSeconds * 1000),
+  );
   const clusterNames = clusters.map((c) => c.name);
   const collector = new ScrapeCollector(clusters, config.scrape.timeoutSeconds * 1000, log);
   const processRegistry = createProcessRegistry();
@@ -82,7 +101,16 @@ export async function startServer(loaded: LoadedConfig, log: Logger, env: NodeJS
     isReady: () => ready,
     before: webMiddleware(web),
     routes: [
-      webhookRouter({ config, auth, remediator, store, clusterNames, stillNoSpace: liveNoSpaceCheck(clusters), log, metrics }),
+      webhookRouter({
+        config,
+        auth,
+        remediator,
+        store,
+        clusterNames,
+        stillNoSpace: liveNoSpaceCheck(clusters),
+        log,
+        metrics,
+      }),
       runsRouter({ store, remediator, auth, clusterNames }),
     ],
   });
@@ -95,7 +123,11 @@ export async function startServer(loaded: LoadedConfig, log: Logger, env: NodeJS
   } catch (err) {
     await Promise.all(clusters.map((c) => c.close()));
     await store.close();
-    throw new ConfigError(`cannot listen on ${config.listen} (${errorCode(err) ?? errorMessage(err)})`, 'choose a free address with --listen', { cause: err });
+    throw new ConfigError(
+      `cannot listen on ${config.listen} (${errorCode(err) ?? errorMessage(err)})`,
+      'choose a free address with --listen',
+      { cause: err },
+    );
   }
   // Prometheus keeps connections open between scrapes; keep them longer than its interval.
   server.keepAliveTimeout = 65_000;
@@ -127,7 +159,8 @@ export async function startServer(loaded: LoadedConfig, log: Logger, env: NodeJS
       log.info({ reason }, 'shutting down');
       // A defragment cannot be cancelled: let each run finish its step in flight, start nothing new.
       const running = clusterNames.flatMap((name) => remediator.inProgress(name) ?? []);
-      if (running.length > 0) log.info({ runs: running.map((r) => r.id) }, 'waiting for the steps in flight to finish');
+      if (running.length > 0)
+        log.info({ runs: running.map((r) => r.id) }, 'waiting for the steps in flight to finish');
       await remediator.stop();
       const forced = setTimeout(() => server.closeAllConnections(), 10_000);
       await new Promise<void>((resolve) => {

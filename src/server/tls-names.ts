@@ -36,12 +36,19 @@ export const GO_CURVES: Readonly<Record<string, string>> = {
   X25519: 'X25519',
 };
 
-export const GO_TLS_VERSIONS = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' } as const;
+export const GO_TLS_VERSIONS = {
+  TLS10: 'TLSv1',
+  TLS11: 'TLSv1.1',
+  TLS12: 'TLSv1.2',
+  TLS13: 'TLSv1.3',
+} as const;
 export type GoTlsVersion = keyof typeof GO_TLS_VERSIONS;
 
 /** OpenSSL's cipher list for the TLS 1.2 suites named; undefined keeps Node's defaults. */
 export function opensslCipherList(goNames: readonly string[] | undefined): string | undefined {
-  const names = (goNames ?? []).map((name) => GO_CIPHER_SUITES[name]).filter((name) => name !== undefined);
+  const names = (goNames ?? [])
+    .map((name) => GO_CIPHER_SUITES[name])
+    .filter((name) => name !== undefined);
   return names.length > 0 ? names.join(':') : undefined;
 }
 

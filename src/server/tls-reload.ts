@@ -10,7 +10,9 @@ const TLS_RELOAD_INTERVAL_MS = 5_000;
 
 /** The files tls_server_config names (inline PEM never changes). */
 export function tlsFiles(settings: TlsServerSettings): string[] {
-  return [settings.cert_file, settings.key_file, settings.client_ca_file].filter((file) => file !== undefined);
+  return [settings.cert_file, settings.key_file, settings.client_ca_file].filter(
+    (file) => file !== undefined,
+  );
 }
 
 /**

@@ -15,7 +15,9 @@ const CACHE_SIZE = 100;
 
 // A digest, so that no password is kept in memory as it was sent.
 function cacheKey(user: string, password: string, hash: string): string {
-  return createHash('sha256').update(JSON.stringify([user, password, hash])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([user, password, hash]))
+    .digest('hex');
 }
 
 export class BasicAuthVerifier {
@@ -45,7 +47,9 @@ export class BasicAuthVerifier {
     const key = cacheKey(user, password, hash);
     if (this.remembered(key)) return true;
     // Looked up again in the queue: a concurrent request may have verified it meanwhile.
-    const matches = await this.serialized(async () => this.remembered(key) || (await this.check(password, hash)));
+    const matches = await this.serialized(
+      async () => this.remembered(key) || (await this.check(password, hash)),
+    );
     if (matches) this.remember(key);
     return matches;
   }
@@ -88,6 +92,11 @@ export function requireWebUser(verifier: BasicAuthVerifier) {
       return;
     }
     res.set('WWW-Authenticate', BASIC_REALM);
-    res.status(401).type('text/plain').send('unauthorized: send the user name and password of a basic_auth_users entry of the web config\n');
+    res
+      .status(401)
+      .type('text/plain')
+      .send(
+        'unauthorized: send the user name and password of a basic_auth_users entry of the web config\n',
+      );
   };
 }

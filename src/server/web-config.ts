@@ -23,9 +23,15 @@ const CLIENT_AUTH_TYPES = [
 type ClientAuthType = (typeof CLIENT_AUTH_TYPES)[number];
 
 /** The types under which a connection without a client certificate is refused. */
-const CERTIFICATE_REQUIRED: readonly ClientAuthType[] = ['RequireAnyClientCert', 'RequireAndVerifyClientCert'];
+const CERTIFICATE_REQUIRED: readonly ClientAuthType[] = [
+  'RequireAnyClientCert',
+  'RequireAndVerifyClientCert',
+];
 /** The types that check a client certificate against the client CA. */
-const CERTIFICATE_VERIFIED: readonly ClientAuthType[] = ['VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'];
+const CERTIFICATE_VERIFIED: readonly ClientAuthType[] = [
+  'VerifyClientCertIfGiven',
+  'RequireAndVerifyClientCert',
+];
 
 // bcrypt's modular crypt format as htpasswd -B writes it: $2a$, $2b$ or $2y$,
 // a two-digit cost from 04 to 31, then 22 characters of salt and 31 of hash.
@@ -37,7 +43,10 @@ const inlinePem = z.string().min(1);
 function oneOf(table: Readonly<Record<string, unknown>>, what: string) {
   return z.string().superRefine((value, ctx) => {
     if (!Object.hasOwn(table, value)) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not a ${what} etcd-space-guard supports; use one of ${Object.keys(table).join(', ')}` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${value}" is not a ${what} etcd-space-guard supports; use one of ${Object.keys(table).join(', ')}`,
+      });
     }
   });
 }
@@ -61,7 +70,8 @@ const TlsServerSchema = z
     prefer_server_cipher_suites: z.boolean().default(true),
   })
   .superRefine((tls, ctx) => {
-    const issue = (key: string, message: string): void => ctx.addIssue({ code: 'custom', path: [key], message });
+    const issue = (key: string, message: string): void =>
+      ctx.addIssue({ code: 'custom', path: [key], message });
     const onceEach = [
       ['cert_file', 'cert', 'the server certificate', true],
       ['key_file', 'key', 'the server key', true],
@@ -72,17 +82,26 @@ const TlsServerSchema = z
       if (hasFile && hasInline) {
         issue(inlineKey, `is set together with ${fileKey}; give ${what} once, as a file or inline`);
       } else if (required && !hasFile && !hasInline) {
-        issue(fileKey, `is required; name the PEM file of ${what} (or give it inline as ${inlineKey})`);
+        issue(
+          fileKey,
+          `is required; name the PEM file of ${what} (or give it inline as ${inlineKey})`,
+        );
       }
     }
     const type = tls.client_auth_type;
     const hasClientCa = tls.client_ca_file !== undefined || tls.client_ca !== undefined;
     if (hasClientCa && type === 'NoClientCert') {
-      issue('client_auth_type', 'is NoClientCert but a client CA is set; set RequireAndVerifyClientCert to check client certificates, or remove the CA');
+      issue(
+        'client_auth_type',
+        'is NoClientCert but a client CA is set; set RequireAndVerifyClientCert to check client certificates, or remove the CA',
+      );
     }
     // Go would fall back to the system roots; a client certificate signed by any public CA is no authentication.
     if (!hasClientCa && CERTIFICATE_VERIFIED.includes(type)) {
-      issue('client_ca_file', `is required with client_auth_type ${type}; name the CA that signs the client certificates`);
+      issue(
+        'client_ca_file',
+        `is required with client_auth_type ${type}; name the CA that signs the client certificates`,
+      );
     }
     if (tls.client_allowed_sans && !CERTIFICATE_REQUIRED.includes(type)) {
       issue(
@@ -93,7 +112,10 @@ const TlsServerSchema = z
     }
     const versions = Object.keys(GO_TLS_VERSIONS);
     if (versions.indexOf(tls.min_version) > versions.indexOf(tls.max_version)) {
-      issue('min_version', `(${tls.min_version}) is above max_version (${tls.max_version}); lower min_version or raise max_version`);
+      issue(
+        'min_version',
+        `(${tls.min_version}) is above max_version (${tls.max_version}); lower min_version or raise max_version`,
+      );
     }
   });
 
@@ -115,17 +137,30 @@ const HttpServerSchema = z.strictObject({
   headers: HeadersSchema.default({}),
 });
 
-const bcryptHash = z.string().regex(BCRYPT_HASH, 'is not a bcrypt hash; write the hash `htpasswd -nBC 10 "" | tr -d \':\\n\'` prints ($2y$10$ and 53 characters)');
+const bcryptHash = z
+  .string()
+  .regex(
+    BCRYPT_HASH,
+    'is not a bcrypt hash; write the hash `htpasswd -nBC 10 "" | tr -d \':\\n\'` prints ($2y$10$ and 53 characters)',
+  );
 
 const UsersSchema = z.record(z.string().min(1), bcryptHash).superRefine((users, ctx) => {
   for (const user of Object.keys(users)) {
-    if (user.includes(':')) ctx.addIssue({ code: 'custom', path: [user], message: 'contains ":", which HTTP basic auth cannot carry in a user name; rename the user' });
+    if (user.includes(':'))
+      ctx.addIssue({
+        code: 'custom',
+        path: [user],
+        message: 'contains ":", which HTTP basic auth cannot carry in a user name; rename the user',
+      });
   }
 });
 
 const unsupported = (why: string) =>
   z.unknown().superRefine((_value, ctx) => {
-    ctx.addIssue({ code: 'custom', message: `is not supported by etcd-space-guard (${why}); remove it` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `is not supported by etcd-space-guard (${why}); remove it`,
+    });
   });
 
 export const WebConfigSchema = z.strictObject({
@@ -163,24 +198,42 @@ function parseWebConfig(raw: Record<string, unknown>, file: string) {
   if (parsed.success) return parsed.data;
   const describe = (path: ConfigPath): string => `${formatPath(path)} in ${file}`;
   // A misspelt key usually also leaves a required one missing; the typo is the real cause.
-  const issue = parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0];
-  if (!issue) throw new ConfigError(`the web config file ${file} is invalid`, 'compare it with the example in docs/configuration.md');
+  const issue =
+    parsed.error.issues.find((i) => i.code === 'unrecognized_keys') ?? parsed.error.issues[0];
+  if (!issue)
+    throw new ConfigError(
+      `the web config file ${file} is invalid`,
+      'compare it with the example in docs/configuration.md',
+    );
   const sentence = describeIssue(WebConfigSchema, issue, describe, { listKnownKeys: true });
   throw new ConfigError(sentence.problem, sentence.fix, { cause: parsed.error });
 }
 
 function absolutePaths(tls: TlsServerSettings, base: string): TlsServerSettings {
-  const absolute = (path: string | undefined): string | undefined => (path === undefined ? undefined : resolve(base, path));
-  return { ...tls, cert_file: absolute(tls.cert_file), key_file: absolute(tls.key_file), client_ca_file: absolute(tls.client_ca_file) };
+  const absolute = (path: string | undefined): string | undefined =>
+    path === undefined ? undefined : resolve(base, path);
+  return {
+    ...tls,
+    cert_file: absolute(tls.cert_file),
+    key_file: absolute(tls.key_file),
+    client_ca_file: absolute(tls.client_ca_file),
+  };
 }
 
 function loadTls(tls: TlsServerSettings, file: string): WebTls {
   const settings = absolutePaths(tls, dirname(file));
-  const describe = (key?: string): string => `${formatPath(key === undefined ? ['tls_server_config'] : ['tls_server_config', key])} in ${file}`;
+  const describe = (key?: string): string =>
+    `${formatPath(key === undefined ? ['tls_server_config'] : ['tls_server_config', key])} in ${file}`;
   const files = tlsFiles(settings);
   // Taken before the files are read: a rotation in between is seen at the first check.
   const signature = fileSignature(files);
-  return { settings, contextOptions: checkedSecureContextOptions(settings, describe), files, signature, describe };
+  return {
+    settings,
+    contextOptions: checkedSecureContextOptions(settings, describe),
+    files,
+    signature,
+    describe,
+  };
 }
 
 /**
@@ -189,7 +242,9 @@ function loadTls(tls: TlsServerSettings, file: string): WebTls {
  */
 export async function loadWebConfig(file: string, source: string): Promise<WebConfig> {
   const parsed = parseWebConfig(await readYamlMapping(file, 'web config file', source), file);
-  const headers = Object.entries(parsed.http_server_config.headers).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '');
+  const headers = Object.entries(parsed.http_server_config.headers).filter(
+    (entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== '',
+  );
   return {
     file,
     tls: parsed.tls_server_config && loadTls(parsed.tls_server_config, file),
@@ -201,5 +256,7 @@ export async function loadWebConfig(file: string, source: string): Promise<WebCo
 /** The web config that --web.config.file (or web.configFile) names, if any. */
 export function loadConfiguredWebConfig(loaded: LoadedConfig): Promise<WebConfig | undefined> {
   const file = loaded.config.web.configFile;
-  return file === undefined ? Promise.resolve(undefined) : loadWebConfig(file, loaded.describe(['web', 'configFile']));
+  return file === undefined
+    ? Promise.resolve(undefined)
+    : loadWebConfig(file, loaded.describe(['web', 'configFile']));
 }

@@ -2,7 +2,11 @@
 // client-certificate policy and certificates re-read when they change; and the
 // middleware every route passes first (extra headers, basic auth).
 // Only serve loads this module, and with it node:https and bcryptjs.
-import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type RequestListener,
+  type Server as HttpServer,
+} from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { RequestHandler } from 'express';
@@ -16,19 +20,28 @@ import { checkedSecureContextOptions, clientAuthOptions } from './web-tls.js';
 
 export type WebServer = HttpServer | HttpsServer;
 
-export function createWebServer(web: WebConfig | undefined, app: RequestListener, log: Logger): WebServer {
+export function createWebServer(
+  web: WebConfig | undefined,
+  app: RequestListener,
+  log: Logger,
+): WebServer {
   return web?.tls ? createTlsServer(web.tls, app, log) : createHttpServer(app);
 }
 
 function createTlsServer(tls: WebTls, app: RequestListener, log: Logger): HttpsServer {
-  const server = createHttpsServer({ ...tls.contextOptions, ...clientAuthOptions(tls.settings) }, app);
+  const server = createHttpsServer(
+    { ...tls.contextOptions, ...clientAuthOptions(tls.settings) },
+    app,
+  );
   const reloader = new TlsReloader({
     files: tls.files,
     signature: tls.signature,
     reload: () => server.setSecureContext(checkedSecureContextOptions(tls.settings, tls.describe)),
-    onReloaded: () => log.info({ files: tls.files }, 'TLS files changed: new connections get the new certificate'),
+    onReloaded: () =>
+      log.info({ files: tls.files }, 'TLS files changed: new connections get the new certificate'),
     onFailed: (err) => {
-      const message = 'TLS files changed but cannot be used; still serving the previous certificate, trying again';
+      const message =
+        'TLS files changed but cannot be used; still serving the previous certificate, trying again';
       log.warn({ err: errorMessage(err) }, message);
     },
   });
@@ -42,7 +55,10 @@ function createTlsServer(tls: WebTls, app: RequestListener, log: Logger): HttpsS
   });
   // Debug only: kubelet's tcpSocket probes and port scanners close before any handshake.
   server.on('tlsClientError', (err, socket) => {
-    log.debug({ remote: socket.remoteAddress, code: errorCode(err), err: errorMessage(err) }, 'TLS handshake failed');
+    log.debug(
+      { remote: socket.remoteAddress, code: errorCode(err), err: errorMessage(err) },
+      'TLS handshake failed',
+    );
   });
   return server;
 }

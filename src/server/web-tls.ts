@@ -16,7 +16,11 @@ interface PemSource {
 }
 
 /** The PEM text from the file or inline key; undefined when neither is set. */
-function readPem(settings: TlsServerSettings, source: PemSource, describe: (key?: string) => string): Buffer | undefined {
+function readPem(
+  settings: TlsServerSettings,
+  source: PemSource,
+  describe: (key?: string) => string,
+): Buffer | undefined {
   const path = settings[source.fileKey];
   const inline = settings[source.inlineKey];
   let content: Buffer;
@@ -39,13 +43,19 @@ function readPem(settings: TlsServerSettings, source: PemSource, describe: (key?
     return undefined;
   }
   if (!content.includes('-----BEGIN ')) {
-    throw new ConfigError(`${where} is not PEM`, 'give the PEM-encoded text (the one that starts with -----BEGIN)');
+    throw new ConfigError(
+      `${where} is not PEM`,
+      'give the PEM-encoded text (the one that starts with -----BEGIN)',
+    );
   }
   return content;
 }
 
 /** The options of the server's secure context, without checking them. */
-function contextOptions(settings: TlsServerSettings, pem: { cert: Buffer; key: Buffer; ca: Buffer | undefined }): TlsContextOptions {
+function contextOptions(
+  settings: TlsServerSettings,
+  pem: { cert: Buffer; key: Buffer; ca: Buffer | undefined },
+): TlsContextOptions {
   return {
     cert: pem.cert,
     key: pem.key,
@@ -63,17 +73,25 @@ function contextOptions(settings: TlsServerSettings, pem: { cert: Buffer; key: B
  * so that every problem shows here, as a ConfigError, and not at the first
  * handshake. Called at startup and whenever the files change.
  */
-export function checkedSecureContextOptions(settings: TlsServerSettings, describe: (key?: string) => string): TlsContextOptions {
+export function checkedSecureContextOptions(
+  settings: TlsServerSettings,
+  describe: (key?: string) => string,
+): TlsContextOptions {
   const cert = readPem(settings, { fileKey: 'cert_file', inlineKey: 'cert' }, describe);
   const key = readPem(settings, { fileKey: 'key_file', inlineKey: 'key' }, describe);
   const ca = readPem(settings, { fileKey: 'client_ca_file', inlineKey: 'client_ca' }, describe);
   // The schema requires both; this keeps the types honest.
-  if (!cert || !key) throw new ConfigError(`${describe('cert_file')} and ${describe('key_file')} are required`, 'name the server certificate and key');
+  if (!cert || !key)
+    throw new ConfigError(
+      `${describe('cert_file')} and ${describe('key_file')} are required`,
+      'name the server certificate and key',
+    );
   const options = contextOptions(settings, { cert, key, ca });
   try {
     createSecureContext(options);
   } catch (err) {
-    const which = (k: 'cert' | 'key'): string => describe(settings[`${k}_file`] === undefined ? k : `${k}_file`);
+    const which = (k: 'cert' | 'key'): string =>
+      describe(settings[`${k}_file`] === undefined ? k : `${k}_file`);
     if (errorMessage(err).includes('key values mismatch')) {
       throw new ConfigError(
         `the key from ${which('key')} does not belong to the certificate from ${which('cert')}`,
@@ -95,7 +113,13 @@ export function checkedSecureContextOptions(settings: TlsServerSettings, describ
  * RequireAnyClientCert, VerifyClientCertIfGiven and client_allowed_sans need a
  * check after the handshake (client-cert-policy.ts).
  */
-export function clientAuthOptions(settings: TlsServerSettings): { requestCert: boolean; rejectUnauthorized: boolean } {
+export function clientAuthOptions(settings: TlsServerSettings): {
+  requestCert: boolean;
+  rejectUnauthorized: boolean;
+} {
   const type = settings.client_auth_type;
-  return { requestCert: type !== 'NoClientCert', rejectUnauthorized: type === 'RequireAndVerifyClientCert' };
+  return {
+    requestCert: type !== 'NoClientCert',
+    rejectUnauthorized: type === 'RequireAndVerifyClientCert',
+  };
 }

@@ -12,7 +12,11 @@ export class DeadlineExceeded extends Error {
  * Resolves or rejects like `work`, or rejects with DeadlineExceeded after timeoutMs,
  * calling `onTimeout` (e.g. to abort the request). A late outcome of `work` is dropped.
  */
-export function withDeadline<T>(work: Promise<T>, timeoutMs: number, onTimeout?: () => void): Promise<T> {
+export function withDeadline<T>(
+  work: Promise<T>,
+  timeoutMs: number,
+  onTimeout?: () => void,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     const timer = setTimeout(() => {

@@ -13,7 +13,12 @@ export interface HedgedResult<T> {
  * after `delayMs`, whichever comes first. Resolves with the first success;
  * rejects with an AggregateError when every source failed.
  */
-export function hedged<T>(count: number, preferred: number, delayMs: number, ask: (index: number) => Promise<T>): Promise<HedgedResult<T>> {
+export function hedged<T>(
+  count: number,
+  preferred: number,
+  delayMs: number,
+  ask: (index: number) => Promise<T>,
+): Promise<HedgedResult<T>> {
   return new Promise((resolve, reject) => {
     const errors: unknown[] = [];
     let failed = 0;
@@ -66,7 +71,11 @@ export function hedged<T>(count: number, preferred: number, delayMs: number, ask
  * more than half of `budgetMs` (unless the floor is), so that the others still have
  * time to answer when the preferred source hangs.
  */
-export function hedgeDelayMs(floorMs: number, recentMs: number | undefined, budgetMs: number): number {
+export function hedgeDelayMs(
+  floorMs: number,
+  recentMs: number | undefined,
+  budgetMs: number,
+): number {
   const wanted = recentMs === undefined ? floorMs : Math.max(floorMs, 3 * recentMs);
   return Math.min(wanted, Math.max(floorMs, budgetMs / 2));
 }

@@ -16,7 +16,10 @@ export interface PollOptions {
  * value; undefined when `withinMs` passed or `signal` aborted first. The caller
  * keeps what it learnt along the way (the last problem) to say why it gave up.
  */
-export async function poll<T>(probe: () => Promise<T | undefined>, options: PollOptions): Promise<T | undefined> {
+export async function poll<T>(
+  probe: () => Promise<T | undefined>,
+  options: PollOptions,
+): Promise<T | undefined> {
   const deadline = Date.now() + options.withinMs;
   const signal = options.signal ?? new AbortController().signal;
   for (;;) {

@@ -20,7 +20,8 @@ export function matchAlerts(payload: AlertmanagerPayload, options: MatchOptions)
   const ignored: string[] = [];
   const names = new Set(options.alertnames);
   const firing = payload.alerts.filter((a) => a.status === 'firing');
-  if (payload.alerts.length > firing.length) ignored.push(`${payload.alerts.length - firing.length} resolved alert(s)`);
+  if (payload.alerts.length > firing.length)
+    ignored.push(`${payload.alerts.length - firing.length} resolved alert(s)`);
   for (const alert of firing) {
     const name = alert.labels.alertname ?? '(no alertname)';
     if (!names.has(name)) {
@@ -30,7 +31,9 @@ export function matchAlerts(payload: AlertmanagerPayload, options: MatchOptions)
     const labelled = alert.labels[options.clusterLabel];
     const cluster = labelled ?? (options.clusters.length === 1 ? options.clusters[0] : undefined);
     if (cluster === undefined) {
-      ignored.push(`alert ${name} has no "${options.clusterLabel}" label and ${options.clusters.length} clusters are configured`);
+      ignored.push(
+        `alert ${name} has no "${options.clusterLabel}" label and ${options.clusters.length} clusters are configured`,
+      );
       continue;
     }
     if (!options.clusters.includes(cluster)) {

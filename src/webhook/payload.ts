@@ -33,6 +33,9 @@ export type AlertmanagerPayload = z.infer<typeof AlertmanagerPayloadSchema>;
 export function describePayloadError(error: z.ZodError): string {
   const issue = error.issues[0];
   if (!issue) return 'invalid payload';
-  const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+  const path = issue.path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+    .join('')
+    .replace(/^\./, '');
   return `${path || 'payload'}: ${issue.message}`;
 }

@@ -12,7 +12,10 @@ export function etcdBinary(tool: EtcdTool, binDir = process.env.ESG_ETCD_BIN_DIR
 
 /** What `etcd --version` says of itself, e.g. "3.5.30" (`binary`: a path, or a name on PATH). */
 export function etcdVersionOf(binary: string): string {
-  return /etcd Version: (\S+)/.exec(execFileSync(binary, ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
+  return (
+    /etcd Version: (\S+)/.exec(execFileSync(binary, ['--version'], { encoding: 'utf8' }))?.[1] ??
+    'unknown'
+  );
 }
 
 let version: string | undefined;

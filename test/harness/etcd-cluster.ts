@@ -1,6 +1,13 @@
 // Real etcd clusters (Debian's etcd-server) on loopback for tests, benchmarks and the demo.
 import { type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { noop } from 'cockatiel';
 import { Etcd3, type IOptions } from 'etcd3';
@@ -8,7 +15,15 @@ import { makeTestPki, type TestPki } from './certs.js';
 import { etcdBinary } from './etcd-binaries.js';
 import { eventually } from './eventually.js';
 import { freePorts } from './ports.js';
-import { makeTempDir, removeTempDir, run, spawnTracked, stopProcess, waitForExit, type CommandResult } from './processes.js';
+import {
+  makeTempDir,
+  removeTempDir,
+  run,
+  spawnTracked,
+  stopProcess,
+  waitForExit,
+  type CommandResult,
+} from './processes.js';
 
 export interface EtcdClusterOptions {
   /** Number of members (default 3). */
@@ -48,7 +63,9 @@ function onlyAlarmsFailed(result: CommandResult, endpoints: number): boolean {
   const lines = `${result.stdout}\n${result.stderr}`.split('\n');
   const healthy = lines.filter((l) => / is healthy: /.test(l)).length;
   const alarmed = lines.filter((l) => / is unhealthy: .*Active Alarm\(s\)/.test(l)).length;
-  const other = lines.filter((l) => / is unhealthy: /.test(l) && !/Active Alarm\(s\)/.test(l)).length;
+  const other = lines.filter(
+    (l) => / is unhealthy: /.test(l) && !/Active Alarm\(s\)/.test(l),
+  ).length;
   return other === 0 && healthy + alarmed === endpoints;
 }
 
@@ -77,12 +94,18 @@ export class EtcdTestCluster {
         return await EtcdTestCluster.startOnFreePorts(options, dir, pki);
       } catch (err) {
         if (attempt >= 3 || !/address already in use/.test(String(err))) throw err;
-        for (const entry of readdirSync(dir)) if (/^m\d+\.(etcd|log)$/.test(entry)) rmSync(join(dir, entry), { recursive: true, force: true });
+        for (const entry of readdirSync(dir))
+          if (/^m\d+\.(etcd|log)$/.test(entry))
+            rmSync(join(dir, entry), { recursive: true, force: true });
       }
     }
   }
 
-  private static async startOnFreePorts(options: EtcdClusterOptions, dir: string, pki: TestPki | undefined): Promise<EtcdTestCluster> {
+  private static async startOnFreePorts(
+    options: EtcdClusterOptions,
+    dir: string,
+    pki: TestPki | undefined,
+  ): Promise<EtcdTestCluster> {
     const size = options.size ?? 3;
     const quota = options.quotaBytes ?? 32 * 1024 * 1024;
     const scheme = pki ? 'https' : 'http';
@@ -97,32 +120,64 @@ export class EtcdTestCluster {
     }));
     const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
     const args = (m: TestMember): string[] => [
-      '--name', m.name,
-      '--data-dir', m.dataDir,
-      '--listen-client-urls', m.clientUrl,
-      '--advertise-client-urls', m.clientUrl,
-      '--listen-peer-urls', m.peerUrl,
-      '--initial-advertise-peer-urls', m.peerUrl,
-      '--initial-cluster', initialCluster,
-      '--initial-cluster-state', 'new',
-      '--initial-cluster-token', `esg-test-${ports[0]}`,
-      '--quota-backend-bytes', String(quota),
+      '--name',
+      m.name,
+      '--data-dir',
+      m.dataDir,
+      '--listen-client-urls',
+      m.clientUrl,
+      '--advertise-client-urls',
+      m.clientUrl,
+      '--listen-peer-urls',
+      m.peerUrl,
+      '--initial-advertise-peer-urls',
+      m.peerUrl,
+      '--initial-cluster',
+      initialCluster,
+      '--initial-cluster-state',
+      'new',
+      '--initial-cluster-token',
+      `esg-test-${ports[0]}`,
+      '--quota-backend-bytes',
+      String(quota),
       // Lets the NOSPACE filler send one large write to each member (see fill.ts).
-      '--max-request-bytes', String(Math.max(1_572_864, Math.floor(quota / 4))),
-      '--logger', 'zap',
-      '--log-outputs', 'stderr',
-      '--log-level', 'warn',
+      '--max-request-bytes',
+      String(Math.max(1_572_864, Math.floor(quota / 4))),
+      '--logger',
+      'zap',
+      '--log-outputs',
+      'stderr',
+      '--log-level',
+      'warn',
       ...(m.metricsUrl ? ['--listen-metrics-urls', m.metricsUrl] : []),
       ...(pki
         ? [
-            '--cert-file', pki.serverCertFile, '--key-file', pki.serverKeyFile,
-            '--trusted-ca-file', pki.caFile, '--client-cert-auth',
-            '--peer-cert-file', pki.serverCertFile, '--peer-key-file', pki.serverKeyFile,
-            '--peer-trusted-ca-file', pki.caFile, '--peer-client-cert-auth',
+            '--cert-file',
+            pki.serverCertFile,
+            '--key-file',
+            pki.serverKeyFile,
+            '--trusted-ca-file',
+            pki.caFile,
+            '--client-cert-auth',
+            '--peer-cert-file',
+            pki.serverCertFile,
+            '--peer-key-file',
+            pki.serverKeyFile,
+            '--peer-trusted-ca-file',
+            pki.caFile,
+            '--peer-client-cert-auth',
           ]
         : []),
     ];
-    const cluster = new EtcdTestCluster(dir, quota, members, pki, args, options.etcdBinary ?? etcdBinary('etcd'), options.dir === undefined);
+    const cluster = new EtcdTestCluster(
+      dir,
+      quota,
+      members,
+      pki,
+      args,
+      options.etcdBinary ?? etcdBinary('etcd'),
+      options.dir === undefined,
+    );
     try {
       for (let i = 0; i < size; i++) cluster.startMember(i);
       await cluster.waitHealthy();
@@ -141,7 +196,11 @@ export class EtcdTestCluster {
   connectionArgs(endpoints: string[] = this.endpoints): string[] {
     const args = [`--endpoints=${endpoints.join(',')}`];
     if (this.pki) {
-      args.push(`--cacert=${this.pki.caFile}`, `--cert=${this.pki.clientCertFile}`, `--key=${this.pki.clientKeyFile}`);
+      args.push(
+        `--cacert=${this.pki.caFile}`,
+        `--cert=${this.pki.clientCertFile}`,
+        `--key=${this.pki.clientKeyFile}`,
+      );
     }
     return args;
   }
@@ -188,7 +247,11 @@ export class EtcdTestCluster {
         throw err;
       }
     };
-    await eventually(`member ${index} stopped`, () => Promise.resolve(readdirSync(tasks).every(stopped) ? true : undefined), 10_000);
+    await eventually(
+      `member ${index} stopped`,
+      () => Promise.resolve(readdirSync(tasks).every(stopped) ? true : undefined),
+      10_000,
+    );
   }
 
   resumeMember(index: number): void {
@@ -204,9 +267,13 @@ export class EtcdTestCluster {
   }
 
   async etcdctl(args: string[], endpoints: string[] = this.endpoints): Promise<CommandResult> {
-    return run(etcdBinary('etcdctl'), [...this.connectionArgs(endpoints), '--command-timeout=10s', ...args], {
-      env: { ...process.env, ETCDCTL_API: '3' },
-    });
+    return run(
+      etcdBinary('etcdctl'),
+      [...this.connectionArgs(endpoints), '--command-timeout=10s', ...args],
+      {
+        env: { ...process.env, ETCDCTL_API: '3' },
+      },
+    );
   }
 
   /**
@@ -217,8 +284,12 @@ export class EtcdTestCluster {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const result = await this.etcdctl(['alarm', 'list'], endpoints);
-      if (result.code === 0) return [...result.stdout.matchAll(/memberID:(\d+) alarm:(\w+)/g)].map((m) => `${m[2] ?? ''} on ${m[1] ?? ''}`);
-      if (Date.now() > deadline) throw new Error(`etcdctl alarm list kept failing: ${result.stderr}`);
+      if (result.code === 0)
+        return [...result.stdout.matchAll(/memberID:(\d+) alarm:(\w+)/g)].map(
+          (m) => `${m[2] ?? ''} on ${m[1] ?? ''}`,
+        );
+      if (Date.now() > deadline)
+        throw new Error(`etcdctl alarm list kept failing: ${result.stderr}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
@@ -230,14 +301,18 @@ export class EtcdTestCluster {
       for (const m of this.members) {
         const child = m.process;
         if (child && child.exitCode !== null) {
-          throw new Error(`etcd member ${m.name} exited with code ${child.exitCode}: ${this.logTail(m)}`);
+          throw new Error(
+            `etcd member ${m.name} exited with code ${child.exitCode}: ${this.logTail(m)}`,
+          );
         }
       }
       last = await this.etcdctl(['endpoint', 'health', '--dial-timeout=1s'], endpoints);
       if (last.code === 0 || onlyAlarmsFailed(last, endpoints.length)) return;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    throw new Error(`etcd cluster not healthy within ${timeoutMs} ms: ${last?.stderr ?? ''}\n${this.members.map((m) => this.logTail(m)).join('\n')}`);
+    throw new Error(
+      `etcd cluster not healthy within ${timeoutMs} ms: ${last?.stderr ?? ''}\n${this.members.map((m) => this.logTail(m)).join('\n')}`,
+    );
   }
 
   /** An etcd3 client for the test's own reads and writes (not the code under test). */
@@ -262,9 +337,25 @@ export class EtcdTestCluster {
   /** Raw text of a member's /metrics page, read with curl (an independent HTTP client). */
   async rawMetrics(index: number): Promise<string> {
     const m = this.member(index);
-    const tlsArgs = this.pki ? ['--cacert', this.pki.caFile, '--cert', this.pki.clientCertFile, '--key', this.pki.clientKeyFile] : [];
-    const result = await run('curl', ['-sf', '--max-time', '5', ...tlsArgs, `${m.clientUrl}/metrics`]);
-    if (result.code !== 0) throw new Error(`curl ${m.clientUrl}/metrics failed with code ${result.code}`);
+    const tlsArgs = this.pki
+      ? [
+          '--cacert',
+          this.pki.caFile,
+          '--cert',
+          this.pki.clientCertFile,
+          '--key',
+          this.pki.clientKeyFile,
+        ]
+      : [];
+    const result = await run('curl', [
+      '-sf',
+      '--max-time',
+      '5',
+      ...tlsArgs,
+      `${m.clientUrl}/metrics`,
+    ]);
+    if (result.code !== 0)
+      throw new Error(`curl ${m.clientUrl}/metrics failed with code ${result.code}`);
     return result.stdout;
   }
 

@@ -28,12 +28,19 @@ function isNoSpace(err: unknown): boolean {
   return err instanceof Error && err.message.includes(NOSPACE_MESSAGE);
 }
 
-export async function writeLiveKeys(client: Etcd3, count: number, valueBytes: number, prefix = 'live/'): Promise<Map<string, string>> {
+export async function writeLiveKeys(
+  client: Etcd3,
+  count: number,
+  valueBytes: number,
+  prefix = 'live/',
+): Promise<Map<string, string>> {
   const live = new Map<string, string>();
   const batch: Promise<unknown>[] = [];
   for (let i = 0; i < count; i++) {
     const key = `${prefix}${String(i).padStart(6, '0')}`;
-    const value = randomBytes(Math.ceil(valueBytes / 2)).toString('hex').slice(0, valueBytes);
+    const value = randomBytes(Math.ceil(valueBytes / 2))
+      .toString('hex')
+      .slice(0, valueBytes);
     live.set(key, value);
     batch.push(client.put(key).value(value).exec());
     if (batch.length === 64) await Promise.all(batch.splice(0));
@@ -42,14 +49,21 @@ export async function writeLiveKeys(client: Etcd3, count: number, valueBytes: nu
   return live;
 }
 
-export async function fillToNoSpace(cluster: EtcdTestCluster, options: FillOptions = {}): Promise<FillResult> {
+export async function fillToNoSpace(
+  cluster: EtcdTestCluster,
+  options: FillOptions = {},
+): Promise<FillResult> {
   const client = cluster.client();
   // One client per member: each churn write goes through the member whose file
   // is smallest, so that all members are near the quota when the first alarm fires
   // (bbolt file sizes differ by megabytes between members).
   const members = cluster.endpoints.map((endpoint) => cluster.client([endpoint]));
   try {
-    const live = await writeLiveKeys(client, options.liveKeys ?? 200, options.liveValueBytes ?? 512);
+    const live = await writeLiveKeys(
+      client,
+      options.liveKeys ?? 200,
+      options.liveValueBytes ?? 512,
+    );
     const churnValue = randomBytes(options.churnValueBytes ?? 512 * 1024);
     const churnKeys = options.churnKeys ?? 4;
     for (let writes = 0; writes < 100_000; writes++) {
@@ -65,7 +79,9 @@ export async function fillToNoSpace(cluster: EtcdTestCluster, options: FillOptio
         // each member trips every member above 80% of it (the cluster allows
         // such requests: see --max-request-bytes in etcd-cluster.ts).
         const probe = randomBytes(Math.floor(cluster.quotaBytes / 5));
-        await Promise.all(members.map((m) => expectNoSpace(m.put('churn/probe').value(probe).exec())));
+        await Promise.all(
+          members.map((m) => expectNoSpace(m.put('churn/probe').value(probe).exec())),
+        );
         await waitForNoSpaceOnEveryMember(client, cluster.members.length);
         await waitForSettledFiles(members);
         return { live, churnWrites: writes };
@@ -79,7 +95,9 @@ export async function fillToNoSpace(cluster: EtcdTestCluster, options: FillOptio
 }
 
 async function smallestMember(members: Etcd3[]): Promise<Etcd3> {
-  const sizes = await Promise.all(members.map(async (m) => Number((await m.maintenance.status()).dbSize)));
+  const sizes = await Promise.all(
+    members.map(async (m) => Number((await m.maintenance.status()).dbSize)),
+  );
   const index = sizes.indexOf(Math.min(...sizes));
   return members[index] ?? members[0]!;
 }
@@ -100,7 +118,9 @@ async function waitForNoSpaceOnEveryMember(client: Etcd3, size: number): Promise
   let seen = 0;
   while (Date.now() < deadline) {
     const alarms = await client.maintenance.alarm({ action: 'Get' });
-    const noSpaceMembers = new Set(alarms.alarms.filter((a) => a.alarm === 'Nospace').map((a) => a.memberID));
+    const noSpaceMembers = new Set(
+      alarms.alarms.filter((a) => a.alarm === 'Nospace').map((a) => a.memberID),
+    );
     seen = noSpaceMembers.size;
     if (seen >= size) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -124,7 +144,7 @@ async function waitForSettledFiles(members: Etcd3[]): Promise<void> {
     if (applied.size === 1 && now.every((s, i) => s.dbSize === last[i]?.dbSize)) return;
     last = now;
   }
-  throw new Error('the members\' files did not settle within 10 s of NOSPACE');
+  throw new Error("the members' files did not settle within 10 s of NOSPACE");
 }
 
 /** Reads every key under the prefix; used to prove data is intact. */

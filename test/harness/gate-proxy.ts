@@ -22,7 +22,11 @@ export class GateProxy {
    * @param cut instead of holding the transfer, cut its connection (as a network
    *   fault would), while `cut.remaining` (shared between proxies) is above 0.
    */
-  static async start(upstream: string, holdAfterBytes: number, cut?: { remaining: number }): Promise<GateProxy> {
+  static async start(
+    upstream: string,
+    holdAfterBytes: number,
+    cut?: { remaining: number },
+  ): Promise<GateProxy> {
     const target = new URL(upstream);
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -32,7 +36,12 @@ export class GateProxy {
     return proxy;
   }
 
-  private pipe(client: Socket, target: URL, holdAfterBytes: number, cut: { remaining: number } | undefined): void {
+  private pipe(
+    client: Socket,
+    target: URL,
+    holdAfterBytes: number,
+    cut: { remaining: number } | undefined,
+  ): void {
     const member = connect(Number(target.port), target.hostname);
     for (const socket of [client, member]) {
       this.sockets.add(socket);

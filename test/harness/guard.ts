@@ -18,7 +18,11 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-export function runGuard(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<CommandResult> {
+export function runGuard(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 60_000,
+): Promise<CommandResult> {
   return run(process.execPath, [GUARD_BIN, ...args], { env: cleanEnv(env), timeoutMs });
 }
 
@@ -50,8 +54,11 @@ export interface GuardClient {
 /** An undici dispatcher that trusts the CA and presents the client certificate; undefined for plain http. */
 export function clientDispatcher(client: GuardClient): Agent | undefined {
   if (client.caFile === undefined) return undefined;
-  const pem = (file: string | undefined): Buffer | undefined => (file === undefined ? undefined : readFileSync(file));
-  return new Agent({ connect: { ca: pem(client.caFile), cert: pem(client.certFile), key: pem(client.keyFile) } });
+  const pem = (file: string | undefined): Buffer | undefined =>
+    file === undefined ? undefined : readFileSync(file);
+  return new Agent({
+    connect: { ca: pem(client.caFile), cert: pem(client.certFile), key: pem(client.keyFile) },
+  });
 }
 
 export function basicAuthHeader(user: string, password: string): Record<string, string> {
@@ -63,7 +70,12 @@ export function basicAuthHeader(user: string, password: string): Record<string, 
  * answers, through TLS and with basic auth when `client` says so. A free port taken by
  * another process before the guard binds it is retried.
  */
-export function startGuard(args: string[], env: NodeJS.ProcessEnv = {}, port?: number, client: GuardClient = {}): Promise<RunningGuard> {
+export function startGuard(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  port?: number,
+  client: GuardClient = {},
+): Promise<RunningGuard> {
   return startHttpProcess({
     name: 'etcd-space-guard',
     command: process.execPath,
@@ -74,7 +86,11 @@ export function startGuard(args: string[], env: NodeJS.ProcessEnv = {}, port?: n
     portTaken: /EADDRINUSE/,
     port,
     scheme: client.caFile === undefined ? 'http' : 'https',
-    ready: { dispatcher: clientDispatcher(client), headers: client.basicAuth && basicAuthHeader(client.basicAuth.user, client.basicAuth.password) },
+    ready: {
+      dispatcher: clientDispatcher(client),
+      headers:
+        client.basicAuth && basicAuthHeader(client.basicAuth.user, client.basicAuth.password),
+    },
   });
 }
 
@@ -82,7 +98,15 @@ export async function get(
   url: string,
   headers: Record<string, string> = {},
   dispatcher?: Dispatcher,
-): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+): Promise<{
+  status: number;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+}> {
   const response = await request(url, { headers, dispatcher });
-  return { status: response.statusCode, body: await response.body.text(), headers: response.headers };
+  return {
+    status: response.statusCode,
+    body: await response.body.text(),
+    headers: response.headers,
+  };
 }

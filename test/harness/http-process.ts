@@ -51,23 +51,36 @@ async function startOn(spec: HttpProcessSpec, port: number): Promise<HttpProcess
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   const spawnError = new Promise<never>((_, reject) =>
-    child.once('error', (err) => reject(new Error(`cannot start ${spec.command} (${err.message})${spec.installHint ? `; ${spec.installHint}` : ''}`))),
+    child.once('error', (err) =>
+      reject(
+        new Error(
+          `cannot start ${spec.command} (${err.message})${spec.installHint ? `; ${spec.installHint}` : ''}`,
+        ),
+      ),
+    ),
   );
   const url = `${spec.scheme ?? 'http'}://127.0.0.1:${port}`;
   const ready = async (): Promise<void> => {
     const deadline = Date.now() + spec.readyTimeoutMs;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`${spec.name} exited with ${child.exitCode}: ${output}`);
+      if (child.exitCode !== null)
+        throw new Error(`${spec.name} exited with ${child.exitCode}: ${output}`);
       let problem: string;
       try {
-        const response = await request(`${url}${spec.readyPath}`, { dispatcher: spec.ready?.dispatcher, headers: spec.ready?.headers });
+        const response = await request(`${url}${spec.readyPath}`, {
+          dispatcher: spec.ready?.dispatcher,
+          headers: spec.ready?.headers,
+        });
         await response.body.dump();
         if (response.statusCode === 200) return;
         problem = `${spec.readyPath} answered ${response.statusCode}`;
       } catch (err) {
         problem = String(err);
       }
-      if (Date.now() > deadline) throw new Error(`${spec.name} not ready within ${spec.readyTimeoutMs / 1000} s: ${problem}\n${output}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `${spec.name} not ready within ${spec.readyTimeoutMs / 1000} s: ${problem}\n${output}`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   };

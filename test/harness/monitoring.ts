@@ -21,7 +21,11 @@ export const PROMETHEUS_BIN = 'prometheus';
 export const ALERTMANAGER_BIN = 'prometheus-alertmanager';
 
 /** Started from Debian's packages; the hint when they are missing. */
-function startServer(name: string, command: string, args: (port: number) => string[]): Promise<HttpProcess> {
+function startServer(
+  name: string,
+  command: string,
+  args: (port: number) => string[],
+): Promise<HttpProcess> {
   return startHttpProcess({
     name,
     command,
@@ -80,13 +84,18 @@ export class PrometheusServer {
       global: Record<string, string>;
       rule_files: string[];
       alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
-      scrape_configs: { job_name: string; scrape_timeout?: string; static_configs: { targets: string[] }[] }[];
+      scrape_configs: {
+        job_name: string;
+        scrape_timeout?: string;
+        static_configs: { targets: string[] }[];
+      }[];
     };
     const interval = `${options.intervalSeconds ?? 1}s`;
     config.global.scrape_interval = interval;
     config.global.evaluation_interval = interval;
     config.rule_files = [RULES_FILE];
-    if (options.alertmanagerTarget) config.alerting.alertmanagers[0]!.static_configs[0]!.targets = [options.alertmanagerTarget];
+    if (options.alertmanagerTarget)
+      config.alerting.alertmanagers[0]!.static_configs[0]!.targets = [options.alertmanagerTarget];
     else delete (config as { alerting?: unknown }).alerting;
     const job = config.scrape_configs.find((j) => j.job_name === 'space-guard');
     if (!job) throw new Error('monitoring/prometheus.yml has no space-guard job');
@@ -107,13 +116,27 @@ export class PrometheusServer {
   }
 
   async query(expr: string): Promise<PromSeries[]> {
-    const body = await getJson<{ data: { result: PromSeries[] } }>(`${this.url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+    const body = await getJson<{ data: { result: PromSeries[] } }>(
+      `${this.url}/api/v1/query?query=${encodeURIComponent(expr)}`,
+    );
     return body.data.result;
   }
 
-  async queryRange(expr: string, startSeconds: number, endSeconds: number, stepSeconds: number): Promise<PromSeries[]> {
-    const params = new URLSearchParams({ query: expr, start: String(startSeconds), end: String(endSeconds), step: String(stepSeconds) });
-    const body = await getJson<{ data: { result: PromSeries[] } }>(`${this.url}/api/v1/query_range?${params.toString()}`);
+  async queryRange(
+    expr: string,
+    startSeconds: number,
+    endSeconds: number,
+    stepSeconds: number,
+  ): Promise<PromSeries[]> {
+    const params = new URLSearchParams({
+      query: expr,
+      start: String(startSeconds),
+      end: String(endSeconds),
+      step: String(stepSeconds),
+    });
+    const body = await getJson<{ data: { result: PromSeries[] } }>(
+      `${this.url}/api/v1/query_range?${params.toString()}`,
+    );
     return body.data.result;
   }
 
@@ -157,7 +180,13 @@ export class AlertmanagerServer {
   /** monitoring/alertmanager.yml with the guard's URL and token file put in. */
   static async start(options: AlertmanagerOptions): Promise<AlertmanagerServer> {
     const config = parse(readFileSync(ALERTMANAGER_EXAMPLE, 'utf8')) as {
-      receivers: { name: string; webhook_configs?: { url: string; http_config: { authorization: { credentials_file: string } } }[] }[];
+      receivers: {
+        name: string;
+        webhook_configs?: {
+          url: string;
+          http_config: { authorization: { credentials_file: string } };
+        }[];
+      }[];
     };
     const hook = config.receivers.find((r) => r.name === 'etcd-space-guard')?.webhook_configs?.[0];
     if (!hook) throw new Error('monitoring/alertmanager.yml has no etcd-space-guard webhook');

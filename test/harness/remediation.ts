@@ -10,7 +10,9 @@ import { parseExposition } from '../../src/etcd/prom-text.js';
 import type { Run } from '../../src/remediation/types.js';
 import type { EtcdTestCluster } from './etcd-cluster.js';
 
-export function alertPayload(alerts: { alertname?: string; cluster?: string; status?: 'firing' | 'resolved' }[] = [{}]): Record<string, unknown> {
+export function alertPayload(
+  alerts: { alertname?: string; cluster?: string; status?: 'firing' | 'resolved' }[] = [{}],
+): Record<string, unknown> {
   return {
     version: '4',
     groupKey: '{}:{alertname="EtcdSpaceNoSpace"}',
@@ -23,7 +25,11 @@ export function alertPayload(alerts: { alertname?: string; cluster?: string; sta
     externalURL: 'http://alertmanager.local:9093',
     alerts: alerts.map((a, i) => ({
       status: a.status ?? 'firing',
-      labels: { alertname: a.alertname ?? 'EtcdSpaceNoSpace', severity: 'critical', ...(a.cluster === undefined ? {} : { cluster: a.cluster }) },
+      labels: {
+        alertname: a.alertname ?? 'EtcdSpaceNoSpace',
+        severity: 'critical',
+        ...(a.cluster === undefined ? {} : { cluster: a.cluster }),
+      },
       annotations: { summary: 'etcd is out of space' },
       startsAt: '2026-11-24T10:00:00Z',
       endsAt: '0001-01-01T00:00:00Z',
@@ -39,8 +45,16 @@ export interface HttpAnswer {
   text: string;
 }
 
-export async function post(url: string, body: string | Buffer, headers: Record<string, string> = {}): Promise<HttpAnswer> {
-  const response = await request(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+export async function post(
+  url: string,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<HttpAnswer> {
+  const response = await request(url, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
   const text = await response.body.text();
   let json: Record<string, unknown> = {};
   try {
@@ -53,7 +67,8 @@ export async function post(url: string, body: string | Buffer, headers: Record<s
 
 export async function getRun(guardUrl: string, id: string): Promise<Run> {
   const response = await request(`${guardUrl}/api/runs/${id}`);
-  if (response.statusCode !== 200) throw new Error(`GET /api/runs/${id}: ${response.statusCode} ${await response.body.text()}`);
+  if (response.statusCode !== 200)
+    throw new Error(`GET /api/runs/${id}: ${response.statusCode} ${await response.body.text()}`);
   return (await response.body.json()) as Run;
 }
 
@@ -63,12 +78,18 @@ export async function listRuns(guardUrl: string): Promise<Run[]> {
 }
 
 /** Polls GET /api/runs/:id until `until` holds (default: the run ended). */
-export async function waitForRun(guardUrl: string, id: string, until: (run: Run) => boolean = (r) => r.outcome !== 'running', timeoutMs = 120_000): Promise<Run> {
+export async function waitForRun(
+  guardUrl: string,
+  id: string,
+  until: (run: Run) => boolean = (r) => r.outcome !== 'running',
+  timeoutMs = 120_000,
+): Promise<Run> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const run = await getRun(guardUrl, id);
     if (until(run)) return run;
-    if (Date.now() > deadline) throw new Error(`run ${id} not as expected within ${timeoutMs} ms: ${JSON.stringify(run)}`);
+    if (Date.now() > deadline)
+      throw new Error(`run ${id} not as expected within ${timeoutMs} ms: ${JSON.stringify(run)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -101,7 +122,15 @@ export class MemberGauges {
 
   constructor(private readonly cluster: EtcdTestCluster) {
     const pki = cluster.pki;
-    this.agent = new Agent({ connect: pki ? { ca: readFileSync(pki.caFile), cert: readFileSync(pki.clientCertFile), key: readFileSync(pki.clientKeyFile) } : {} });
+    this.agent = new Agent({
+      connect: pki
+        ? {
+            ca: readFileSync(pki.caFile),
+            cert: readFileSync(pki.clientCertFile),
+            key: readFileSync(pki.clientKeyFile),
+          }
+        : {},
+    });
   }
 
   /** One value per member (NaN for a member that does not answer). */
@@ -109,7 +138,11 @@ export class MemberGauges {
     return Promise.all(
       this.cluster.endpoints.map(async (endpoint) => {
         try {
-          const response = await request(`${endpoint}/metrics`, { dispatcher: this.agent, headersTimeout: 2000, bodyTimeout: 2000 });
+          const response = await request(`${endpoint}/metrics`, {
+            dispatcher: this.agent,
+            headersTimeout: 2000,
+            bodyTimeout: 2000,
+          });
           const samples = parseExposition(await response.body.text(), new Set([name]));
           return samples[0]?.value ?? Number.NaN;
         } catch {
@@ -136,7 +169,10 @@ export class DefragSampler {
 
   private async sample(): Promise<void> {
     while (this.running) {
-      this.samples.push({ at: Date.now(), inflight: await this.gauges.read('etcd_disk_defrag_inflight') });
+      this.samples.push({
+        at: Date.now(),
+        inflight: await this.gauges.read('etcd_disk_defrag_inflight'),
+      });
     }
   }
 

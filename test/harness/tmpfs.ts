@@ -36,15 +36,28 @@ export class Tmpfs {
 
 async function mount(args: string[], command = 'mount'): Promise<void> {
   const result = await run(command, args);
-  if (result.code !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr.trim()}`);
+  if (result.code !== 0)
+    throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr.trim()}`);
 }
 
 /** A fresh tmpfs of `sizeBytes`, or the reason it cannot be mounted here (for t.skip). */
-export async function mountTmpfs(prefix: string, sizeBytes: number, readOnly = false): Promise<Tmpfs | string> {
+export async function mountTmpfs(
+  prefix: string,
+  sizeBytes: number,
+  readOnly = false,
+): Promise<Tmpfs | string> {
   const path = makeTempDir(prefix);
   mkdirSync(path, { recursive: true });
-  const result = await run('mount', ['-t', 'tmpfs', '-o', `size=${sizeBytes},mode=0755${readOnly ? ',ro' : ''}`, 'tmpfs', path]);
-  if (result.code !== 0) return `mounting a tmpfs needs root: ${result.stderr.trim() || `mount exited ${result.code}`}`;
+  const result = await run('mount', [
+    '-t',
+    'tmpfs',
+    '-o',
+    `size=${sizeBytes},mode=0755${readOnly ? ',ro' : ''}`,
+    'tmpfs',
+    path,
+  ]);
+  if (result.code !== 0)
+    return `mounting a tmpfs needs root: ${result.stderr.trim() || `mount exited ${result.code}`}`;
   trackMount(path);
   return new Tmpfs(path);
 }

@@ -18,7 +18,8 @@ describe('exit codes and usage', () => {
   it('--help and --version exit 0', async () => {
     const help = await runGuard(['--help']);
     assert.equal(help.code, 0);
-    for (const command of ['serve', 'status', 'remediate', 'snapshot', 'check-config', 'discover']) assert.match(help.stdout, new RegExp(`^  ${command}`, 'm'));
+    for (const command of ['serve', 'status', 'remediate', 'snapshot', 'check-config', 'discover'])
+      assert.match(help.stdout, new RegExp(`^  ${command}`, 'm'));
     assert.match(help.stdout, /--endpoints <urls>/);
     const version = await runGuard(['--version']);
     assert.equal(version.code, 0);
@@ -53,25 +54,48 @@ describe('exit codes and usage', () => {
 
 describe('check-config', () => {
   it('prints the effective config with where it came from, and exits 0', async () => {
-    const config = file('ok.yaml', `clusters:\n  - name: prod\n    endpoints: [http://10.0.0.1:2379]\nhooks:\n  http:\n    url: http://chat.local/hook\n    headers: { Authorization: "Bearer topsecret" }\n`);
-    const result = await runGuard(['--config', config, 'check-config', '--cluster', 'prod'], { ETCDCTL_ENDPOINTS: 'http://10.0.0.2:2379', ETCD_SPACE_GUARD_WEBHOOK_TOKEN: 'hunter2' });
+    const config = file(
+      'ok.yaml',
+      `clusters:\n  - name: prod\n    endpoints: [http://10.0.0.1:2379]\nhooks:\n  http:\n    url: http://chat.local/hook\n    headers: { Authorization: "Bearer topsecret" }\n`,
+    );
+    const result = await runGuard(['--config', config, 'check-config', '--cluster', 'prod'], {
+      ETCDCTL_ENDPOINTS: 'http://10.0.0.2:2379',
+      ETCD_SPACE_GUARD_WEBHOOK_TOKEN: 'hunter2',
+    });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^# config file: .*ok\.yaml$/m);
-    assert.match(result.stdout, /^# webhook authentication: bearer token from environment ETCD_SPACE_GUARD_WEBHOOK_TOKEN \(value redacted\)$/m);
+    assert.match(
+      result.stdout,
+      /^# webhook authentication: bearer token from environment ETCD_SPACE_GUARD_WEBHOOK_TOKEN \(value redacted\)$/m,
+    );
     assert.ok(!result.stdout.includes('hunter2'), 'the token is never printed');
     assert.ok(!result.stdout.includes('topsecret'), 'secret headers are never printed');
-    const effective = parse(result.stdout) as { clusters: { endpoints: string[] }[]; snapshot: { keep: number }; hooks: { http: { headers: { Authorization: string } } } };
-    assert.deepEqual(effective.clusters[0]?.endpoints, ['http://10.0.0.2:2379'], 'the environment beat the file');
+    const effective = parse(result.stdout) as {
+      clusters: { endpoints: string[] }[];
+      snapshot: { keep: number };
+      hooks: { http: { headers: { Authorization: string } } };
+    };
+    assert.deepEqual(
+      effective.clusters[0]?.endpoints,
+      ['http://10.0.0.2:2379'],
+      'the environment beat the file',
+    );
     assert.equal(effective.snapshot.keep, 3, 'defaults are shown');
     assert.equal(effective.hooks.http.headers.Authorization, '<redacted>');
   });
 
   it('a config error exits 2 with one sentence and no stack trace', async () => {
-    const config = file('typo.yaml', 'clusters:\n  - name: prod\n    endpoints: [http://10.0.0.1:2379]\nsnapshots:\n  keep: 5\n');
+    const config = file(
+      'typo.yaml',
+      'clusters:\n  - name: prod\n    endpoints: [http://10.0.0.1:2379]\nsnapshots:\n  keep: 5\n',
+    );
     const result = await runGuard(['--config', config, 'check-config']);
     assert.equal(result.code, 2);
     assert.equal(result.stderr.trim().split('\n').length, 1);
-    assert.match(result.stderr, /^etcd-space-guard: snapshots in .*typo\.yaml is not a known setting; did you mean "snapshot"\?/);
+    assert.match(
+      result.stderr,
+      /^etcd-space-guard: snapshots in .*typo\.yaml is not a known setting; did you mean "snapshot"\?/,
+    );
     assert.equal(hasStackTrace(result.stderr), false);
   });
 
@@ -94,12 +118,18 @@ describe('discover', () => {
     const checked = await runGuard(['--config', saved, 'check-config'], {});
     // The CA path does not exist on this machine: check-config must say so, naming the key.
     assert.equal(checked.code, 2);
-    assert.match(checked.stderr, /cannot read the CA file from clusters\[0\]\.tls\.caFile in .*discovered\.yaml "\/pki\/ca\.crt" \(ENOENT\)/);
+    assert.match(
+      checked.stderr,
+      /cannot read the CA file from clusters\[0\]\.tls\.caFile in .*discovered\.yaml "\/pki\/ca\.crt" \(ENOENT\)/,
+    );
   });
 
   it('a missing manifest exits 2 with the way out', async () => {
     const result = await runGuard(['discover', '--manifest', join(dir, 'nope.yaml')]);
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /cannot read the kube-apiserver manifest .*nope\.yaml \(ENOENT\); pass its path with --manifest/);
+    assert.match(
+      result.stderr,
+      /cannot read the kube-apiserver manifest .*nope\.yaml \(ENOENT\); pass its path with --manifest/,
+    );
   });
 });

@@ -12,7 +12,11 @@ import { run, waitForExit } from '../harness/processes.js';
 
 const SCRAPE_TIMEOUT_SECONDS = 2;
 
-function byMember(samples: Sample[], name: string, extra: Record<string, string> = {}): Map<string, number> {
+function byMember(
+  samples: Sample[],
+  name: string,
+  extra: Record<string, string> = {},
+): Map<string, number> {
   const out = new Map<string, number>();
   for (const s of samples) {
     if (s.name !== name) continue;
@@ -29,7 +33,13 @@ describe('serve /metrics on a 3-member mTLS cluster at NOSPACE', () => {
   before(async () => {
     cluster = await EtcdTestCluster.start({ tls: true });
     await fillToNoSpace(cluster);
-    guard = await startGuard(['serve', '--remediation-disabled', ...cluster.connectionArgs(), '--scrape-timeout', String(SCRAPE_TIMEOUT_SECONDS)]);
+    guard = await startGuard([
+      'serve',
+      '--remediation-disabled',
+      ...cluster.connectionArgs(),
+      '--scrape-timeout',
+      String(SCRAPE_TIMEOUT_SECONDS),
+    ]);
   });
 
   after(async () => {
@@ -43,19 +53,29 @@ describe('serve /metrics on a 3-member mTLS cluster at NOSPACE', () => {
     const { status, body } = await get(`${guard.url}/metrics`);
     const seconds = (performance.now() - started) / 1000;
     assert.equal(status, 200);
-    assert.ok(seconds < SCRAPE_TIMEOUT_SECONDS + 1.5, `answered in ${seconds.toFixed(2)} s with a ${SCRAPE_TIMEOUT_SECONDS} s timeout`);
+    assert.ok(
+      seconds < SCRAPE_TIMEOUT_SECONDS + 1.5,
+      `answered in ${seconds.toFixed(2)} s with a ${SCRAPE_TIMEOUT_SECONDS} s timeout`,
+    );
     return body;
   }
 
   it('serves all 10 per-member metrics for every member, NOSPACE active on each', async () => {
     // A scrape in which every member answered within the scrape timeout: on a busy
     // machine one may not (that case has its own tests below).
-    const { headers, samples } = await eventually('a scrape with every member up', async () => {
-      const { status, body, headers } = await get(`${guard.url}/metrics`);
-      assert.equal(status, 200);
-      const samples = parseExposition(body);
-      return [...byMember(samples, 'etcd_space_up').values()].filter((up) => up === 1).length === 3 ? { headers, samples } : undefined;
-    }, 30_000);
+    const { headers, samples } = await eventually(
+      'a scrape with every member up',
+      async () => {
+        const { status, body, headers } = await get(`${guard.url}/metrics`);
+        assert.equal(status, 200);
+        const samples = parseExposition(body);
+        return [...byMember(samples, 'etcd_space_up').values()].filter((up) => up === 1).length ===
+          3
+          ? { headers, samples }
+          : undefined;
+      },
+      30_000,
+    );
     assert.match(String(headers['content-type']), /^text\/plain; version=0\.0\.4/);
     for (const name of MEMBER_METRIC_NAMES) {
       const members = new Set(samples.filter((s) => s.name === name).map((s) => s.labels.endpoint));
@@ -63,25 +83,57 @@ describe('serve /metrics on a 3-member mTLS cluster at NOSPACE', () => {
     }
     const nospace = byMember(samples, 'etcd_space_alarm_active', { alarm: 'NOSPACE' });
     assert.deepEqual([...nospace.values()], [1, 1, 1]);
-    assert.deepEqual([...byMember(samples, 'etcd_space_alarm_active', { alarm: 'CORRUPT' }).values()], [0, 0, 0]);
+    assert.deepEqual(
+      [...byMember(samples, 'etcd_space_alarm_active', { alarm: 'CORRUPT' }).values()],
+      [0, 0, 0],
+    );
     assert.deepEqual([...byMember(samples, 'etcd_space_up').values()], [1, 1, 1]);
-    assert.equal([...byMember(samples, 'etcd_space_is_leader').values()].reduce((a, b) => a + b), 1, 'exactly one leader');
+    assert.equal(
+      [...byMember(samples, 'etcd_space_is_leader').values()].reduce((a, b) => a + b),
+      1,
+      'exactly one leader',
+    );
     // The fill trips each member with a write of a fifth of the quota: every member is above 80%.
-    for (const ratio of byMember(samples, 'etcd_space_quota_usage_ratio').values()) assert.ok(ratio > 0.8, `quota usage ${ratio}`);
-    for (const ratio of byMember(samples, 'etcd_space_fragmentation_ratio').values()) assert.ok(ratio > 0 && ratio < 1, `fragmentation ${ratio}`);
-    const names = new Set(samples.filter((s) => s.name === 'etcd_space_up').map((s) => s.labels.member));
+    for (const ratio of byMember(samples, 'etcd_space_quota_usage_ratio').values())
+      assert.ok(ratio > 0.8, `quota usage ${ratio}`);
+    for (const ratio of byMember(samples, 'etcd_space_fragmentation_ratio').values())
+      assert.ok(ratio > 0 && ratio < 1, `fragmentation ${ratio}`);
+    const names = new Set(
+      samples.filter((s) => s.name === 'etcd_space_up').map((s) => s.labels.member),
+    );
     assert.deepEqual([...names].sort(), ['m1', 'm2', 'm3'], 'member label is the etcd member name');
   });
 
   it("reports etcd's own etcd_mvcc_db_total_size_in_bytes as etcd_space_db_size_bytes", async () => {
     const etcdSizes = async (): Promise<number[]> =>
-      Promise.all(cluster.members.map(async (_, i) => parseExposition(await cluster.rawMetrics(i), new Set(['etcd_mvcc_db_total_size_in_bytes']))[0]?.value ?? -1));
+      Promise.all(
+        cluster.members.map(
+          async (_, i) =>
+            parseExposition(
+              await cluster.rawMetrics(i),
+              new Set(['etcd_mvcc_db_total_size_in_bytes']),
+            )[0]?.value ?? -1,
+        ),
+      );
     const beforeRead = await etcdSizes();
-    const ours = byMember(parseExposition((await get(`${guard.url}/metrics`)).body), 'etcd_space_db_size_bytes');
+    const ours = byMember(
+      parseExposition((await get(`${guard.url}/metrics`)).body),
+      'etcd_space_db_size_bytes',
+    );
     const afterRead = await etcdSizes();
-    assert.deepEqual(beforeRead, afterRead, 'etcd sizes were stable during the read (writes are refused at NOSPACE)');
-    assert.deepEqual(cluster.endpoints.map((e) => ours.get(e)), beforeRead);
-    const quota = byMember(parseExposition((await get(`${guard.url}/metrics`)).body), 'etcd_space_quota_bytes');
+    assert.deepEqual(
+      beforeRead,
+      afterRead,
+      'etcd sizes were stable during the read (writes are refused at NOSPACE)',
+    );
+    assert.deepEqual(
+      cluster.endpoints.map((e) => ours.get(e)),
+      beforeRead,
+    );
+    const quota = byMember(
+      parseExposition((await get(`${guard.url}/metrics`)).body),
+      'etcd_space_quota_bytes',
+    );
     assert.deepEqual([...quota.values()], [32 * 2 ** 20, 32 * 2 ** 20, 32 * 2 ** 20]);
   });
 
@@ -92,7 +144,9 @@ describe('serve /metrics on a 3-member mTLS cluster at NOSPACE', () => {
   });
 
   it('answers 32 concurrent scrapers, each with the full page', async () => {
-    const responses = await Promise.all(Array.from({ length: 32 }, () => get(`${guard.url}/metrics`)));
+    const responses = await Promise.all(
+      Array.from({ length: 32 }, () => get(`${guard.url}/metrics`)),
+    );
     for (const r of responses) {
       assert.equal(r.status, 200);
       assert.equal(byMember(parseExposition(r.body), 'etcd_space_up').size, 3);
@@ -100,8 +154,14 @@ describe('serve /metrics on a 3-member mTLS cluster at NOSPACE', () => {
   });
 
   it('serves health, readiness and a landing page', async () => {
-    assert.deepEqual(await get(`${guard.url}/healthz`).then((r) => [r.status, r.body]), [200, 'ok\n']);
-    assert.deepEqual(await get(`${guard.url}/readyz`).then((r) => [r.status, r.body]), [200, 'ready\n']);
+    assert.deepEqual(await get(`${guard.url}/healthz`).then((r) => [r.status, r.body]), [
+      200,
+      'ok\n',
+    ]);
+    assert.deepEqual(await get(`${guard.url}/readyz`).then((r) => [r.status, r.body]), [
+      200,
+      'ready\n',
+    ]);
     const landing = await get(`${guard.url}/`);
     assert.equal(landing.status, 200);
     assert.match(landing.body, /href="metrics"/);
@@ -113,7 +173,10 @@ describe('serve /metrics on a 3-member mTLS cluster at NOSPACE', () => {
     try {
       const body = await scrapeWithinTimeout();
       const up = byMember(parseExposition(body), 'etcd_space_up');
-      assert.deepEqual(cluster.endpoints.map((e) => up.get(e)), [1, 0, 1]);
+      assert.deepEqual(
+        cluster.endpoints.map((e) => up.get(e)),
+        [1, 0, 1],
+      );
     } finally {
       cluster.resumeMember(1);
     }
@@ -124,9 +187,14 @@ describe('serve /metrics on a 3-member mTLS cluster at NOSPACE', () => {
     await cluster.pauseMember(0);
     try {
       const samples = parseExposition(await scrapeWithinTimeout());
-      assert.deepEqual(cluster.endpoints.map((e) => byMember(samples, 'etcd_space_up').get(e)), [0, 1, 1]);
       assert.deepEqual(
-        cluster.endpoints.map((e) => byMember(samples, 'etcd_space_alarm_active', { alarm: 'NOSPACE' }).get(e)),
+        cluster.endpoints.map((e) => byMember(samples, 'etcd_space_up').get(e)),
+        [0, 1, 1],
+      );
+      assert.deepEqual(
+        cluster.endpoints.map((e) =>
+          byMember(samples, 'etcd_space_alarm_active', { alarm: 'NOSPACE' }).get(e),
+        ),
         [1, 1, 1],
         'the alarm store came from another member, the hung one included',
       );
@@ -151,9 +219,20 @@ describe('serve /metrics on a 3-member mTLS cluster at NOSPACE', () => {
     const body = await scrapeWithinTimeout();
     const samples = parseExposition(body);
     const up = byMember(samples, 'etcd_space_up');
-    assert.deepEqual(cluster.endpoints.map((e) => up.get(e)), [1, 1, 0]);
-    assert.equal(byMember(samples, 'etcd_space_alarm_active', { alarm: 'NOSPACE' }).get(cluster.endpoints[2] ?? ''), 1);
-    assert.equal(byMember(samples, 'etcd_space_db_size_bytes').has(cluster.endpoints[2] ?? ''), false);
+    assert.deepEqual(
+      cluster.endpoints.map((e) => up.get(e)),
+      [1, 1, 0],
+    );
+    assert.equal(
+      byMember(samples, 'etcd_space_alarm_active', { alarm: 'NOSPACE' }).get(
+        cluster.endpoints[2] ?? '',
+      ),
+      1,
+    );
+    assert.equal(
+      byMember(samples, 'etcd_space_db_size_bytes').has(cluster.endpoints[2] ?? ''),
+      false,
+    );
     assert.match(guard.output(), /"msg":"member read failed"/);
   });
 

@@ -13,7 +13,14 @@ import { fillToNoSpace, readAll } from '../harness/fill.js';
 import { GateProxy } from '../harness/gate-proxy.js';
 import { assertOneSentence, get, runGuard, startGuard } from '../harness/guard.js';
 import { makeTempDir, waitForExit } from '../harness/processes.js';
-import { getRun, MemberGauges, post, runsFile, waitForRun, writeYaml } from '../harness/remediation.js';
+import {
+  getRun,
+  MemberGauges,
+  post,
+  runsFile,
+  waitForRun,
+  writeYaml,
+} from '../harness/remediation.js';
 import { mountTmpfs } from '../harness/tmpfs.js';
 
 const MiB = 2 ** 20;
@@ -33,12 +40,19 @@ describe('faults around a plain 3-member cluster at NOSPACE', () => {
   const tokenFile = join(dir, 'token');
 
   async function state(): Promise<Untouched> {
-    return { compactRevision: await gauges.read('etcd_debugging_mvcc_compact_revision'), dbSize: await gauges.read('etcd_mvcc_db_total_size_in_bytes') };
+    return {
+      compactRevision: await gauges.read('etcd_debugging_mvcc_compact_revision'),
+      dbSize: await gauges.read('etcd_mvcc_db_total_size_in_bytes'),
+    };
   }
 
   async function assertUntouched(): Promise<void> {
     assert.deepEqual(await state(), baseline, 'nothing was compacted or defragmented');
-    assert.equal((await cluster.alarms()).filter((a) => a.startsWith('NOSPACE')).length, 3, 'the NOSPACE alarms are kept');
+    assert.equal(
+      (await cluster.alarms()).filter((a) => a.startsWith('NOSPACE')).length,
+      3,
+      'the NOSPACE alarms are kept',
+    );
   }
 
   async function refill(): Promise<void> {
@@ -72,10 +86,21 @@ describe('faults around a plain 3-member cluster at NOSPACE', () => {
   it('a read-only state dir: exit 2, one sentence naming the history file and the fix, nothing changed', async (t) => {
     const readOnly = await mountTmpfs('ro-state', MiB, true);
     if (typeof readOnly === 'string') return t.skip(readOnly);
-    const result = await runGuard(['remediate', '--yes', ...cluster.connectionArgs(), '--state-dir', readOnly.path, '--snapshot-dir', join(dir, 'snap')]);
+    const result = await runGuard([
+      'remediate',
+      '--yes',
+      ...cluster.connectionArgs(),
+      '--state-dir',
+      readOnly.path,
+      '--snapshot-dir',
+      join(dir, 'snap'),
+    ]);
     assert.equal(result.code, 2, result.stderr);
     assertOneSentence(result.stderr);
-    assert.match(result.stderr, /runs\.jsonl cannot be opened for writing \(EROFS: read-only file system.*\); point --state-dir \(state\.dir\) at a writable directory/);
+    assert.match(
+      result.stderr,
+      /runs\.jsonl cannot be opened for writing \(EROFS: read-only file system.*\); point --state-dir \(state\.dir\) at a writable directory/,
+    );
     await assertUntouched();
     await readOnly.unmount();
   });
@@ -84,11 +109,27 @@ describe('faults around a plain 3-member cluster at NOSPACE', () => {
     const disk = await mountTmpfs('snap-disk', 20 * MiB);
     if (typeof disk === 'string') return t.skip(disk);
     // The snapshot stream is held after 2 MiB while the test fills the disk: no race with its speed.
-    const proxies = await Promise.all(cluster.endpoints.map((endpoint) => GateProxy.start(endpoint, 2 * MiB)));
+    const proxies = await Promise.all(
+      cluster.endpoints.map((endpoint) => GateProxy.start(endpoint, 2 * MiB)),
+    );
     try {
       const config = writeYaml(join(dir, 'margin.yaml'), { snapshot: { marginBytes: '1MiB' } });
       const endpoints = `--endpoints=${proxies.map((p) => p.url).join(',')}`;
-      const running = runGuard(['remediate', '--yes', '--config', config, endpoints, '--state-dir', join(dir, 'state'), '--snapshot-dir', disk.path], {}, 120_000);
+      const running = runGuard(
+        [
+          'remediate',
+          '--yes',
+          '--config',
+          config,
+          endpoints,
+          '--state-dir',
+          join(dir, 'state'),
+          '--snapshot-dir',
+          disk.path,
+        ],
+        {},
+        120_000,
+      );
       const held = Promise.any(proxies.map((p) => p.reached)).then(() => 'held' as const);
       const first = await Promise.race([held, running.then(() => 'ended' as const)]);
       assert.equal(first, 'held', 'the snapshot stream reached the proxy before the run ended');
@@ -97,7 +138,10 @@ describe('faults around a plain 3-member cluster at NOSPACE', () => {
       const result = await running;
       assert.equal(result.code, 1, result.stderr);
       assertOneSentence(result.stderr);
-      assert.match(result.stderr, /failed at snapshot .*could not be written to .*: the disk filled up \(ENOSPC: no space left on device.*\) after [\d.]+ [KM]iB of [\d.]+ MiB; nothing was changed: free at least [\d.]+ MiB there \(the database plus snapshot\.marginBytes\)/);
+      assert.match(
+        result.stderr,
+        /failed at snapshot .*could not be written to .*: the disk filled up \(ENOSPC: no space left on device.*\) after [\d.]+ [KM]iB of [\d.]+ MiB; nothing was changed: free at least [\d.]+ MiB there \(the database plus snapshot\.marginBytes\)/,
+      );
       assert.deepEqual(readdirSync(disk.path), ['filler'], 'no partial snapshot is left');
       await assertUntouched();
     } finally {
@@ -110,13 +154,34 @@ describe('faults around a plain 3-member cluster at NOSPACE', () => {
     const [first = '', ...rest] = cluster.endpoints;
     const alias = first.replace('127.0.0.1', 'localhost');
     const stateDir = join(dir, 'state-alias');
-    const result = await runGuard(['remediate', '--yes', `--endpoints=${[alias, first, ...rest].join(',')}`, '--state-dir', stateDir, '--snapshot-dir', join(dir, 'snap')], {}, 120_000);
+    const result = await runGuard(
+      [
+        'remediate',
+        '--yes',
+        `--endpoints=${[alias, first, ...rest].join(',')}`,
+        '--state-dir',
+        stateDir,
+        '--snapshot-dir',
+        join(dir, 'snap'),
+      ],
+      {},
+      120_000,
+    );
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, new RegExp(`preflight succeeded .*; ${first} is the same member as ${alias} \\(m1\\): it is used once`));
+    assert.match(
+      result.stdout,
+      new RegExp(
+        `preflight succeeded .*; ${first} is the same member as ${alias} \\(m1\\): it is used once`,
+      ),
+    );
     const runs = runsFile(stateDir);
     const last = runs[runs.length - 1];
     const defragmented = (last ? stepNamed(last, 'defrag')?.details.members : undefined) ?? [];
-    assert.deepEqual(defragmented.map((m) => m.name).sort(), ['m1', 'm2', 'm3'], 'three members, each defragmented once');
+    assert.deepEqual(
+      defragmented.map((m) => m.name).sort(),
+      ['m1', 'm2', 'm3'],
+      'three members, each defragmented once',
+    );
     await assertRemediated();
   });
 
@@ -124,15 +189,32 @@ describe('faults around a plain 3-member cluster at NOSPACE', () => {
     await refill();
     // Every member behind a proxy; the first connection to carry 2 MiB (a snapshot) is cut.
     const cut = { remaining: 1 };
-    const proxies = await Promise.all(cluster.endpoints.map((endpoint) => GateProxy.start(endpoint, 2 * MiB, cut)));
+    const proxies = await Promise.all(
+      cluster.endpoints.map((endpoint) => GateProxy.start(endpoint, 2 * MiB, cut)),
+    );
     try {
       const stateDir = join(dir, 'state-cut');
       const endpoints = `--endpoints=${proxies.map((p) => p.url).join(',')}`;
-      const result = await runGuard(['remediate', '--yes', endpoints, '--state-dir', stateDir, '--snapshot-dir', join(dir, 'snap')], {}, 120_000);
+      const result = await runGuard(
+        [
+          'remediate',
+          '--yes',
+          endpoints,
+          '--state-dir',
+          stateDir,
+          '--snapshot-dir',
+          join(dir, 'snap'),
+        ],
+        {},
+        120_000,
+      );
       assert.equal(result.code, 0, result.stderr);
       assert.equal(cut.remaining, 0, 'a stream was cut');
       // grpc-js reports the cut as an error, or (seen on Node.js 24) ends the stream early, which the checksum catches.
-      assert.match(result.stdout, /snapshot succeeded .*wrote and verified .* from (m\d) after the snapshot (stream from (?!\1)m\d failed after [\d.]+ [KM]iB|from (?!\1)m\d is not whole)/);
+      assert.match(
+        result.stdout,
+        /snapshot succeeded .*wrote and verified .* from (m\d) after the snapshot (stream from (?!\1)m\d failed after [\d.]+ [KM]iB|from (?!\1)m\d is not whole)/,
+      );
       await assertRemediated();
     } finally {
       await Promise.all(proxies.map((p) => p.stop()));
@@ -146,25 +228,52 @@ describe('faults around a plain 3-member cluster at NOSPACE', () => {
     // The hook runs after verify and before the run's end is recorded: the disk fills up there.
     // (A tmpfs cannot be remounted read-only while the history is open for writing.) The
     // history's own last page is padded with empty lines too, or a short record would still fit.
-    const fillUp = 'head -c 64M /dev/zero > "$0/filler"; head -c 64M /dev/zero | tr "\\0" "\\n" >> "$0/runs.jsonl"; exit 0';
-    const config = writeYaml(join(dir, 'full-hook.yaml'), { hooks: { command: { argv: ['sh', '-c', fillUp, stateDisk.path] } } });
+    const fillUp =
+      'head -c 64M /dev/zero > "$0/filler"; head -c 64M /dev/zero | tr "\\0" "\\n" >> "$0/runs.jsonl"; exit 0';
+    const config = writeYaml(join(dir, 'full-hook.yaml'), {
+      hooks: { command: { argv: ['sh', '-c', fillUp, stateDisk.path] } },
+    });
     // The second run is forced on a cluster that takes writes: etcd 3.4.23's etcd-20271 is accepted.
-    const serveArgs = ['serve', '--config', config, ...cluster.connectionArgs(), '--webhook-token-file', tokenFile, '--state-dir', stateDisk.path, '--snapshot-dir', join(dir, 'snap'), '--accept-hazard', 'etcd-20271'];
+    const serveArgs = [
+      'serve',
+      '--config',
+      config,
+      ...cluster.connectionArgs(),
+      '--webhook-token-file',
+      tokenFile,
+      '--state-dir',
+      stateDisk.path,
+      '--snapshot-dir',
+      join(dir, 'snap'),
+      '--accept-hazard',
+      'etcd-20271',
+    ];
     let guard = await startGuard(serveArgs);
     try {
-      const started = await post(`${guard.url}/api/runs`, '{}', { authorization: `Bearer ${TOKEN}` });
+      const started = await post(`${guard.url}/api/runs`, '{}', {
+        authorization: `Bearer ${TOKEN}`,
+      });
       assert.equal(started.status, 202, started.text);
       const id = (started.json.run as Run).id;
       const ended = await waitForRun(guard.url, id);
       assert.equal(ended.outcome, 'succeeded', ended.reason);
       // The record's failure is known once the disk has answered, a moment after the outcome.
       const run = await waitForRun(guard.url, id, (r) => r.recordError !== undefined, 20_000);
-      assert.match(run.recordError ?? '', /runs\.jsonl could not be written \(ENOSPC: no space left on device/);
-      assert.match(run.reason ?? '', /; but the run history .* could not be written \(ENOSPC.*\): free space in --state-dir/);
+      assert.match(
+        run.recordError ?? '',
+        /runs\.jsonl could not be written \(ENOSPC: no space left on device/,
+      );
+      assert.match(
+        run.reason ?? '',
+        /; but the run history .* could not be written \(ENOSPC.*\): free space in --state-dir/,
+      );
       await assertRemediated();
       const metrics = (await get(`${guard.url}/metrics`)).body;
       assert.match(metrics, /^etcd_space_history_write_errors_total [1-9]\d*$/m);
-      assert.match(metrics, /^etcd_space_remediations_total\{cluster="default",trigger="api",outcome="succeeded"\} 1$/m);
+      assert.match(
+        metrics,
+        /^etcd_space_remediations_total\{cluster="default",trigger="api",outcome="succeeded"\} 1$/m,
+      );
 
       guard.process.kill('SIGTERM');
       assert.equal(await waitForExit(guard.process, 30_000), 0, guard.output().slice(-2000));
@@ -173,20 +282,34 @@ describe('faults around a plain 3-member cluster at NOSPACE', () => {
       const readBack = await getRun(guard.url, id);
       assert.equal(readBack.outcome, 'unknown');
       // The hook fills the disk while the record of its own start is being written: it may or may not get in.
-      assert.match(readBack.reason ?? '', /^outcome unknown: no end of this run was recorded; the last record is from step (hooks \(running\)|verify \(succeeded\));/);
+      assert.match(
+        readBack.reason ?? '',
+        /^outcome unknown: no end of this run was recorded; the last record is from step (hooks \(running\)|verify \(succeeded\));/,
+      );
 
       // Once the disk takes writes again, a record that failed is written after all.
-      const forced = await post(`${guard.url}/api/runs`, '{"force":true}', { authorization: `Bearer ${TOKEN}` });
+      const forced = await post(`${guard.url}/api/runs`, '{"force":true}', {
+        authorization: `Bearer ${TOKEN}`,
+      });
       assert.equal(forced.status, 202, forced.text);
       const secondId = (forced.json.run as Run).id;
       assert.equal((await waitForRun(guard.url, secondId)).outcome, 'succeeded');
-      const second = await waitForRun(guard.url, secondId, (r) => r.recordError !== undefined, 20_000);
+      const second = await waitForRun(
+        guard.url,
+        secondId,
+        (r) => r.recordError !== undefined,
+        20_000,
+      );
       assert.match(second.recordError ?? '', /ENOSPC/);
       rmSync(join(stateDisk.path, 'filler'));
       guard.process.kill('SIGTERM');
       assert.equal(await waitForExit(guard.process, 30_000), 0, guard.output().slice(-2000));
       const lines = runsFile(stateDisk.path).filter((r) => r.id === second.id);
-      assert.equal(lines[lines.length - 1]?.outcome, 'succeeded', 'the end was written on the way out');
+      assert.equal(
+        lines[lines.length - 1]?.outcome,
+        'succeeded',
+        'the end was written on the way out',
+      );
     } finally {
       await guard.stop();
       await stateDisk.unmount();

@@ -29,19 +29,59 @@ interface FuzzRequest {
 }
 
 const segment = fc.oneof(
-  fc.constantFrom('api', 'runs', 'metrics', 'webhook', 'alertmanager', 'healthz', 'readyz', '', '.', '..', 'r00000001', 'rmx0000000000'),
-  fc.string({ unit: fc.constantFrom(...'abcxyz0189-._~!$&\'()*+,;=:@'), maxLength: 12 }),
-  fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 6 }).map((bytes) => bytes.map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`).join('')),
-  fc.constantFrom('%', '%Z', '%ZZ', '%E0%A4%A', '%C0%AF', '%FF%FE', '%00', '%2', '%%', '%E2%82', '%F0%9F%98'),
+  fc.constantFrom(
+    'api',
+    'runs',
+    'metrics',
+    'webhook',
+    'alertmanager',
+    'healthz',
+    'readyz',
+    '',
+    '.',
+    '..',
+    'r00000001',
+    'rmx0000000000',
+  ),
+  fc.string({ unit: fc.constantFrom(..."abcxyz0189-._~!$&'()*+,;=:@"), maxLength: 12 }),
+  fc
+    .array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 6 })
+    .map((bytes) => bytes.map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`).join('')),
+  fc.constantFrom(
+    '%',
+    '%Z',
+    '%ZZ',
+    '%E0%A4%A',
+    '%C0%AF',
+    '%FF%FE',
+    '%00',
+    '%2',
+    '%%',
+    '%E2%82',
+    '%F0%9F%98',
+  ),
 );
 
-const ROUTES = ['/', '/metrics', '/healthz', '/readyz', '/api/runs', '/api/runs/', '/webhook/alertmanager'];
+const ROUTES = [
+  '/',
+  '/metrics',
+  '/healthz',
+  '/readyz',
+  '/api/runs',
+  '/api/runs/',
+  '/webhook/alertmanager',
+];
 
 const path = fc
   .tuple(
     fc.constantFrom(...ROUTES),
     fc.array(segment, { maxLength: 3 }),
-    fc.option(fc.array(fc.tuple(fc.constantFrom('limit', 'cluster', 'outcome', 'x', 'limit[]', ''), segment), { maxLength: 4 })),
+    fc.option(
+      fc.array(
+        fc.tuple(fc.constantFrom('limit', 'cluster', 'outcome', 'x', 'limit[]', ''), segment),
+        { maxLength: 4 },
+      ),
+    ),
   )
   .map(([route, extra, query]) => {
     const base = extra.length > 0 ? `${route.replace(/\/$/, '')}/${extra.join('/')}` : route;
@@ -50,8 +90,19 @@ const path = fc
 
 const jsonBody = fc.oneof(
   fc.jsonValue().map((v) => JSON.stringify(v)),
-  fc.record({ cluster: fc.option(fc.string({ maxLength: 8 })), dryRun: fc.oneof(fc.boolean(), fc.string()), force: fc.boolean() }).map((v) => JSON.stringify(v)),
-  fc.constantFrom('{}', '{"dryRun":true}', JSON.stringify(alertPayload()), JSON.stringify(alertPayload([{ status: 'resolved' }]))),
+  fc
+    .record({
+      cluster: fc.option(fc.string({ maxLength: 8 })),
+      dryRun: fc.oneof(fc.boolean(), fc.string()),
+      force: fc.boolean(),
+    })
+    .map((v) => JSON.stringify(v)),
+  fc.constantFrom(
+    '{}',
+    '{"dryRun":true}',
+    JSON.stringify(alertPayload()),
+    JSON.stringify(alertPayload([{ status: 'resolved' }])),
+  ),
   fc.string({ maxLength: 40 }),
 );
 
@@ -63,18 +114,60 @@ const body = fc.oneof(
 
 const headers = fc.record(
   {
-    'content-type': fc.constantFrom('application/json', 'application/json; charset=utf-8', 'application/json; charset=utf-16', 'application/merge-patch+json', 'text/plain', 'multipart/form-data', ''),
-    authorization: fc.constantFrom(`Bearer ${TOKEN}`, 'Bearer wrong', `bearer ${TOKEN}`, 'Basic Zm9vOmJhcg==', 'Basic !!!', 'Bearer', 'x'),
+    'content-type': fc.constantFrom(
+      'application/json',
+      'application/json; charset=utf-8',
+      'application/json; charset=utf-16',
+      'application/merge-patch+json',
+      'text/plain',
+      'multipart/form-data',
+      '',
+    ),
+    authorization: fc.constantFrom(
+      `Bearer ${TOKEN}`,
+      'Bearer wrong',
+      `bearer ${TOKEN}`,
+      'Basic Zm9vOmJhcg==',
+      'Basic !!!',
+      'Bearer',
+      'x',
+    ),
     'content-encoding': fc.constantFrom('gzip', 'deflate', 'br', 'identity', 'x-unknown'),
-    'x-prometheus-scrape-timeout-seconds': fc.constantFrom('10', '0', '-1', 'NaN', '1e9', '0.001', 'abc'),
+    'x-prometheus-scrape-timeout-seconds': fc.constantFrom(
+      '10',
+      '0',
+      '-1',
+      'NaN',
+      '1e9',
+      '0.001',
+      'abc',
+    ),
     accept: fc.constantFrom('application/json', 'text/html', '*/*'),
   },
   { requiredKeys: [] },
 );
 
 const generated: fc.Arbitrary<FuzzRequest> = fc
-  .record({ method: fc.constantFrom('GET', 'GET', 'POST', 'POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS', 'PATCH'), path, headers, body: fc.option(body, { nil: undefined }) })
-  .map((r) => ({ ...r, headers: Object.fromEntries(Object.entries(r.headers).filter(([, v]) => v !== '')) }));
+  .record({
+    method: fc.constantFrom(
+      'GET',
+      'GET',
+      'POST',
+      'POST',
+      'PUT',
+      'DELETE',
+      'HEAD',
+      'OPTIONS',
+      'PATCH',
+    ),
+    path,
+    headers,
+    body: fc.option(body, { nil: undefined }),
+  })
+  .map((r) => ({
+    ...r,
+    headers: Object.fromEntries(Object.entries(r.headers).filter(([, v]) => v !== '')),
+  }));
 
 /** Well-formed requests mixed in, so that every route also does its real work (runs started, pages rendered) during the fuzzing. */
 const json = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
@@ -85,10 +178,18 @@ const wellFormed: fc.Arbitrary<FuzzRequest> = fc.constantFrom<FuzzRequest>(
   { method: 'GET', path: '/api/runs/r00000000', headers: {} },
   { method: 'POST', path: '/api/runs', headers: json, body: Buffer.from('{}') },
   { method: 'POST', path: '/api/runs', headers: json, body: Buffer.from('{"dryRun":true}') },
-  { method: 'POST', path: '/webhook/alertmanager', headers: json, body: Buffer.from(JSON.stringify(alertPayload())) },
+  {
+    method: 'POST',
+    path: '/webhook/alertmanager',
+    headers: json,
+    body: Buffer.from(JSON.stringify(alertPayload())),
+  },
 );
 
-const fuzzRequest = fc.oneof({ arbitrary: generated, weight: 9 }, { arbitrary: wellFormed, weight: 1 });
+const fuzzRequest = fc.oneof(
+  { arbitrary: generated, weight: 9 },
+  { arbitrary: wellFormed, weight: 1 },
+);
 
 function rssBytes(pid: number): number {
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -96,10 +197,14 @@ function rssBytes(pid: number): number {
 }
 
 /** The sum of the objects' sizes in a V8 heap snapshot, which Node writes after a full garbage collection. */
-function liveBytes(snapshot: { snapshot: { meta: { node_fields: string[] } }; nodes: number[] }): number {
+function liveBytes(snapshot: {
+  snapshot: { meta: { node_fields: string[] } };
+  nodes: number[];
+}): number {
   const fields = snapshot.snapshot.meta.node_fields;
   let total = 0;
-  for (let i = fields.indexOf('self_size'); i < snapshot.nodes.length; i += fields.length) total += snapshot.nodes[i] ?? 0;
+  for (let i = fields.indexOf('self_size'); i < snapshot.nodes.length; i += fields.length)
+    total += snapshot.nodes[i] ?? 0;
   return total;
 }
 
@@ -115,7 +220,9 @@ async function liveHeapBytes(pid: number, dir: string): Promise<number> {
     const file = readdirSync(dir).find((f) => f.endsWith('.heapsnapshot'));
     if (!file) return undefined;
     try {
-      return liveBytes(JSON.parse(readFileSync(join(dir, file), 'utf8')) as Parameters<typeof liveBytes>[0]);
+      return liveBytes(
+        JSON.parse(readFileSync(join(dir, file), 'utf8')) as Parameters<typeof liveBytes>[0],
+      );
     } catch (err) {
       if (err instanceof SyntaxError) return undefined; // still being written
       throw err;
@@ -150,9 +257,21 @@ describe('the HTTP surface under generated requests', () => {
     // cluster), so the cluster is read, never changed.
     cluster = await EtcdTestCluster.start({ size: 1 });
     writeFileSync(join(dir, 'token'), TOKEN);
-    guard = await startGuard(['serve', ...cluster.connectionArgs(), '--webhook-token-file', join(dir, 'token'), '--state-dir', join(dir, 'state'), '--snapshot-dir', join(dir, 'snap')], {
-      NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${heapDir}`,
-    });
+    guard = await startGuard(
+      [
+        'serve',
+        ...cluster.connectionArgs(),
+        '--webhook-token-file',
+        join(dir, 'token'),
+        '--state-dir',
+        join(dir, 'state'),
+        '--snapshot-dir',
+        join(dir, 'snap'),
+      ],
+      {
+        NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${heapDir}`,
+      },
+    );
   });
 
   after(async () => {
@@ -163,7 +282,10 @@ describe('the HTTP surface under generated requests', () => {
 
   it(`${REQUESTS} generated requests over every route: no 5xx, no crash, live heap flat, /healthz answering`, async () => {
     const pid = guard.process.pid ?? 0;
-    await fc.assert(fc.asyncProperty(fuzzRequest, async (r) => (await send(r)) < 500), { numRuns: WARM_UP });
+    await fc.assert(
+      fc.asyncProperty(fuzzRequest, async (r) => (await send(r)) < 500),
+      { numRuns: WARM_UP },
+    );
     const heapBefore = await liveHeapBytes(pid, heapDir);
     const statuses = new Map<number, number>();
     await fc.assert(
@@ -182,10 +304,18 @@ describe('the HTTP surface under generated requests', () => {
     const heapAfter = await liveHeapBytes(pid, heapDir);
     const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
     console.log(`# live heap ${mib(heapBefore)} -> ${mib(heapAfter)}, RSS ${mib(rssBytes(pid))}`);
-    assert.ok(heapAfter < heapBefore + 4 * 2 ** 20, `the live heap grew from ${mib(heapBefore)} to ${mib(heapAfter)}`);
+    assert.ok(
+      heapAfter < heapBefore + 4 * 2 ** 20,
+      `the live heap grew from ${mib(heapBefore)} to ${mib(heapAfter)}`,
+    );
     assert.ok(rssBytes(pid) < 512 * 2 ** 20, `RSS reached ${mib(rssBytes(pid))}`);
-    assert.doesNotMatch(guard.output(), /"msg":"request failed"/, 'no request ended in the error handler');
+    assert.doesNotMatch(
+      guard.output(),
+      /"msg":"request failed"/,
+      'no request ended in the error handler',
+    );
     const seen = [...statuses.keys()].sort((a, b) => a - b);
-    for (const expected of [200, 202, 400, 401, 404, 415]) assert.ok(seen.includes(expected), `status ${expected} among ${seen.join(', ')}`);
+    for (const expected of [200, 202, 400, 401, 404, 415])
+      assert.ok(seen.includes(expected), `status ${expected} among ${seen.join(', ')}`);
   });
 });

@@ -11,14 +11,20 @@ import type { Run } from '../../src/remediation/types.js';
 import { EtcdTestCluster } from '../harness/etcd-cluster.js';
 import { fillToNoSpace, readAll } from '../harness/fill.js';
 import { get, startGuard, type RunningGuard } from '../harness/guard.js';
-import { AlertmanagerServer, DASHBOARD_FILE, PrometheusServer, type PromSeries } from '../harness/monitoring.js';
+import {
+  AlertmanagerServer,
+  DASHBOARD_FILE,
+  PrometheusServer,
+  type PromSeries,
+} from '../harness/monitoring.js';
 import { eventually } from '../harness/eventually.js';
 import { makeTempDir } from '../harness/processes.js';
 import { listRuns, waitForRun } from '../harness/remediation.js';
 
 const TOKEN = 'an-alertmanager-token-for-e2e';
 
-const hasValue = (series: PromSeries[]): boolean => series.some((s) => (s.values ?? []).some(([, v]) => Number.isFinite(Number(v))));
+const hasValue = (series: PromSeries[]): boolean =>
+  series.some((s) => (s.values ?? []).some(([, v]) => Number.isFinite(Number(v))));
 
 interface DashboardTarget {
   expr: string;
@@ -44,10 +50,27 @@ describe('the monitoring loop with real Prometheus and Alertmanager', () => {
     live = (await fillToNoSpace(cluster)).live;
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-    guard = await startGuard(['serve', ...cluster.connectionArgs(), '--webhook-token-file', tokenFile, '--state-dir', join(dir, 'state'), '--snapshot-dir', join(dir, 'snapshots')]);
+    guard = await startGuard([
+      'serve',
+      ...cluster.connectionArgs(),
+      '--webhook-token-file',
+      tokenFile,
+      '--state-dir',
+      join(dir, 'state'),
+      '--snapshot-dir',
+      join(dir, 'snapshots'),
+    ]);
     startedAt = Math.floor(Date.now() / 1000);
-    alertmanager = await AlertmanagerServer.start({ dir, webhookUrl: `${guard.url}/webhook/alertmanager`, tokenFile });
-    prometheus = await PrometheusServer.start({ dir, guardTarget: guard.url.replace('http://', ''), alertmanagerTarget: alertmanager.target });
+    alertmanager = await AlertmanagerServer.start({
+      dir,
+      webhookUrl: `${guard.url}/webhook/alertmanager`,
+      tokenFile,
+    });
+    prometheus = await PrometheusServer.start({
+      dir,
+      guardTarget: guard.url.replace('http://', ''),
+      alertmanagerTarget: alertmanager.target,
+    });
   });
 
   after(async () => {
@@ -59,7 +82,9 @@ describe('the monitoring loop with real Prometheus and Alertmanager', () => {
 
   it('Prometheus scrapes the guard (job "space-guard") and sees the NOSPACE alarm', async () => {
     const alarms = await eventually('the NOSPACE alarm in Prometheus', async () => {
-      const result = await prometheus.query('etcd_space_alarm_active{job="space-guard",alarm="NOSPACE"}');
+      const result = await prometheus.query(
+        'etcd_space_alarm_active{job="space-guard",alarm="NOSPACE"}',
+      );
       return result.length > 0 ? result : undefined;
     });
     assert.ok(alarms.every((s) => s.metric.cluster === 'default'));
@@ -68,7 +93,12 @@ describe('the monitoring loop with real Prometheus and Alertmanager', () => {
   it('the shipped EtcdSpaceNoSpace rule fires for the cluster', async () => {
     // From the TSDB rather than the live alert list: the whole loop may be over before a poll.
     const fired = await eventually('EtcdSpaceNoSpace firing', async () => {
-      const result = await prometheus.queryRange('ALERTS{alertname="EtcdSpaceNoSpace",alertstate="firing"}', startedAt, Math.ceil(Date.now() / 1000), 1);
+      const result = await prometheus.queryRange(
+        'ALERTS{alertname="EtcdSpaceNoSpace",alertstate="firing"}',
+        startedAt,
+        Math.ceil(Date.now() / 1000),
+        1,
+      );
       return hasValue(result) ? result : undefined;
     });
     assert.deepEqual(
@@ -78,7 +108,9 @@ describe('the monitoring loop with real Prometheus and Alertmanager', () => {
   });
 
   it('Alertmanager posts it to the guard with the bearer token, and the guard remediates', async () => {
-    const first = await eventually('a run started by the webhook', async () => (await listRuns(guard.url)).find((r) => r.trigger === 'webhook'));
+    const first = await eventually('a run started by the webhook', async () =>
+      (await listRuns(guard.url)).find((r) => r.trigger === 'webhook'),
+    );
     run = await waitForRun(guard.url, first.id);
     assert.equal(run.outcome, 'succeeded', JSON.stringify(run, null, 2));
     const metrics = (await get(`${guard.url}/metrics`)).body;
@@ -99,9 +131,17 @@ describe('the monitoring loop with real Prometheus and Alertmanager', () => {
   });
 
   it('the alert resolves in Prometheus and in Alertmanager', async () => {
-    await eventually('EtcdSpaceNoSpace to leave Prometheus', async () => ((await prometheus.alerts()).some((a) => a.labels.alertname === 'EtcdSpaceNoSpace') ? undefined : true));
+    await eventually('EtcdSpaceNoSpace to leave Prometheus', async () =>
+      (await prometheus.alerts()).some((a) => a.labels.alertname === 'EtcdSpaceNoSpace')
+        ? undefined
+        : true,
+    );
     await eventually('EtcdSpaceNoSpace to resolve in Alertmanager', async () =>
-      (await alertmanager.alerts()).some((a) => a.labels.alertname === 'EtcdSpaceNoSpace' && a.status.state === 'active') ? undefined : true,
+      (await alertmanager.alerts()).some(
+        (a) => a.labels.alertname === 'EtcdSpaceNoSpace' && a.status.state === 'active',
+      )
+        ? undefined
+        : true,
     );
   });
 
@@ -114,27 +154,47 @@ describe('the monitoring loop with real Prometheus and Alertmanager', () => {
   });
 
   it('every query of the shipped Grafana dashboard returns data', async () => {
-    const dashboard = JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')) as { panels: DashboardPanel[] };
-    const queries = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })));
+    const dashboard = JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')) as {
+      panels: DashboardPanel[];
+    };
+    const queries = dashboard.panels.flatMap((p) =>
+      (p.targets ?? []).map((t) => ({ panel: p.title, expr: t.expr })),
+    );
     assert.ok(queries.length >= 15, `${queries.length} queries`);
     const emptyPanels = async (): Promise<string[]> => {
       const end = Math.ceil(Date.now() / 1000);
       const window = `${end - startedAt + 60}s`;
       const substitute = (expr: string): string =>
-        expr.replaceAll('$cluster', 'default').replaceAll('$job', 'space-guard').replaceAll('$__range', window).replaceAll('$__rate_interval', '10s').replaceAll('$__interval', '2s');
+        expr
+          .replaceAll('$cluster', 'default')
+          .replaceAll('$job', 'space-guard')
+          .replaceAll('$__range', window)
+          .replaceAll('$__rate_interval', '10s')
+          .replaceAll('$__interval', '2s');
       const empty: string[] = [];
       for (const { panel, expr } of queries) {
-        if (!hasValue(await prometheus.queryRange(substitute(expr), startedAt, end, 1))) empty.push(`${panel}: ${expr}`);
+        if (!hasValue(await prometheus.queryRange(substitute(expr), startedAt, end, 1)))
+          empty.push(`${panel}: ${expr}`);
       }
       return empty;
     };
     // Until Prometheus has scraped what the run left behind (rates need two samples after it).
     let empty = await emptyPanels();
-    for (const deadline = Date.now() + 60_000; empty.length > 0 && Date.now() < deadline; empty = await emptyPanels()) {
+    for (
+      const deadline = Date.now() + 60_000;
+      empty.length > 0 && Date.now() < deadline;
+      empty = await emptyPanels()
+    ) {
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     assert.deepEqual(empty, [], 'panels without data');
-    const clusters = await get(`${prometheus.url}/api/v1/label/cluster/values?match[]=etcd_space_db_size_bytes{job="space-guard"}`);
-    assert.deepEqual((JSON.parse(clusters.body) as { data: string[] }).data, ['default'], 'the $cluster variable');
+    const clusters = await get(
+      `${prometheus.url}/api/v1/label/cluster/values?match[]=etcd_space_db_size_bytes{job="space-guard"}`,
+    );
+    assert.deepEqual(
+      (JSON.parse(clusters.body) as { data: string[] }).data,
+      ['default'],
+      'the $cluster variable',
+    );
   });
 });

@@ -39,12 +39,27 @@ describe('remediate at a terminal', () => {
     await cluster?.stop();
   });
 
-  async function remediate(answer: string): Promise<{ code: number; out: string; err: string; asked: string[] }> {
-    const loaded = await loadConfig({ endpoints: cluster.endpoints.join(','), stateDir: join(dir, 'state'), snapshotDir: join(dir, 'snap') }, {});
+  async function remediate(
+    answer: string,
+  ): Promise<{ code: number; out: string; err: string; asked: string[] }> {
+    const loaded = await loadConfig(
+      {
+        endpoints: cluster.endpoints.join(','),
+        stateDir: join(dir, 'state'),
+        snapshotDir: join(dir, 'snap'),
+      },
+      {},
+    );
     let out = '';
     let err = '';
     const term = terminal(answer);
-    const code = await remediateCommand(loaded, { dryRun: false, yes: false, force: false }, { out: (t) => (out += t), err: (t) => (err += t) }, silent, term);
+    const code = await remediateCommand(
+      loaded,
+      { dryRun: false, yes: false, force: false },
+      { out: (t) => (out += t), err: (t) => (err += t) },
+      silent,
+      term,
+    );
     return { code, out, err, asked: term.asked };
   }
 
@@ -54,8 +69,14 @@ describe('remediate at a terminal', () => {
     assert.equal(result.code, 1);
     assert.deepEqual(result.asked, ['Run it on cluster default now? [y/N] ']);
     assert.match(result.out, /The plan for cluster default \(a dry run, nothing is changed\):/);
-    assert.ok(result.out.includes('\r\u001b[2K– defrag skipped ('), 'live progress lines on a terminal redraw the line');
-    assert.match(result.out, /– defrag skipped \([\d.]+ s\): dry run: would defragment m\d, then m\d, then m\d/);
+    assert.ok(
+      result.out.includes('\r\u001b[2K– defrag skipped ('),
+      'live progress lines on a terminal redraw the line',
+    );
+    assert.match(
+      result.out,
+      /– defrag skipped \([\d.]+ s\): dry run: would defragment m\d, then m\d, then m\d/,
+    );
     assert.match(result.err, /not confirmed; nothing was changed\./);
     assert.deepEqual(await gauges.read('etcd_mvcc_db_total_size_in_bytes'), before);
     assert.deepEqual(await gauges.read('etcd_debugging_mvcc_compact_revision'), [-1, -1, -1]);

@@ -27,22 +27,37 @@ describe('safety gates on a 3-member mTLS cluster at NOSPACE', () => {
   let n = 0;
 
   const remediate = (args: string[], flags = cluster.connectionArgs()) =>
-    runGuard(['remediate', ...flags, '--state-dir', stateDir, '--snapshot-dir', snapshotDir, ...args], {}, 120_000);
+    runGuard(
+      ['remediate', ...flags, '--state-dir', stateDir, '--snapshot-dir', snapshotDir, ...args],
+      {},
+      120_000,
+    );
 
   const configFile = (value: unknown) => writeYaml(join(dir, `config-${++n}.yaml`), value);
 
   async function state(): Promise<Untouched> {
-    return { compactRevision: await gauges.read('etcd_debugging_mvcc_compact_revision'), dbSize: await gauges.read('etcd_mvcc_db_total_size_in_bytes') };
+    return {
+      compactRevision: await gauges.read('etcd_debugging_mvcc_compact_revision'),
+      dbSize: await gauges.read('etcd_mvcc_db_total_size_in_bytes'),
+    };
   }
 
   /** Nothing compacted, nothing defragmented, the alarm still there (on the members that answer). */
   async function assertUntouched(skip: number[] = []): Promise<void> {
     const now = await state();
     const keep = (values: number[]) => values.filter((_, i) => !skip.includes(i));
-    assert.deepEqual(keep(now.compactRevision), keep(baseline.compactRevision), 'nothing was compacted');
+    assert.deepEqual(
+      keep(now.compactRevision),
+      keep(baseline.compactRevision),
+      'nothing was compacted',
+    );
     assert.deepEqual(keep(now.dbSize), keep(baseline.dbSize), 'nothing was defragmented');
     const alarms = await cluster.alarms(cluster.endpoints.filter((_, i) => !skip.includes(i)));
-    assert.equal(alarms.filter((a) => a.startsWith('NOSPACE')).length, 3, 'the NOSPACE alarms are kept');
+    assert.equal(
+      alarms.filter((a) => a.startsWith('NOSPACE')).length,
+      3,
+      'the NOSPACE alarms are kept',
+    );
   }
 
   function oneSentence(stderr: string, pattern: RegExp): void {
@@ -74,7 +89,10 @@ describe('safety gates on a 3-member mTLS cluster at NOSPACE', () => {
   it('unattended without --yes: exit 2, asks for --yes', async () => {
     const result = await remediate([]);
     assert.equal(result.code, 2);
-    oneSentence(result.stderr, /not a terminal; pass --yes to run it unattended, or --dry-run to see the plan\.$/);
+    oneSentence(
+      result.stderr,
+      /not a terminal; pass --yes to run it unattended, or --dry-run to see the plan\.$/,
+    );
     await assertUntouched();
   });
 
@@ -83,48 +101,97 @@ describe('safety gates on a 3-member mTLS cluster at NOSPACE', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /snapshot skipped .*dry run: would stream [\d.]+ MiB from m\d to /);
     assert.match(result.stdout, /compact skipped .*dry run: would compact to revision \d+/);
-    assert.match(result.stdout, /defrag skipped .*dry run: would defragment m\d, then m\d, then m\d, one at a time/);
+    assert.match(
+      result.stdout,
+      /defrag skipped .*dry run: would defragment m\d, then m\d, then m\d, one at a time/,
+    );
     assert.match(result.stdout, /nothing was changed/);
     await assertUntouched();
   });
 
   it('not enough disk for the snapshot: refused, nothing changed', async () => {
-    const config = configFile({ clusters: [{ name: 'default', endpoints: cluster.endpoints, tls: tlsOf(cluster) }], snapshot: { marginBytes: '1000TiB' } });
-    const result = await runGuard(['remediate', '--yes', '--config', config, '--state-dir', stateDir, '--snapshot-dir', snapshotDir]);
+    const config = configFile({
+      clusters: [{ name: 'default', endpoints: cluster.endpoints, tls: tlsOf(cluster) }],
+      snapshot: { marginBytes: '1000TiB' },
+    });
+    const result = await runGuard([
+      'remediate',
+      '--yes',
+      '--config',
+      config,
+      '--state-dir',
+      stateDir,
+      '--snapshot-dir',
+      snapshotDir,
+    ]);
     assert.equal(result.code, 1);
-    oneSentence(result.stderr, /refused at preflight .*has [\d.]+ \w+ free but the snapshot needs [\d.]+ TiB/);
+    oneSentence(
+      result.stderr,
+      /refused at preflight .*has [\d.]+ \w+ free but the snapshot needs [\d.]+ TiB/,
+    );
     await assertUntouched();
   });
 
   it('an unwritable snapshot dir: failed at snapshot, nothing compacted, alarm kept', async () => {
     const notADir = join(dir, 'a-file');
     writeFileSync(notADir, 'this is a file, so no directory can be made below it');
-    const result = await runGuard(['remediate', '--yes', ...cluster.connectionArgs(), '--state-dir', stateDir, '--snapshot-dir', join(notADir, 'snapshots')]);
+    const result = await runGuard([
+      'remediate',
+      '--yes',
+      ...cluster.connectionArgs(),
+      '--state-dir',
+      stateDir,
+      '--snapshot-dir',
+      join(notADir, 'snapshots'),
+    ]);
     assert.equal(result.code, 1);
-    oneSentence(result.stderr, /failed at snapshot .*could not be written to .*a-file\/snapshots .*; nothing was changed/);
+    oneSentence(
+      result.stderr,
+      /failed at snapshot .*could not be written to .*a-file\/snapshots .*; nothing was changed/,
+    );
     await assertUntouched();
   });
 
   it('a CORRUPT alarm: refused, nothing changed, CORRUPT left alone', async () => {
     const client = cluster.client();
     const status = await client.maintenance.status();
-    await client.maintenance.alarm({ action: 'Activate', memberID: status.header.member_id, alarm: 'Corrupt' });
+    await client.maintenance.alarm({
+      action: 'Activate',
+      memberID: status.header.member_id,
+      alarm: 'Corrupt',
+    });
     try {
       const result = await remediate(['--yes']);
       assert.equal(result.code, 1);
-      oneSentence(result.stderr, /refused at preflight .*alarm CORRUPT on m\d is active: only NOSPACE is remediated/);
-      assert.ok((await cluster.alarms()).some((a) => a.startsWith('CORRUPT')), 'CORRUPT is left alone');
+      oneSentence(
+        result.stderr,
+        /refused at preflight .*alarm CORRUPT on m\d is active: only NOSPACE is remediated/,
+      );
+      assert.ok(
+        (await cluster.alarms()).some((a) => a.startsWith('CORRUPT')),
+        'CORRUPT is left alone',
+      );
     } finally {
-      await client.maintenance.alarm({ action: 'Deactivate', memberID: status.header.member_id, alarm: 'Corrupt' });
+      await client.maintenance.alarm({
+        action: 'Deactivate',
+        memberID: status.header.member_id,
+        alarm: 'Corrupt',
+      });
       client.close();
     }
     await assertUntouched();
   });
 
   it('a member missing from the endpoints: refused, naming it', async () => {
-    const result = await remediate(['--yes'], cluster.connectionArgs(cluster.endpoints.slice(0, 2)));
+    const result = await remediate(
+      ['--yes'],
+      cluster.connectionArgs(cluster.endpoints.slice(0, 2)),
+    );
     assert.equal(result.code, 1);
-    oneSentence(result.stderr, /member m3 \(https:\/\/127\.0\.0\.1:\d+\) is in the cluster but not in the configured endpoints/);
+    oneSentence(
+      result.stderr,
+      /member m3 \(https:\/\/127\.0\.0\.1:\d+\) is in the cluster but not in the configured endpoints/,
+    );
     await assertUntouched();
   });
 
@@ -136,12 +203,28 @@ describe('safety gates on a 3-member mTLS cluster at NOSPACE', () => {
       const endpoints = [...cluster.endpoints, stranger];
       const result = await remediate(['--yes'], cluster.connectionArgs(endpoints));
       assert.equal(result.code, 1);
-      const named = new RegExp(`refused at preflight .*${stranger} \\(cluster [0-9a-f]+\\) answers for another etcd cluster than the other 3 endpoints \\(cluster [0-9a-f]+\\); nothing was changed: remove it from --endpoints`);
+      const named = new RegExp(
+        `refused at preflight .*${stranger} \\(cluster [0-9a-f]+\\) answers for another etcd cluster than the other 3 endpoints \\(cluster [0-9a-f]+\\); nothing was changed: remove it from --endpoints`,
+      );
       oneSentence(result.stderr, named);
-      const snapshot = await runGuard(['snapshot', ...cluster.connectionArgs(endpoints), '--snapshot-dir', snapshotDir]);
+      const snapshot = await runGuard([
+        'snapshot',
+        ...cluster.connectionArgs(endpoints),
+        '--snapshot-dir',
+        snapshotDir,
+      ]);
       assert.equal(snapshot.code, 1);
-      oneSentence(snapshot.stderr, new RegExp(`${stranger} \\(cluster [0-9a-f]+\\) answers for another etcd cluster.*; no snapshot was taken; remove it`));
-      assert.deepEqual(existsSync(snapshotDir) ? readdirSync(snapshotDir) : [], [], 'no snapshot of either cluster');
+      oneSentence(
+        snapshot.stderr,
+        new RegExp(
+          `${stranger} \\(cluster [0-9a-f]+\\) answers for another etcd cluster.*; no snapshot was taken; remove it`,
+        ),
+      );
+      assert.deepEqual(
+        existsSync(snapshotDir) ? readdirSync(snapshotDir) : [],
+        [],
+        'no snapshot of either cluster',
+      );
     } finally {
       await foreign.stop();
     }
@@ -150,9 +233,15 @@ describe('safety gates on a 3-member mTLS cluster at NOSPACE', () => {
 
   it('the same endpoint twice: exit 2 naming it, nothing attempted', async () => {
     const twice = cluster.endpoints[1] ?? '';
-    const result = await remediate(['--yes'], cluster.connectionArgs([...cluster.endpoints, twice]));
+    const result = await remediate(
+      ['--yes'],
+      cluster.connectionArgs([...cluster.endpoints, twice]),
+    );
     assert.equal(result.code, 2);
-    oneSentence(result.stderr, new RegExp(`^etcd-space-guard: --endpoints lists ${twice} twice; list each member once\\.$`));
+    oneSentence(
+      result.stderr,
+      new RegExp(`^etcd-space-guard: --endpoints lists ${twice} twice; list each member once\\.$`),
+    );
     await assertUntouched();
   });
 
@@ -161,7 +250,12 @@ describe('safety gates on a 3-member mTLS cluster at NOSPACE', () => {
     try {
       const result = await remediate(['--yes']);
       assert.equal(result.code, 1);
-      oneSentence(result.stderr, new RegExp(`refused at preflight .*member .*${cluster.endpoints[1] ?? ''}.*every member must answer before anything is changed`));
+      oneSentence(
+        result.stderr,
+        new RegExp(
+          `refused at preflight .*member .*${cluster.endpoints[1] ?? ''}.*every member must answer before anything is changed`,
+        ),
+      );
       await assertUntouched([1]);
     } finally {
       await cluster.restartMember(1);
@@ -178,7 +272,10 @@ describe('safety gates on a 3-member mTLS cluster at NOSPACE', () => {
         assert.ok(Date.now() < deadline, 'the survivor kept a leader for 15 s');
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
-      const result = await remediate(['--yes'], cluster.connectionArgs(cluster.endpoints.slice(0, 1)));
+      const result = await remediate(
+        ['--yes'],
+        cluster.connectionArgs(cluster.endpoints.slice(0, 1)),
+      );
       assert.equal(result.code, 1);
       oneSentence(result.stderr, /refused at preflight .*do not agree on a leader/);
     } finally {
@@ -205,21 +302,59 @@ describe('safety gates on a 3-member mTLS cluster at NOSPACE', () => {
     const config = configFile({
       clusters: [{ name: 'default', endpoints: cluster.endpoints, tls: tlsOf(cluster) }],
       hooks: {
-        http: { url: `http://127.0.0.1:${hookPort}/etcd-space-guard`, headers: { Authorization: 'Bearer hook-secret' } },
-        command: { argv: ['sh', '-c', `cat > ${commandOut}; echo "kubelet restart would run here for $ESG_CLUSTER"`] },
+        http: {
+          url: `http://127.0.0.1:${hookPort}/etcd-space-guard`,
+          headers: { Authorization: 'Bearer hook-secret' },
+        },
+        command: {
+          argv: [
+            'sh',
+            '-c',
+            `cat > ${commandOut}; echo "kubelet restart would run here for $ESG_CLUSTER"`,
+          ],
+        },
       },
       verify: { writeProbe: { enabled: true } },
     });
     try {
-      const result = await runGuard(['remediate', '--yes', '--config', config, '--state-dir', stateDir, '--snapshot-dir', snapshotDir], {}, 120_000);
+      const result = await runGuard(
+        [
+          'remediate',
+          '--yes',
+          '--config',
+          config,
+          '--state-dir',
+          stateDir,
+          '--snapshot-dir',
+          snapshotDir,
+        ],
+        {},
+        120_000,
+      );
       assert.equal(result.code, 0, result.stderr);
-      assert.match(result.stdout, /✔ verify succeeded .*no NOSPACE alarm; .* reclaimed; .*a write to \/etcd-space-guard\/write-probe was accepted/);
-      assert.match(result.stdout, /✔ hooks succeeded .*kubelet restart would run here for default/);
+      assert.match(
+        result.stdout,
+        /✔ verify succeeded .*no NOSPACE alarm; .* reclaimed; .*a write to \/etcd-space-guard\/write-probe was accepted/,
+      );
+      assert.match(
+        result.stdout,
+        /✔ hooks succeeded .*kubelet restart would run here for default/,
+      );
       assert.equal(received.length, 1);
       assert.equal(received[0]?.auth, 'Bearer hook-secret');
-      const report = JSON.parse(received[0]?.body ?? '{}') as { cluster: string; steps: { name: string }[] };
+      const report = JSON.parse(received[0]?.body ?? '{}') as {
+        cluster: string;
+        steps: { name: string }[];
+      };
       assert.equal(report.cluster, 'default');
-      assert.deepEqual(report.steps.map((s) => s.name).slice(0, 6), ['preflight', 'snapshot', 'compact', 'defrag', 'disarm', 'verify']);
+      assert.deepEqual(report.steps.map((s) => s.name).slice(0, 6), [
+        'preflight',
+        'snapshot',
+        'compact',
+        'defrag',
+        'disarm',
+        'verify',
+      ]);
       const fromStdin = JSON.parse(readFileSync(commandOut, 'utf8')) as { id: string };
       assert.match(fromStdin.id, /^r[0-9a-z]+$/);
       assert.deepEqual(await cluster.alarms(), []);
@@ -242,11 +377,24 @@ describe('gates that need clusters of their own', () => {
     const single = await EtcdTestCluster.start({ size: 1 });
     try {
       await fillToNoSpace(single);
-      const args = ['remediate', '--yes', `--endpoints=${single.endpoints[0] ?? ''}`, '--state-dir', join(dir, 'state1'), '--snapshot-dir', join(dir, 'snap1')];
+      const args = [
+        'remediate',
+        '--yes',
+        `--endpoints=${single.endpoints[0] ?? ''}`,
+        '--state-dir',
+        join(dir, 'state1'),
+        '--snapshot-dir',
+        join(dir, 'snap1'),
+      ];
       const refused = await runGuard(args);
       assert.equal(refused.code, 1);
-      assert.match(refused.stderr, /refused at preflight .*single-member cluster: its defragment would block every read and write while it runs; set remediation\.allowSingleMember: true/);
-      const config = writeYaml(join(dir, 'single.yaml'), { remediation: { allowSingleMember: true } });
+      assert.match(
+        refused.stderr,
+        /refused at preflight .*single-member cluster: its defragment would block every read and write while it runs; set remediation\.allowSingleMember: true/,
+      );
+      const config = writeYaml(join(dir, 'single.yaml'), {
+        remediation: { allowSingleMember: true },
+      });
       const allowed = await runGuard([...args, '--config', config]);
       assert.equal(allowed.code, 0, allowed.stderr);
       assert.deepEqual(await single.alarms(), []);
@@ -262,11 +410,31 @@ describe('gates that need clusters of their own', () => {
       // above half the quota after the defragment (etcd files keep ~80% here).
       await fillToNoSpace(full, { churnKeys: Infinity });
       const config = writeYaml(join(dir, 'strict.yaml'), { disarm: { maxQuotaUsage: 0.5 } });
-      const result = await runGuard(['remediate', '--yes', '--config', config, `--endpoints=${full.endpoints.join(',')}`, '--state-dir', join(dir, 'state2'), '--snapshot-dir', join(dir, 'snap2')], {}, 120_000);
+      const result = await runGuard(
+        [
+          'remediate',
+          '--yes',
+          '--config',
+          config,
+          `--endpoints=${full.endpoints.join(',')}`,
+          '--state-dir',
+          join(dir, 'state2'),
+          '--snapshot-dir',
+          join(dir, 'snap2'),
+        ],
+        {},
+        120_000,
+      );
       assert.equal(result.code, 1);
-      assert.match(result.stderr, /failed at disarm .*the NOSPACE alarm was kept: .*% of quota\) after the defragment, above disarm\.maxQuotaUsage 50%, and the next write would raise it again; the live data does not fit the quota, so raise --quota-backend-bytes or delete data/);
+      assert.match(
+        result.stderr,
+        /failed at disarm .*the NOSPACE alarm was kept: .*% of quota\) after the defragment, above disarm\.maxQuotaUsage 50%, and the next write would raise it again; the live data does not fit the quota, so raise --quota-backend-bytes or delete data/,
+      );
       assert.doesNotMatch(result.stdout, /verify: started/, 'the run stopped at disarm');
-      assert.ok((await full.alarms()).some((a) => a.startsWith('NOSPACE')), 'the alarm is kept');
+      assert.ok(
+        (await full.alarms()).some((a) => a.startsWith('NOSPACE')),
+        'the alarm is kept',
+      );
     } finally {
       await full.stop();
     }

@@ -10,7 +10,15 @@ import { EtcdTestCluster } from '../harness/etcd-cluster.js';
 import { fillToNoSpace } from '../harness/fill.js';
 import { runGuard, startGuard, type RunningGuard } from '../harness/guard.js';
 import { makeTempDir, waitForExit } from '../harness/processes.js';
-import { getRun, listRuns, MemberGauges, post, runsFile, waitForRun, writeYaml } from '../harness/remediation.js';
+import {
+  getRun,
+  listRuns,
+  MemberGauges,
+  post,
+  runsFile,
+  waitForRun,
+  writeYaml,
+} from '../harness/remediation.js';
 
 const TOKEN = 'interrupt-test-token';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -39,7 +47,20 @@ describe('interrupted runs on a 3-member mTLS cluster at NOSPACE', () => {
 
   // Forced runs on a cluster that takes writes: etcd 3.4.23's etcd-20271 is accepted, as an operator would.
   const serve = () =>
-    startGuard(['serve', '--config', config, ...cluster.connectionArgs(), '--webhook-token-file', tokenFile, '--state-dir', stateDir, '--snapshot-dir', join(dir, 'snap'), '--accept-hazard', 'etcd-20271']);
+    startGuard([
+      'serve',
+      '--config',
+      config,
+      ...cluster.connectionArgs(),
+      '--webhook-token-file',
+      tokenFile,
+      '--state-dir',
+      stateDir,
+      '--snapshot-dir',
+      join(dir, 'snap'),
+      '--accept-hazard',
+      'etcd-20271',
+    ]);
 
   async function startRun(): Promise<string> {
     const answer = await post(`${guard.url}/api/runs`, '{}', auth);
@@ -80,15 +101,31 @@ describe('interrupted runs on a 3-member mTLS cluster at NOSPACE', () => {
     }
   });
 
-  async function checkFailedRun(id: string, victim: number, done: string, leader: number, sizesBefore: number[]): Promise<void> {
+  async function checkFailedRun(
+    id: string,
+    victim: number,
+    done: string,
+    leader: number,
+    sizesBefore: number[],
+  ): Promise<void> {
     const run = await waitForRun(guard.url, id);
     assert.equal(run.outcome, 'failed');
     assert.equal(run.steps[run.steps.length - 1]?.name, 'defrag', 'it stopped at the defrag step');
-    assert.match(run.reason ?? '', new RegExp(`the cluster is not healthy: m${victim + 1} .*stopped before touching another member`));
+    assert.match(
+      run.reason ?? '',
+      new RegExp(
+        `the cluster is not healthy: m${victim + 1} .*stopped before touching another member`,
+      ),
+    );
     assert.deepEqual(defragmented(run), [done], 'only the member done before the kill');
     const sizesAfter = await gauges.read('etcd_mvcc_db_total_size_in_bytes');
     assert.equal(sizesAfter[leader], sizesBefore[leader], 'the leader was not defragmented');
-    assert.ok((await cluster.alarms(cluster.endpoints.filter((_, i) => i !== victim))).some((a) => a.startsWith('NOSPACE')), 'the alarm is kept');
+    assert.ok(
+      (await cluster.alarms(cluster.endpoints.filter((_, i) => i !== victim))).some((a) =>
+        a.startsWith('NOSPACE'),
+      ),
+      'the alarm is kept',
+    );
   }
 
   it('a run in progress: a second trigger joins it, a second process is refused', async () => {
@@ -99,9 +136,22 @@ describe('interrupted runs on a 3-member mTLS cluster at NOSPACE', () => {
     assert.equal(again.status, 202);
     assert.equal(again.json.status, 'in-progress');
     assert.equal((again.json.run as { id: string }).id, id);
-    const other = await runGuard(['remediate', '--yes', ...cluster.connectionArgs(), '--state-dir', stateDir, '--snapshot-dir', join(dir, 'snap')]);
+    const other = await runGuard([
+      'remediate',
+      '--yes',
+      ...cluster.connectionArgs(),
+      '--state-dir',
+      stateDir,
+      '--snapshot-dir',
+      join(dir, 'snap'),
+    ]);
     assert.equal(other.code, 1);
-    assert.match(other.stderr, new RegExp(`refused at preflight .*another run is in progress: run ${id} by pid \\d+ on .* since `));
+    assert.match(
+      other.stderr,
+      new RegExp(
+        `refused at preflight .*another run is in progress: run ${id} by pid \\d+ on .* since `,
+      ),
+    );
     runInFlight = id;
   });
 
@@ -112,7 +162,10 @@ describe('interrupted runs on a 3-member mTLS cluster at NOSPACE', () => {
     const lines = runsFile(stateDir).filter((r) => r.id === id);
     const last = lines[lines.length - 1];
     assert.equal(last?.outcome, 'interrupted');
-    assert.match(last?.reason ?? '', /stopped before defragmenting m\d, m\d; 1 of 3 members were defragmented/);
+    assert.match(
+      last?.reason ?? '',
+      /stopped before defragmenting m\d, m\d; 1 of 3 members were defragmented/,
+    );
     assert.ok(last);
     assert.equal(defragmented(last).length, 1);
     assert.match(guard.output(), /"msg":"waiting for the steps in flight to finish"/);
@@ -130,7 +183,19 @@ describe('interrupted runs on a 3-member mTLS cluster at NOSPACE', () => {
         ['api', 'failed'],
       ],
     );
-    const result = await runGuard(['remediate', '--yes', ...cluster.connectionArgs(), '--state-dir', join(dir, 'state-cli'), '--snapshot-dir', join(dir, 'snap')], {}, 120_000);
+    const result = await runGuard(
+      [
+        'remediate',
+        '--yes',
+        ...cluster.connectionArgs(),
+        '--state-dir',
+        join(dir, 'state-cli'),
+        '--snapshot-dir',
+        join(dir, 'snap'),
+      ],
+      {},
+      120_000,
+    );
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(await cluster.alarms(), []);
   });
@@ -146,7 +211,10 @@ describe('interrupted runs on a 3-member mTLS cluster at NOSPACE', () => {
     rmSync(lockDir, { recursive: true });
     const run = await waitForRun(guard.url, id);
     assert.equal(run.outcome, 'interrupted', run.reason);
-    assert.match(run.reason ?? '', /the lock (directory|file) .*default\.lock\.d(\/\d+)? was deleted while this run held it; stopped before defragmenting m\d; 1 of 3 members were defragmented/);
+    assert.match(
+      run.reason ?? '',
+      /the lock (directory|file) .*default\.lock\.d(\/\d+)? was deleted while this run held it; stopped before defragmenting m\d; 1 of 3 members were defragmented/,
+    );
     assert.equal(defragmented(run).length, 1);
   });
 });
@@ -173,23 +241,56 @@ describe('defragments that outlast their timeout or a SIGTERM (mTLS, 64 MiB quot
   it('a defragment that outlasts defrag.timeoutSeconds: the run waits for etcd, fails, touches no other member, and says truly what etcd did', async () => {
     const before = await gauges.read('etcd_mvcc_db_total_size_in_bytes');
     const config = writeYaml(join(dir, 'impatient.yaml'), { defrag: { timeoutSeconds: 0.05 } });
-    const result = await runGuard(['remediate', '--yes', '--config', config, ...cluster.connectionArgs(), '--state-dir', stateDir, '--snapshot-dir', join(dir, 'snap')], {}, 120_000);
+    const result = await runGuard(
+      [
+        'remediate',
+        '--yes',
+        '--config',
+        config,
+        ...cluster.connectionArgs(),
+        '--state-dir',
+        stateDir,
+        '--snapshot-dir',
+        join(dir, 'snap'),
+      ],
+      {},
+      120_000,
+    );
     assert.equal(result.code, 1);
-    const sentence = /failed at defrag .*defragmenting (m\d) failed \(etcd at .* did not answer defragment within 50 ms; .*\); \1 (finished its defragment later|is not defragmenting and its file did not shrink: etcd most likely never started the defragment); no other member was touched/;
+    const sentence =
+      /failed at defrag .*defragmenting (m\d) failed \(etcd at .* did not answer defragment within 50 ms; .*\); \1 (finished its defragment later|is not defragmenting and its file did not shrink: etcd most likely never started the defragment); no other member was touched/;
     assert.match(result.stderr, sentence);
     const [, name = '', what = ''] = sentence.exec(result.stderr) ?? [];
     const victim = Number(name.slice(1)) - 1;
     const after = await gauges.read('etcd_mvcc_db_total_size_in_bytes');
-    assert.equal((await gauges.read('etcd_disk_defrag_inflight')).filter((v) => v === 1).length, 0, 'nothing defragmenting when the run ended');
+    assert.equal(
+      (await gauges.read('etcd_disk_defrag_inflight')).filter((v) => v === 1).length,
+      0,
+      'nothing defragmenting when the run ended',
+    );
     // Usually etcd got the request in time and finished it; on a very busy machine the
     // 50 ms ran out before the request reached etcd. Either way the sentence must be true.
-    if (what === 'finished its defragment later') assert.ok((after[victim] ?? 0) < (before[victim] ?? 0), 'etcd finished the one that timed out');
+    if (what === 'finished its defragment later')
+      assert.ok(
+        (after[victim] ?? 0) < (before[victim] ?? 0),
+        'etcd finished the one that timed out',
+      );
     else assert.equal(after[victim], before[victim], 'etcd never defragmented it');
-    for (let i = 0; i < 3; i++) if (i !== victim) assert.equal(after[i], before[i], `m${i + 1} was not touched`);
+    for (let i = 0; i < 3; i++)
+      if (i !== victim) assert.equal(after[i], before[i], `m${i + 1} was not touched`);
   });
 
   it('SIGTERM while a defragment is in flight: it finishes, nothing else starts, the run is interrupted', async () => {
-    const guard = await startGuard(['serve', ...cluster.connectionArgs(), '--webhook-token-file', tokenFile, '--state-dir', stateDir, '--snapshot-dir', join(dir, 'snap')]);
+    const guard = await startGuard([
+      'serve',
+      ...cluster.connectionArgs(),
+      '--webhook-token-file',
+      tokenFile,
+      '--state-dir',
+      stateDir,
+      '--snapshot-dir',
+      join(dir, 'snap'),
+    ]);
     const answer = await post(`${guard.url}/api/runs`, '{}', auth);
     assert.equal(answer.status, 202, answer.text);
     const id = (answer.json.run as { id: string }).id;
@@ -208,7 +309,10 @@ describe('defragments that outlast their timeout or a SIGTERM (mTLS, 64 MiB quot
     assert.ok(last);
     assert.equal(last.outcome, 'interrupted', last.reason);
     const done = defragmented(last);
-    assert.ok(done.includes(inFlight), `the defragment of ${inFlight} that was in flight finished (done: ${done.join(', ')})`);
+    assert.ok(
+      done.includes(inFlight),
+      `the defragment of ${inFlight} that was in flight finished (done: ${done.join(', ')})`,
+    );
     assert.equal((await gauges.read('etcd_disk_defrag_inflight')).filter((v) => v === 1).length, 0);
   });
 });

@@ -10,7 +10,15 @@ import { EtcdTestCluster } from '../harness/etcd-cluster.js';
 import { fillToNoSpace, readAll } from '../harness/fill.js';
 import { get, startGuard, type RunningGuard } from '../harness/guard.js';
 import { makeTempDir } from '../harness/processes.js';
-import { alertPayload, DefragSampler, listRuns, MemberGauges, post, runsFile, waitForRun } from '../harness/remediation.js';
+import {
+  alertPayload,
+  DefragSampler,
+  listRuns,
+  MemberGauges,
+  post,
+  runsFile,
+  waitForRun,
+} from '../harness/remediation.js';
 
 const TOKEN = 'a-webhook-token-for-tests';
 
@@ -34,10 +42,23 @@ describe('one Alertmanager alert remediates a 3-member mTLS cluster at NOSPACE',
     stateDir = join(dir, 'state');
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, `${TOKEN}\n`);
-    guard = await startGuard(['serve', ...cluster.connectionArgs(), '--webhook-token-file', tokenFile, '--state-dir', stateDir, '--snapshot-dir', join(dir, 'snapshots')]);
+    guard = await startGuard([
+      'serve',
+      ...cluster.connectionArgs(),
+      '--webhook-token-file',
+      tokenFile,
+      '--state-dir',
+      stateDir,
+      '--snapshot-dir',
+      join(dir, 'snapshots'),
+    ]);
 
     sampler = new DefragSampler(gauges);
-    const answer = await post(`${guard.url}/webhook/alertmanager`, JSON.stringify(alertPayload([{ cluster: 'default' }])), { authorization: `Bearer ${TOKEN}` });
+    const answer = await post(
+      `${guard.url}/webhook/alertmanager`,
+      JSON.stringify(alertPayload([{ cluster: 'default' }])),
+      { authorization: `Bearer ${TOKEN}` },
+    );
     assert.equal(answer.status, 202, answer.text);
     const runs = answer.json.runs as { status: string; runId: string }[];
     assert.equal(runs[0]?.status, 'started');
@@ -112,11 +133,23 @@ describe('one Alertmanager alert remediates a 3-member mTLS cluster at NOSPACE',
 
   it('never two defragments at once, the leader last (sampled from etcd_disk_defrag_inflight)', () => {
     assert.ok(sampler.samples.length > 20, `${sampler.samples.length} samples`);
-    assert.equal(sampler.maxConcurrent(), 1, 'at most one member defragmenting in any sample, and at least one seen');
+    assert.equal(
+      sampler.maxConcurrent(),
+      1,
+      'at most one member defragmenting in any sample, and at least one seen',
+    );
     const seen = sampler.order();
     assert.ok(seen.length >= 2, `the sampler saw ${seen.length} of the 3 defragments`);
-    assert.equal(new Set(seen).size, seen.length, `each member defragmented once: ${seen.join(',')}`);
-    assert.equal(seen[seen.length - 1], leaderAtStart, `the leader at the start (member ${leaderAtStart}) was the last seen: ${seen.join(',')}`);
+    assert.equal(
+      new Set(seen).size,
+      seen.length,
+      `each member defragmented once: ${seen.join(',')}`,
+    );
+    assert.equal(
+      seen[seen.length - 1],
+      leaderAtStart,
+      `the leader at the start (member ${leaderAtStart}) was the last seen: ${seen.join(',')}`,
+    );
   });
 
   it("the run's own record agrees: one at a time, in order, leader last, leadership handed over first", () => {
@@ -124,8 +157,12 @@ describe('one Alertmanager alert remediates a 3-member mTLS cluster at NOSPACE',
     const members = defrag?.details.members ?? [];
     assert.equal(members.length, 3);
     for (let i = 1; i < members.length; i++) {
-      const previousEnd = Date.parse(members[i - 1]?.startedAt ?? '') + (members[i - 1]?.seconds ?? 0) * 1000;
-      assert.ok(Date.parse(members[i]?.startedAt ?? '') >= previousEnd - 1, 'each member starts after the previous one ended');
+      const previousEnd =
+        Date.parse(members[i - 1]?.startedAt ?? '') + (members[i - 1]?.seconds ?? 0) * 1000;
+      assert.ok(
+        Date.parse(members[i]?.startedAt ?? '') >= previousEnd - 1,
+        'each member starts after the previous one ended',
+      );
     }
     assert.equal(members[2]?.name, `m${leaderAtStart + 1}`);
     assert.equal(members[2]?.wasLeader, true);
@@ -133,7 +170,11 @@ describe('one Alertmanager alert remediates a 3-member mTLS cluster at NOSPACE',
       members.map((m) => m.wasLeader),
       [false, false, true],
     );
-    assert.equal(defrag?.details.movedLeadership?.length, 1, 'leadership was moved before the leader was defragmented');
+    assert.equal(
+      defrag?.details.movedLeadership?.length,
+      1,
+      'leadership was moved before the leader was defragmented',
+    );
   });
 
   it('the run is in /api/runs and in runs.jsonl with every step timed', async () => {
@@ -151,11 +192,28 @@ describe('one Alertmanager alert remediates a 3-member mTLS cluster at NOSPACE',
   it('the remediation metrics count it', async () => {
     const samples = parseExposition((await get(`${guard.url}/metrics`)).body);
     const value = (name: string, labels: Record<string, string>) =>
-      samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
-    assert.equal(value('etcd_space_remediations_total', { cluster: 'default', trigger: 'webhook', outcome: 'succeeded' }), 1);
+      samples.find(
+        (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+      )?.value;
+    assert.equal(
+      value('etcd_space_remediations_total', {
+        cluster: 'default',
+        trigger: 'webhook',
+        outcome: 'succeeded',
+      }),
+      1,
+    );
     assert.equal(value('etcd_space_remediation_in_progress', { cluster: 'default' }), 0);
-    assert.ok((value('etcd_space_reclaimed_bytes_total', { cluster: 'default' }) ?? 0) > 10 * 2 ** 20);
-    assert.equal(value('etcd_space_remediation_step_duration_seconds_count', { cluster: 'default', step: 'defrag' }), 1);
+    assert.ok(
+      (value('etcd_space_reclaimed_bytes_total', { cluster: 'default' }) ?? 0) > 10 * 2 ** 20,
+    );
+    assert.equal(
+      value('etcd_space_remediation_step_duration_seconds_count', {
+        cluster: 'default',
+        step: 'defrag',
+      }),
+      1,
+    );
     assert.equal(value('etcd_space_webhook_requests_total', { outcome: 'accepted' }), 1);
     for (const name of ['etcd_space_alarm_active']) {
       assert.deepEqual(

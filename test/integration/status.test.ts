@@ -42,15 +42,29 @@ describe('status on a 3-member mTLS cluster at NOSPACE', () => {
     const rows = result.stdout.split('\n').filter((line) => line.includes('https://127.0.0.1:'));
     assert.equal(rows.length, 3);
     const version = etcdVersion().replaceAll('.', '\\.');
-    const hazards = (HAZARDS_OF_TESTED_VERSIONS[etcdVersion()] ?? []).map((id) => id.replace('etcd-', '#')).join(',') || 'none';
+    const hazards =
+      (HAZARDS_OF_TESTED_VERSIONS[etcdVersion()] ?? [])
+        .map((id) => id.replace('etcd-', '#'))
+        .join(',') || 'none';
     for (const row of rows) {
       assert.match(row, /│ NOSPACE │$/);
-      assert.match(row, new RegExp(`│ up +│ (yes|no) +│ ${version} +│ ${hazards} +│ [\\d.]+ MiB │ [\\d.]+ MiB │ [\\d.]+% +│ 32\\.0 MiB │ \\d+\\.\\d% +│`));
+      assert.match(
+        row,
+        new RegExp(
+          `│ up +│ (yes|no) +│ ${version} +│ ${hazards} +│ [\\d.]+ MiB │ [\\d.]+ MiB │ [\\d.]+% +│ 32\\.0 MiB │ \\d+\\.\\d% +│`,
+        ),
+      );
     }
     assert.match(result.stdout, /FRAGMENTED/);
     // Below the table, what each hazard is and where it is fixed.
     for (const id of HAZARDS_OF_TESTED_VERSIONS[etcdVersion()] ?? []) {
-      assert.match(result.stdout, new RegExp(`^${id.replace('etcd-', '#')} \\(etcd ${version}\\): .+; fixed in [\\d., ]+ \\(https://github\\.com/etcd-io/etcd/`, 'm'));
+      assert.match(
+        result.stdout,
+        new RegExp(
+          `^${id.replace('etcd-', '#')} \\(etcd ${version}\\): .+; fixed in [\\d., ]+ \\(https://github\\.com/etcd-io/etcd/`,
+          'm',
+        ),
+      );
     }
   });
 
@@ -60,7 +74,10 @@ describe('status on a 3-member mTLS cluster at NOSPACE', () => {
     const json = JSON.parse(result.stdout) as StatusJson;
     const members = json.clusters[0]?.members ?? [];
     assert.equal(members.length, 3);
-    assert.deepEqual(members.map((m) => m.alarms), [['NOSPACE'], ['NOSPACE'], ['NOSPACE']]);
+    assert.deepEqual(
+      members.map((m) => m.alarms),
+      [['NOSPACE'], ['NOSPACE'], ['NOSPACE']],
+    );
     assert.deepEqual(members.map((m) => m.name).sort(), ['m1', 'm2', 'm3']);
     assert.equal(members.filter((m) => m.isLeader).length, 1);
     for (const m of members) {
@@ -90,18 +107,31 @@ describe('status on a 3-member mTLS cluster at NOSPACE', () => {
   it('a wrong CA: exit 1, one sentence that names --cacert, no stack trace', async () => {
     const pki = cluster.pki;
     assert.ok(pki);
-    const result = await runGuard(['status', `--endpoints=${cluster.endpoints.join(',')}`, `--cacert=${pki.wrongCaFile}`, `--cert=${pki.clientCertFile}`, `--key=${pki.clientKeyFile}`]);
+    const result = await runGuard([
+      'status',
+      `--endpoints=${cluster.endpoints.join(',')}`,
+      `--cacert=${pki.wrongCaFile}`,
+      `--cert=${pki.clientCertFile}`,
+      `--key=${pki.clientKeyFile}`,
+    ]);
     assert.equal(result.code, 1);
     assert.equal(result.stdout, '', 'no table when no member could be read');
     assertOneSentence(result.stderr);
-    assert.match(result.stderr, /TLS verification of https:\/\/127\.0\.0\.1:\d+ failed \(unable to verify the first certificate\); check --cacert/);
+    assert.match(
+      result.stderr,
+      /TLS verification of https:\/\/127\.0\.0\.1:\d+ failed \(unable to verify the first certificate\); check --cacert/,
+    );
     assert.match(result.stderr, /\(2 more members failed the same way\)/);
   });
 
   it('no client certificate: exit 1, one sentence that asks for --cert and --key', async () => {
     const pki = cluster.pki;
     assert.ok(pki);
-    const result = await runGuard(['status', `--endpoints=${cluster.endpoints[0] ?? ''}`, `--cacert=${pki.caFile}`]);
+    const result = await runGuard([
+      'status',
+      `--endpoints=${cluster.endpoints[0] ?? ''}`,
+      `--cacert=${pki.caFile}`,
+    ]);
     assert.equal(result.code, 1);
     assertOneSentence(result.stderr);
     assert.match(result.stderr, /--cert and --key/);
@@ -112,11 +142,17 @@ describe('status on a 3-member mTLS cluster at NOSPACE', () => {
     const result = await runGuard(['status', `--endpoints=http://127.0.0.1:${port}`]);
     assert.equal(result.code, 1);
     assertOneSentence(result.stderr);
-    assert.equal(result.stderr.trim(), `etcd-space-guard: cannot connect to etcd at http://127.0.0.1:${port} (ECONNREFUSED); check that etcd runs there and that --endpoints is right.`);
+    assert.equal(
+      result.stderr.trim(),
+      `etcd-space-guard: cannot connect to etcd at http://127.0.0.1:${port} (ECONNREFUSED); check that etcd runs there and that --endpoints is right.`,
+    );
   });
 
   it('plain http against a TLS member: says to use https', async () => {
-    const result = await runGuard(['status', `--endpoints=${(cluster.endpoints[0] ?? '').replace('https:', 'http:')}`]);
+    const result = await runGuard([
+      'status',
+      `--endpoints=${(cluster.endpoints[0] ?? '').replace('https:', 'http:')}`,
+    ]);
     assert.equal(result.code, 1);
     assertOneSentence(result.stderr);
     assert.match(result.stderr, /serves TLS, not plain http; use https:\/\/ in --endpoints/);
@@ -125,10 +161,19 @@ describe('status on a 3-member mTLS cluster at NOSPACE', () => {
   it('an unreadable certificate file: exit 2 naming --cert', async () => {
     const pki = cluster.pki;
     assert.ok(pki);
-    const result = await runGuard(['status', `--endpoints=${cluster.endpoints.join(',')}`, `--cacert=${pki.caFile}`, '--cert=/nonexistent/client.pem', `--key=${pki.clientKeyFile}`]);
+    const result = await runGuard([
+      'status',
+      `--endpoints=${cluster.endpoints.join(',')}`,
+      `--cacert=${pki.caFile}`,
+      '--cert=/nonexistent/client.pem',
+      `--key=${pki.clientKeyFile}`,
+    ]);
     assert.equal(result.code, 2);
     assertOneSentence(result.stderr);
-    assert.match(result.stderr, /cannot read the client certificate from --cert "\/nonexistent\/client\.pem" \(ENOENT\)/);
+    assert.match(
+      result.stderr,
+      /cannot read the client certificate from --cert "\/nonexistent\/client\.pem" \(ENOENT\)/,
+    );
   });
 
   it('one member down: the other rows are printed, the down one says so, exit 1', async () => {
@@ -142,7 +187,10 @@ describe('status on a 3-member mTLS cluster at NOSPACE', () => {
       assert.match(rows[1] ?? '', /m2 +│ down: unreachable │/);
       assert.match(rows[1] ?? '', /NOSPACE/, 'its alarm is known from the other members');
       assertOneSentence(result.stderr);
-      assert.match(result.stderr, new RegExp(`cannot connect to etcd at ${cluster.endpoints[1] ?? ''} \\(ECONNREFUSED\\)`));
+      assert.match(
+        result.stderr,
+        new RegExp(`cannot connect to etcd at ${cluster.endpoints[1] ?? ''} \\(ECONNREFUSED\\)`),
+      );
     } finally {
       await cluster.restartMember(1);
     }

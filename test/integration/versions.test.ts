@@ -4,7 +4,12 @@ import { strict as assert } from 'node:assert';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { minorVersion } from '../../src/etcd/hazards.js';
-import { etcdBinary, etcdVersion, etcdVersionOf, HAZARDS_OF_TESTED_VERSIONS } from '../harness/etcd-binaries.js';
+import {
+  etcdBinary,
+  etcdVersion,
+  etcdVersionOf,
+  HAZARDS_OF_TESTED_VERSIONS,
+} from '../harness/etcd-binaries.js';
 import { EtcdTestCluster } from '../harness/etcd-cluster.js';
 import { fillToNoSpace } from '../harness/fill.js';
 import { assertOneSentence, runGuard } from '../harness/guard.js';
@@ -40,20 +45,47 @@ describe('a cluster mid-upgrade: one member on the older etcd, two on the newer,
   });
 
   it('remediate --yes: exit 1 naming the members and their versions; nothing compacted or defragmented', async (t) => {
-    if (skip) return t.skip('needs two minor versions of etcd: runs in the pass on the newer etcd (scripts/test.sh), beside the one on PATH');
+    if (skip)
+      return t.skip(
+        'needs two minor versions of etcd: runs in the pass on the newer etcd (scripts/test.sh), beside the one on PATH',
+      );
     const compactBefore = await gauges.read('etcd_debugging_mvcc_compact_revision');
     const sizesBefore = await gauges.read('etcd_mvcc_db_total_size_in_bytes');
     const stateDir = join(dir, 'state');
-    const result = await runGuard(['remediate', '--yes', ...cluster.connectionArgs(), '--state-dir', stateDir, '--snapshot-dir', join(dir, 'snap')], {}, 120_000);
+    const result = await runGuard(
+      [
+        'remediate',
+        '--yes',
+        ...cluster.connectionArgs(),
+        '--state-dir',
+        stateDir,
+        '--snapshot-dir',
+        join(dir, 'snap'),
+      ],
+      {},
+      120_000,
+    );
     assert.equal(result.code, 1, result.stdout);
     assertOneSentence(result.stderr);
-    const [olderText, newerText] = [older ?? '', etcdVersion()].map((v) => v.replaceAll('.', '\\.'));
+    const [olderText, newerText] = [older ?? '', etcdVersion()].map((v) =>
+      v.replaceAll('.', '\\.'),
+    );
     assert.match(
       result.stderr.trim(),
-      new RegExp(`refused at preflight .*the members run different minor versions of etcd \\(m1 ${olderText}; m2, m3 ${newerText}\\): an upgrade is in progress; finish the upgrade \\(or roll it back\\) first; nothing was changed\\.$`),
+      new RegExp(
+        `refused at preflight .*the members run different minor versions of etcd \\(m1 ${olderText}; m2, m3 ${newerText}\\): an upgrade is in progress; finish the upgrade \\(or roll it back\\) first; nothing was changed\\.$`,
+      ),
     );
-    assert.deepEqual(await gauges.read('etcd_debugging_mvcc_compact_revision'), compactBefore, 'nothing was compacted');
-    assert.deepEqual(await gauges.read('etcd_mvcc_db_total_size_in_bytes'), sizesBefore, 'nothing was defragmented');
+    assert.deepEqual(
+      await gauges.read('etcd_debugging_mvcc_compact_revision'),
+      compactBefore,
+      'nothing was compacted',
+    );
+    assert.deepEqual(
+      await gauges.read('etcd_mvcc_db_total_size_in_bytes'),
+      sizesBefore,
+      'nothing was defragmented',
+    );
     const runs = runsFile(stateDir);
     const last = runs[runs.length - 1];
     const hazards = (last ? stepNamed(last, 'preflight')?.details.hazards : undefined) ?? [];

@@ -10,9 +10,23 @@ import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { request } from 'undici';
-import { CLIENT_EXTENSIONS, issueCertificate, makeTestPki, SERVER_EXTENSIONS, type TestPki } from '../harness/certs.js';
+import {
+  CLIENT_EXTENSIONS,
+  issueCertificate,
+  makeTestPki,
+  SERVER_EXTENSIONS,
+  type TestPki,
+} from '../harness/certs.js';
 import { eventually } from '../harness/eventually.js';
-import { assertOneSentence, basicAuthHeader, clientDispatcher, get, runGuard, startGuard, type RunningGuard } from '../harness/guard.js';
+import {
+  assertOneSentence,
+  basicAuthHeader,
+  clientDispatcher,
+  get,
+  runGuard,
+  startGuard,
+  type RunningGuard,
+} from '../harness/guard.js';
 import { makeTempDir } from '../harness/processes.js';
 
 interface Pem {
@@ -38,21 +52,39 @@ before(async () => {
  * reports every refusal as "other side closed"; this tells them apart.)
  */
 function healthzOverTls(guard: RunningGuard, as?: Pem): Promise<string> {
-  const identity = as === undefined ? {} : { cert: readFileSync(as.certFile), key: readFileSync(as.keyFile) };
+  const identity =
+    as === undefined ? {} : { cert: readFileSync(as.certFile), key: readFileSync(as.keyFile) };
   return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port: Number(new URL(guard.url).port), ca: readFileSync(pki.caFile), ...identity }, () => {
-      socket.write('GET /healthz HTTP/1.1\r\nHost: guard\r\nConnection: close\r\n\r\n');
-    });
+    const socket = connect(
+      {
+        host: '127.0.0.1',
+        port: Number(new URL(guard.url).port),
+        ca: readFileSync(pki.caFile),
+        ...identity,
+      },
+      () => {
+        socket.write('GET /healthz HTTP/1.1\r\nHost: guard\r\nConnection: close\r\n\r\n');
+      },
+    );
     let response = '';
     socket.setEncoding('utf8').on('data', (chunk: string) => (response += chunk));
-    socket.once('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code ?? err.message}`));
-    socket.once('close', () => resolve(response === '' ? 'closed without a response' : (response.split('\r\n')[0] ?? '')));
+    socket.once('error', (err: NodeJS.ErrnoException) =>
+      resolve(`error ${err.code ?? err.message}`),
+    );
+    socket.once('close', () =>
+      resolve(response === '' ? 'closed without a response' : (response.split('\r\n')[0] ?? '')),
+    );
   });
 }
 
 /** tls_server_config with the test PKI's server certificate, and more keys of the section. */
 function serverTls(...keys: string[]): string[] {
-  return ['tls_server_config:', `  cert_file: ${pki.serverCertFile}`, `  key_file: ${pki.serverKeyFile}`, ...keys];
+  return [
+    'tls_server_config:',
+    `  cert_file: ${pki.serverCertFile}`,
+    `  key_file: ${pki.serverKeyFile}`,
+    ...keys,
+  ];
 }
 
 let fileCount = 0;
@@ -65,7 +97,17 @@ function webConfig(lines: string[]): string {
 /** serve without etcd: an unreachable endpoint, its own state directory. */
 function serveArgs(webFile: string, ...extra: string[]): string[] {
   const state = join(dir, `state-${++fileCount}`);
-  return ['serve', '--endpoints=http://127.0.0.1:1', '--state-dir', state, '--snapshot-dir', join(state, 'snap'), '--web.config.file', webFile, ...extra];
+  return [
+    'serve',
+    '--endpoints=http://127.0.0.1:1',
+    '--state-dir',
+    state,
+    '--snapshot-dir',
+    join(state, 'snap'),
+    '--web.config.file',
+    webFile,
+    ...extra,
+  ];
 }
 
 describe('mutual TLS: RequireAndVerifyClientCert', () => {
@@ -73,7 +115,12 @@ describe('mutual TLS: RequireAndVerifyClientCert', () => {
   const client = () => ({ caFile: pki.caFile, ...member() });
 
   before(async () => {
-    const file = webConfig(serverTls('  client_auth_type: RequireAndVerifyClientCert', `  client_ca_file: ${pki.caFile}`));
+    const file = webConfig(
+      serverTls(
+        '  client_auth_type: RequireAndVerifyClientCert',
+        `  client_ca_file: ${pki.caFile}`,
+      ),
+    );
     guard = await startGuard(serveArgs(file, '--remediation-disabled'), {}, undefined, client());
   });
   after(() => guard?.stop());
@@ -111,28 +158,58 @@ describe('the client certificate checks Node has no option for', () => {
   let prometheus: Pem;
   before(async () => {
     // Signed by the other CA: RequireAnyClientCert does not verify, only the SAN counts.
-    prometheus = await issueCertificate(dir, 'prometheus', `${CLIENT_EXTENSIONS}subjectAltName=DNS:prometheus\n`, 'wrong-ca');
+    prometheus = await issueCertificate(
+      dir,
+      'prometheus',
+      `${CLIENT_EXTENSIONS}subjectAltName=DNS:prometheus\n`,
+      'wrong-ca',
+    );
   });
 
   it('RequireAnyClientCert with client_allowed_sans: any certificate carrying an allowed SAN', async () => {
-    const file = webConfig(serverTls('  client_auth_type: RequireAnyClientCert', '  client_allowed_sans: [prometheus, grafana]'));
-    const guard = await startGuard(serveArgs(file, '--remediation-disabled'), {}, undefined, { caFile: pki.caFile, ...prometheus });
+    const file = webConfig(
+      serverTls(
+        '  client_auth_type: RequireAnyClientCert',
+        '  client_allowed_sans: [prometheus, grafana]',
+      ),
+    );
+    const guard = await startGuard(serveArgs(file, '--remediation-disabled'), {}, undefined, {
+      caFile: pki.caFile,
+      ...prometheus,
+    });
     try {
       assert.equal(await healthzOverTls(guard, prometheus), 'HTTP/1.1 200 OK');
-      assert.equal(await healthzOverTls(guard, member()), 'closed without a response', 'verified, but no allowed SAN');
+      assert.equal(
+        await healthzOverTls(guard, member()),
+        'closed without a response',
+        'verified, but no allowed SAN',
+      );
       assert.equal(await healthzOverTls(guard), 'closed without a response', 'no certificate');
-      const refusals = () => Promise.resolve(guard.output().match(/TLS connection refused/g)?.length === 2 ? true : undefined);
+      const refusals = () =>
+        Promise.resolve(
+          guard.output().match(/TLS connection refused/g)?.length === 2 ? true : undefined,
+        );
       await eventually('the refusals in the log', refusals, 5_000);
-      assert.match(guard.output(), /"reason":"client certificate SANs \[\] hold none of client_allowed_sans"/);
-      assert.match(guard.output(), /"reason":"no client certificate \(client_auth_type RequireAnyClientCert\)"/);
+      assert.match(
+        guard.output(),
+        /"reason":"client certificate SANs \[\] hold none of client_allowed_sans"/,
+      );
+      assert.match(
+        guard.output(),
+        /"reason":"no client certificate \(client_auth_type RequireAnyClientCert\)"/,
+      );
     } finally {
       await guard.stop();
     }
   });
 
   it('VerifyClientCertIfGiven: no certificate is fine, a certificate must verify', async () => {
-    const file = webConfig(serverTls('  client_auth_type: VerifyClientCertIfGiven', `  client_ca_file: ${pki.caFile}`));
-    const guard = await startGuard(serveArgs(file, '--remediation-disabled'), {}, undefined, { caFile: pki.caFile });
+    const file = webConfig(
+      serverTls('  client_auth_type: VerifyClientCertIfGiven', `  client_ca_file: ${pki.caFile}`),
+    );
+    const guard = await startGuard(serveArgs(file, '--remediation-disabled'), {}, undefined, {
+      caFile: pki.caFile,
+    });
     try {
       assert.equal(await healthzOverTls(guard), 'HTTP/1.1 200 OK');
       assert.equal(await healthzOverTls(guard, member()), 'HTTP/1.1 200 OK');
@@ -161,7 +238,10 @@ describe('basic auth, over TLS, in place of a webhook secret', () => {
     ]);
     // Remediation enabled and no webhook secret: serve starts, as the web users protect
     // the webhook too (that a web user passes the webhook's check: test/unit/http-requests.test.ts).
-    guard = await startGuard(serveArgs(file), {}, undefined, { caFile: pki.caFile, basicAuth: { user: 'alice', password } });
+    guard = await startGuard(serveArgs(file), {}, undefined, {
+      caFile: pki.caFile,
+      basicAuth: { user: 'alice', password },
+    });
     dispatcher = clientDispatcher({ caFile: pki.caFile });
   });
   after(async () => {
@@ -178,7 +258,7 @@ describe('basic auth, over TLS, in place of a webhook secret', () => {
   it('a wrong password, an unknown user, no credentials, a bearer token: 401 with WWW-Authenticate', async () => {
     const cases: [string, Record<string, string>][] = [
       ['wrong password', basicAuthHeader('alice', 'wrong')],
-      ['another user\'s password', basicAuthHeader('alice', 'bobs password')],
+      ["another user's password", basicAuthHeader('alice', 'bobs password')],
       ['unknown user', basicAuthHeader('mallory', password)],
       ['no credentials', {}],
       ['a bearer token', { authorization: `Bearer ${password}` }],
@@ -187,8 +267,15 @@ describe('basic auth, over TLS, in place of a webhook secret', () => {
       for (const path of ['/metrics', '/healthz', '/', '/api/runs']) {
         const answer = await get(`${guard.url}${path}`, headers, dispatcher);
         assert.equal(answer.status, 401, `${what} on ${path}`);
-        assert.equal(answer.headers['www-authenticate'], 'Basic realm="etcd-space-guard", charset="UTF-8"');
-        assert.equal(answer.headers['x-content-type-options'], 'nosniff', 'the headers are on refusals too');
+        assert.equal(
+          answer.headers['www-authenticate'],
+          'Basic realm="etcd-space-guard", charset="UTF-8"',
+        );
+        assert.equal(
+          answer.headers['x-content-type-options'],
+          'nosniff',
+          'the headers are on refusals too',
+        );
       }
     }
   });
@@ -196,7 +283,10 @@ describe('basic auth, over TLS, in place of a webhook secret', () => {
   it('passwords never reach the log', () => {
     assert.ok(!guard.output().includes(password));
     assert.ok(!guard.output().includes('bobs password'));
-    assert.match(guard.output(), /"web":\{"tls":true,"clientAuth":"NoClientCert","basicAuthUsers":2\}/);
+    assert.match(
+      guard.output(),
+      /"web":\{"tls":true,"clientAuth":"NoClientCert","basicAuthUsers":2\}/,
+    );
   });
 });
 
@@ -215,23 +305,33 @@ describe('certificate rotation', () => {
   function servedFingerprint(): Promise<string> {
     const { port } = new URL(guard.url);
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port: Number(port), ca: readFileSync(pki.caFile) }, () => {
-        resolve(socket.getPeerCertificate().fingerprint256);
-        socket.end();
-      });
+      const socket = connect(
+        { host: '127.0.0.1', port: Number(port), ca: readFileSync(pki.caFile) },
+        () => {
+          resolve(socket.getPeerCertificate().fingerprint256);
+          socket.end();
+        },
+      );
       socket.once('error', reject);
     });
   }
 
-  const fingerprint = (file: string): string => new X509Certificate(readFileSync(file)).fingerprint256;
+  const fingerprint = (file: string): string =>
+    new X509Certificate(readFileSync(file)).fingerprint256;
 
   before(async () => {
     rotated = await issueCertificate(dir, 'server-rotated', SERVER_EXTENSIONS);
     mkdirSync(live);
     install(pki.serverCertFile, join(live, 'tls.crt'));
     install(pki.serverKeyFile, join(live, 'tls.key'));
-    const file = webConfig(['tls_server_config:', `  cert_file: ${join(live, 'tls.crt')}`, `  key_file: ${join(live, 'tls.key')}`]);
-    guard = await startGuard(serveArgs(file, '--remediation-disabled'), {}, undefined, { caFile: pki.caFile });
+    const file = webConfig([
+      'tls_server_config:',
+      `  cert_file: ${join(live, 'tls.crt')}`,
+      `  key_file: ${join(live, 'tls.key')}`,
+    ]);
+    guard = await startGuard(serveArgs(file, '--remediation-disabled'), {}, undefined, {
+      caFile: pki.caFile,
+    });
   });
   after(() => guard?.stop());
 
@@ -239,18 +339,43 @@ describe('certificate rotation', () => {
     assert.equal(await servedFingerprint(), fingerprint(pki.serverCertFile));
     install(rotated.certFile, join(live, 'tls.crt'));
     // The files are looked at when connections arrive: each poll opens one.
-    await eventually('the guard to notice the new certificate without its key', async () => {
-      await servedFingerprint();
-      return /TLS files changed but cannot be used/.test(guard.output()) || undefined;
-    }, 20_000);
-    assert.equal(await servedFingerprint(), fingerprint(pki.serverCertFile), 'still the old certificate');
+    await eventually(
+      'the guard to notice the new certificate without its key',
+      async () => {
+        await servedFingerprint();
+        return /TLS files changed but cannot be used/.test(guard.output()) || undefined;
+      },
+      20_000,
+    );
+    assert.equal(
+      await servedFingerprint(),
+      fingerprint(pki.serverCertFile),
+      'still the old certificate',
+    );
     install(rotated.keyFile, join(live, 'tls.key'));
-    await eventually('the rotated certificate to be served', async () => ((await servedFingerprint()) === fingerprint(rotated.certFile) ? true : undefined), 20_000);
+    await eventually(
+      'the rotated certificate to be served',
+      async () =>
+        (await servedFingerprint()) === fingerprint(rotated.certFile) ? true : undefined,
+      20_000,
+    );
     const dispatcher = clientDispatcher({ caFile: pki.caFile });
-    assert.equal((await get(`${guard.url}/healthz`, {}, dispatcher)).status, 200, 'and it serves requests');
+    assert.equal(
+      (await get(`${guard.url}/healthz`, {}, dispatcher)).status,
+      200,
+      'and it serves requests',
+    );
     await dispatcher?.close();
     // The log line reaches this process through a pipe, possibly after the new certificate did.
-    await eventually('the reload in the log', () => Promise.resolve(/TLS files changed: new connections get the new certificate/.test(guard.output()) || undefined), 20_000);
+    await eventually(
+      'the reload in the log',
+      () =>
+        Promise.resolve(
+          /TLS files changed: new connections get the new certificate/.test(guard.output()) ||
+            undefined,
+        ),
+      20_000,
+    );
   });
 });
 
@@ -278,13 +403,19 @@ describe('bad web config files: one sentence, exit 2', () => {
     ],
     [
       'a key that does not match',
-      () => ['tls_server_config:', `  cert_file: ${pki.serverCertFile}`, `  key_file: ${pki.clientKeyFile}`],
+      () => [
+        'tls_server_config:',
+        `  cert_file: ${pki.serverCertFile}`,
+        `  key_file: ${pki.clientKeyFile}`,
+      ],
       /the key from tls_server_config\.key_file in .*web-\d+\.yml does not belong to the certificate/,
     ],
   ];
   for (const [what, lines, expected] of cases) {
     it(`${what}: serve refuses to start`, async () => {
-      const result = await runGuard(serveArgs(webConfig(lines()), '--remediation-disabled', '--listen', '127.0.0.1:0'));
+      const result = await runGuard(
+        serveArgs(webConfig(lines()), '--remediation-disabled', '--listen', '127.0.0.1:0'),
+      );
       assert.equal(result.code, 2, result.stderr);
       assertOneSentence(result.stderr);
       assert.match(result.stderr, expected);
@@ -304,8 +435,14 @@ describe('bad web config files: one sentence, exit 2', () => {
     const good = webConfig([...serverTls(), 'basic_auth_users:', `  alice: '${hash}'`]);
     const checked = await runGuard(['--config', config, 'check-config', '--web.config.file', good]);
     assert.equal(checked.code, 0, checked.stderr);
-    assert.match(checked.stdout, /^# web config: .*web-\d+\.yml: TLS, client certificates: NoClientCert; basic auth for alice \(hashes redacted\)$/m);
-    assert.match(checked.stdout, /^# webhook authentication: none of its own: the web config's basic_auth_users protect it$/m);
+    assert.match(
+      checked.stdout,
+      /^# web config: .*web-\d+\.yml: TLS, client certificates: NoClientCert; basic auth for alice \(hashes redacted\)$/m,
+    );
+    assert.match(
+      checked.stdout,
+      /^# webhook authentication: none of its own: the web config's basic_auth_users protect it$/m,
+    );
     assert.ok(!checked.stdout.includes(hash), 'the flag beat the file, and no hash is printed');
   });
 
@@ -314,6 +451,9 @@ describe('bad web config files: one sentence, exit 2', () => {
     const result = await runGuard(serveArgs(tlsOnly, '--listen', '127.0.0.1:0'));
     assert.equal(result.code, 2);
     assertOneSentence(result.stderr);
-    assert.match(result.stderr, /no secret is configured; .*basic_auth_users in --web\.config\.file/);
+    assert.match(
+      result.stderr,
+      /no secret is configured; .*basic_auth_users in --web\.config\.file/,
+    );
   });
 });

@@ -28,7 +28,16 @@ describe('the webhook on a 3-member cluster at NOSPACE', () => {
     cluster = await EtcdTestCluster.start({});
     await fillToNoSpace(cluster);
     writeFileSync(tokenFile, TOKEN);
-    guard = await startGuard(['serve', `--endpoints=${cluster.endpoints.join(',')}`, '--webhook-token-file', tokenFile, '--state-dir', join(dir, 'state'), '--snapshot-dir', join(dir, 'snap')]);
+    guard = await startGuard([
+      'serve',
+      `--endpoints=${cluster.endpoints.join(',')}`,
+      '--webhook-token-file',
+      tokenFile,
+      '--state-dir',
+      join(dir, 'state'),
+      '--snapshot-dir',
+      join(dir, 'snap'),
+    ]);
     url = `${guard.url}/webhook/alertmanager`;
   });
 
@@ -62,7 +71,10 @@ describe('the webhook on a 3-member cluster at NOSPACE', () => {
     await fillToNoSpace(cluster);
     const answer = await post(url, valid, auth);
     assert.equal(answer.status, 202, answer.text);
-    const run = await waitForRun(guard.url, (answer.json.runs as { runId: string }[])[0]?.runId ?? '');
+    const run = await waitForRun(
+      guard.url,
+      (answer.json.runs as { runId: string }[])[0]?.runId ?? '',
+    );
     assert.equal(run.outcome, 'succeeded', run.reason);
     assert.equal((await listRuns(guard.url)).length, 2);
   });
@@ -70,19 +82,50 @@ describe('the webhook on a 3-member cluster at NOSPACE', () => {
   it('without the cooldown, an alert on a healthy cluster ends skipped: the live cluster decides', async () => {
     await stopProcess(guard.process);
     // The forced runs below meet a cluster that takes writes: etcd 3.4.23's etcd-20271 is accepted.
-    const config = writeYaml(join(dir, 'no-cooldown.yaml'), { webhook: { cooldownSeconds: 0 }, remediation: { acceptHazards: ['etcd-20271'] } });
-    guard = await startGuard(['serve', '--config', config, `--endpoints=${cluster.endpoints.join(',')}`, '--webhook-token-file', tokenFile, '--state-dir', join(dir, 'state'), '--snapshot-dir', join(dir, 'snap')]);
+    const config = writeYaml(join(dir, 'no-cooldown.yaml'), {
+      webhook: { cooldownSeconds: 0 },
+      remediation: { acceptHazards: ['etcd-20271'] },
+    });
+    guard = await startGuard([
+      'serve',
+      '--config',
+      config,
+      `--endpoints=${cluster.endpoints.join(',')}`,
+      '--webhook-token-file',
+      tokenFile,
+      '--state-dir',
+      join(dir, 'state'),
+      '--snapshot-dir',
+      join(dir, 'snap'),
+    ]);
     const answer = await post(`${guard.url}/webhook/alertmanager`, valid, auth);
     assert.equal(answer.status, 202);
-    const run = await waitForRun(guard.url, (answer.json.runs as { runId: string }[])[0]?.runId ?? '');
+    const run = await waitForRun(
+      guard.url,
+      (answer.json.runs as { runId: string }[])[0]?.runId ?? '',
+    );
     assert.equal(run.outcome, 'skipped');
-    assert.match(run.reason ?? '', /nothing to do: no NOSPACE alarm and the fullest member is m\d \([\d.]+ MiB, \d+% of quota\), below trigger\.minQuotaUsage 80%/);
-    assert.deepEqual(run.steps.map((s) => s.name), ['preflight']);
-    assert.equal((await listRuns(guard.url)).length, 3, 'the earlier runs were read back from runs.jsonl after the restart');
+    assert.match(
+      run.reason ?? '',
+      /nothing to do: no NOSPACE alarm and the fullest member is m\d \([\d.]+ MiB, \d+% of quota\), below trigger\.minQuotaUsage 80%/,
+    );
+    assert.deepEqual(
+      run.steps.map((s) => s.name),
+      ['preflight'],
+    );
+    assert.equal(
+      (await listRuns(guard.url)).length,
+      3,
+      'the earlier runs were read back from runs.jsonl after the restart',
+    );
   });
 
   it('POST /api/runs: dryRun and force honoured; GET filters the history', async () => {
-    const forced = await post(`${guard.url}/api/runs`, JSON.stringify({ dryRun: true, force: true }), auth);
+    const forced = await post(
+      `${guard.url}/api/runs`,
+      JSON.stringify({ dryRun: true, force: true }),
+      auth,
+    );
     assert.equal(forced.status, 202);
     const run = await waitForRun(guard.url, (forced.json.run as { id: string }).id);
     assert.equal(run.outcome, 'skipped');
@@ -94,7 +137,11 @@ describe('the webhook on a 3-member cluster at NOSPACE', () => {
   });
 
   it('an alert during a dry run gets a real run of its own, not the dry run', async () => {
-    const dry = await post(`${guard.url}/api/runs`, JSON.stringify({ dryRun: true, force: true }), auth);
+    const dry = await post(
+      `${guard.url}/api/runs`,
+      JSON.stringify({ dryRun: true, force: true }),
+      auth,
+    );
     assert.equal(dry.status, 202, dry.text);
     const dryId = (dry.json.run as { id: string }).id;
     // The dry run's preflight is under way: the alert must not be answered with it.

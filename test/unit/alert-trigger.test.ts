@@ -2,12 +2,19 @@
 // codes each decision gets are in http-webhook.test.ts.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { decideAlertTrigger, liveNoSpaceCheck, type AlertTrigger } from '../../src/remediation/alert-trigger.js';
+import {
+  decideAlertTrigger,
+  liveNoSpaceCheck,
+  type AlertTrigger,
+} from '../../src/remediation/alert-trigger.js';
 import type { AlarmEntry } from '../../src/etcd/types.js';
 import { FakeRemediator, FakeRunStore, testRun } from './fakes/remediator.js';
 
 const SUCCESS_AT = Date.parse('2026-11-24T10:00:00Z');
-const prod: AlertTrigger = { clusters: [{ cluster: 'prod', cause: { receiver: 'am' } }], ignored: [] };
+const prod: AlertTrigger = {
+  clusters: [{ cluster: 'prod', cause: { receiver: 'am' } }],
+  ignored: [],
+};
 
 /** The decision over fakes; `noSpace` is what the live check answers, `asked` the clusters it was asked about. */
 function decider(options: { now?: number; noSpace?: boolean } = {}) {
@@ -19,7 +26,14 @@ function decider(options: { now?: number; noSpace?: boolean } = {}) {
     asked.push(cluster);
     return Promise.resolve(options.noSpace ?? false);
   };
-  const decide = (trigger: AlertTrigger = prod) => decideAlertTrigger(trigger, { remediator, history: store, stillNoSpace, cooldownSeconds: 60, now: () => options.now ?? SUCCESS_AT });
+  const decide = (trigger: AlertTrigger = prod) =>
+    decideAlertTrigger(trigger, {
+      remediator,
+      history: store,
+      stillNoSpace,
+      cooldownSeconds: 60,
+      now: () => options.now ?? SUCCESS_AT,
+    });
   return { remediator, store, asked, decide };
 }
 
@@ -30,13 +44,20 @@ describe('the webhook decision', () => {
     assert.deepEqual(inside.asked, ['prod'], 'inside the cooldown etcd is asked');
     const after = decider({ now: SUCCESS_AT + 60_000 });
     assert.equal((await after.decide()).kind, 'accepted');
-    assert.deepEqual(after.asked, [], 'after the cooldown etcd is not asked: the run\'s preflight reads it');
+    assert.deepEqual(
+      after.asked,
+      [],
+      "after the cooldown etcd is not asked: the run's preflight reads it",
+    );
   });
 
   it('a duplicate of the run in progress reads neither the history nor etcd', async () => {
     const { remediator, asked, decide } = decider();
     remediator.joinable = testRun({ id: 'r0000000run' });
-    assert.deepEqual(await decide(), { kind: 'accepted', clusters: [{ cluster: 'prod', status: 'in-progress', runId: 'r0000000run' }] });
+    assert.deepEqual(await decide(), {
+      kind: 'accepted',
+      clusters: [{ cluster: 'prod', status: 'in-progress', runId: 'r0000000run' }],
+    });
     assert.deepEqual(asked, []);
     assert.deepEqual(remediator.requests, []);
   });
@@ -45,7 +66,15 @@ describe('the webhook decision', () => {
     const { remediator, decide } = decider({ now: SUCCESS_AT + 3_600_000 });
     remediator.joinable = testRun({ dryRun: true });
     assert.equal((await decide()).kind, 'accepted');
-    assert.deepEqual(remediator.requests, [{ cluster: 'prod', trigger: 'webhook', dryRun: false, force: false, cause: { receiver: 'am' } }]);
+    assert.deepEqual(remediator.requests, [
+      {
+        cluster: 'prod',
+        trigger: 'webhook',
+        dryRun: false,
+        force: false,
+        cause: { receiver: 'am' },
+      },
+    ]);
   });
 
   it('disabled comes first: nothing is read or asked, whatever the alerts', async () => {
@@ -57,12 +86,20 @@ describe('the webhook decision', () => {
   });
 
   it('nothing asked for: ignored, with every reason', async () => {
-    assert.deepEqual(await decider().decide({ clusters: [], ignored: ['1 resolved alert(s)', 'alert X is not one of Y'] }), { kind: 'ignored', reason: '1 resolved alert(s); alert X is not one of Y' });
+    assert.deepEqual(
+      await decider().decide({
+        clusters: [],
+        ignored: ['1 resolved alert(s)', 'alert X is not one of Y'],
+      }),
+      { kind: 'ignored', reason: '1 resolved alert(s); alert X is not one of Y' },
+    );
   });
 });
 
 describe('the live NOSPACE check of the cooldown', () => {
-  const cluster = (alarms: AlarmEntry[] | undefined) => [{ name: 'prod', read: () => Promise.resolve({ alarms }) }];
+  const cluster = (alarms: AlarmEntry[] | undefined) => [
+    { name: 'prod', read: () => Promise.resolve({ alarms }) },
+  ];
   const cases: [string, AlarmEntry[] | undefined, boolean][] = [
     ['a NOSPACE alarm', [{ memberId: '1', alarm: 'NOSPACE' }], true],
     ['alarms unknown (no member answered): let preflight look', undefined, true],
@@ -70,8 +107,10 @@ describe('the live NOSPACE check of the cooldown', () => {
     ['another alarm only', [{ memberId: '1', alarm: 'CORRUPT' }], false],
   ];
   for (const [what, alarms, expected] of cases) {
-    it(`${what}: ${expected}`, async () => assert.equal(await liveNoSpaceCheck(cluster(alarms))('prod'), expected));
+    it(`${what}: ${expected}`, async () =>
+      assert.equal(await liveNoSpaceCheck(cluster(alarms))('prod'), expected));
   }
 
-  it('a cluster not configured: false', async () => assert.equal(await liveNoSpaceCheck(cluster(undefined))('other'), false));
+  it('a cluster not configured: false', async () =>
+    assert.equal(await liveNoSpaceCheck(cluster(undefined))('other'), false));
 });

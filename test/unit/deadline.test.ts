@@ -9,8 +9,13 @@ describe('withDeadline', () => {
 
   it('rejects at the deadline, calls onTimeout, and ignores the late outcome', async () => {
     let aborted = false;
-    const never = new Promise<number>((_, reject) => setTimeout(() => reject(new Error('late')), 50));
-    await assert.rejects(withDeadline(never, 10, () => (aborted = true)), DeadlineExceeded);
+    const never = new Promise<number>((_, reject) =>
+      setTimeout(() => reject(new Error('late')), 50),
+    );
+    await assert.rejects(
+      withDeadline(never, 10, () => (aborted = true)),
+      DeadlineExceeded,
+    );
     assert.equal(aborted, true);
     await new Promise((resolve) => setTimeout(resolve, 60)); // the late rejection must not surface as unhandled
   });

@@ -9,12 +9,22 @@ import { describe, it } from 'node:test';
 import { headingAnchors, relativeLinks } from '../harness/markdown.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const pages = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const pages = [
+  'README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 describe('documentation links', () => {
   it('finds the pages and their links', () => {
     assert.ok(pages.includes('docs/alerts.md'), pages.join(', '));
-    assert.ok(relativeLinks(readFileSync(join(root, 'README.md'), 'utf8')).some((l) => l.startsWith('docs/')), 'the README links to docs/');
+    assert.ok(
+      relativeLinks(readFileSync(join(root, 'README.md'), 'utf8')).some((l) =>
+        l.startsWith('docs/'),
+      ),
+      'the README links to docs/',
+    );
   });
 
   for (const page of pages) {
@@ -22,7 +32,8 @@ describe('documentation links', () => {
       const broken: string[] = [];
       for (const link of relativeLinks(readFileSync(join(root, page), 'utf8'))) {
         const [path = '', anchor] = link.split('#', 2);
-        const target = path === '' ? join(root, page) : join(root, dirname(page), decodeURIComponent(path));
+        const target =
+          path === '' ? join(root, page) : join(root, dirname(page), decodeURIComponent(path));
         if (relative(root, target).startsWith('..') || !existsSync(target)) {
           broken.push(`${link}: no file ${relative(root, target)}`);
           continue;
@@ -41,14 +52,27 @@ describe('documentation links', () => {
 
 describe('headingAnchors', () => {
   it('follows GitHub: lower case, punctuation dropped but - and _, spaces to -, repeats numbered', () => {
-    const page = ['# Remediation: the runbook, automated', '## Node.js 24 and etcd 3.5 (`bench/startup.ts`)', "### Hooks: the runbook's last step", '## Tests', '## Tests', '```sh', '# not a heading', '```', '#### snake_case a-b'].join('\n');
-    assert.deepEqual([...headingAnchors(page)], [
-      'remediation-the-runbook-automated',
-      'nodejs-24-and-etcd-35-benchstartupts',
-      'hooks-the-runbooks-last-step',
-      'tests',
-      'tests-1',
-      'snake_case-a-b',
-    ]);
+    const page = [
+      '# Remediation: the runbook, automated',
+      '## Node.js 24 and etcd 3.5 (`bench/startup.ts`)',
+      "### Hooks: the runbook's last step",
+      '## Tests',
+      '## Tests',
+      '```sh',
+      '# not a heading',
+      '```',
+      '#### snake_case a-b',
+    ].join('\n');
+    assert.deepEqual(
+      [...headingAnchors(page)],
+      [
+        'remediation-the-runbook-automated',
+        'nodejs-24-and-etcd-35-benchstartupts',
+        'hooks-the-runbooks-last-step',
+        'tests',
+        'tests-1',
+        'snake_case-a-b',
+      ],
+    );
   });
 });

@@ -9,7 +9,13 @@ import { describe, it } from 'node:test';
 import { CommanderError } from 'commander';
 import { parseCliOptions } from '../../src/cli/context.js';
 import { buildProgram } from '../../src/cli/program.js';
-import { FLAG_LIST, FLAGS, type CommandName, type ConfigFlags, type FlagName } from '../../src/config/flags.js';
+import {
+  FLAG_LIST,
+  FLAGS,
+  type CommandName,
+  type ConfigFlags,
+  type FlagName,
+} from '../../src/config/flags.js';
 import { formatPath, type ConfigPath } from '../../src/config/issues.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
@@ -32,25 +38,79 @@ const baseFile = yamlFile(
 `,
 );
 
-const COMMANDS: CommandName[] = ['serve', 'status', 'remediate', 'snapshot', 'check-config', 'discover'];
+const COMMANDS: CommandName[] = [
+  'serve',
+  'status',
+  'remediate',
+  'snapshot',
+  'check-config',
+  'discover',
+];
 
 /** Each flag as typed, and the setting it must change (in a config whose one cluster comes from baseFile). */
-const LANDS_ON: Record<Exclude<FlagName, 'config' | 'cluster'>, { args: string[]; setting: ConfigPath; value: unknown }> = {
-  endpoints: { args: ['--endpoints', 'https://10.0.0.7:2379, 10.0.0.8:2379'], setting: ['clusters', 0, 'endpoints'], value: ['https://10.0.0.7:2379', 'https://10.0.0.8:2379'] },
-  cacert: { args: ['--cacert', '/flag/ca.pem'], setting: ['clusters', 0, 'tls', 'caFile'], value: '/flag/ca.pem' },
-  cert: { args: ['--cert', '/flag/cert.pem'], setting: ['clusters', 0, 'tls', 'certFile'], value: '/flag/cert.pem' },
-  key: { args: ['--key', '/flag/key.pem'], setting: ['clusters', 0, 'tls', 'keyFile'], value: '/flag/key.pem' },
-  metricsUrls: { args: ['--metrics-urls', 'http://10.0.0.1:2381'], setting: ['clusters', 0, 'metricsUrls'], value: ['http://10.0.0.1:2381'] },
+const LANDS_ON: Record<
+  Exclude<FlagName, 'config' | 'cluster'>,
+  { args: string[]; setting: ConfigPath; value: unknown }
+> = {
+  endpoints: {
+    args: ['--endpoints', 'https://10.0.0.7:2379, 10.0.0.8:2379'],
+    setting: ['clusters', 0, 'endpoints'],
+    value: ['https://10.0.0.7:2379', 'https://10.0.0.8:2379'],
+  },
+  cacert: {
+    args: ['--cacert', '/flag/ca.pem'],
+    setting: ['clusters', 0, 'tls', 'caFile'],
+    value: '/flag/ca.pem',
+  },
+  cert: {
+    args: ['--cert', '/flag/cert.pem'],
+    setting: ['clusters', 0, 'tls', 'certFile'],
+    value: '/flag/cert.pem',
+  },
+  key: {
+    args: ['--key', '/flag/key.pem'],
+    setting: ['clusters', 0, 'tls', 'keyFile'],
+    value: '/flag/key.pem',
+  },
+  metricsUrls: {
+    args: ['--metrics-urls', 'http://10.0.0.1:2381'],
+    setting: ['clusters', 0, 'metricsUrls'],
+    value: ['http://10.0.0.1:2381'],
+  },
   logLevel: { args: ['--log-level', 'debug'], setting: ['logLevel'], value: 'debug' },
   listen: { args: ['--listen', '127.0.0.1:9999'], setting: ['listen'], value: '127.0.0.1:9999' },
-  scrapeTimeout: { args: ['--scrape-timeout', '2.5'], setting: ['scrape', 'timeoutSeconds'], value: 2.5 },
-  webhookTokenFile: { args: ['--webhook-token-file', '/run/token'], setting: ['webhook', 'tokenFile'], value: '/run/token' },
+  scrapeTimeout: {
+    args: ['--scrape-timeout', '2.5'],
+    setting: ['scrape', 'timeoutSeconds'],
+    value: 2.5,
+  },
+  webhookTokenFile: {
+    args: ['--webhook-token-file', '/run/token'],
+    setting: ['webhook', 'tokenFile'],
+    value: '/run/token',
+  },
   webhookInsecure: { args: ['--webhook-insecure'], setting: ['webhook', 'insecure'], value: true },
-  webConfigFile: { args: ['--web.config.file', '/etc/web.yml'], setting: ['web', 'configFile'], value: '/etc/web.yml' },
-  snapshotDir: { args: ['--snapshot-dir', '/var/snapshots'], setting: ['snapshot', 'dir'], value: '/var/snapshots' },
+  webConfigFile: {
+    args: ['--web.config.file', '/etc/web.yml'],
+    setting: ['web', 'configFile'],
+    value: '/etc/web.yml',
+  },
+  snapshotDir: {
+    args: ['--snapshot-dir', '/var/snapshots'],
+    setting: ['snapshot', 'dir'],
+    value: '/var/snapshots',
+  },
   stateDir: { args: ['--state-dir', '/var/state'], setting: ['state', 'dir'], value: '/var/state' },
-  remediationDisabled: { args: ['--remediation-disabled'], setting: ['remediation', 'enabled'], value: false },
-  acceptHazard: { args: ['--accept-hazard', 'etcd-14733', '--accept-hazard', 'etcd-18810'], setting: ['remediation', 'acceptHazards'], value: ['etcd-14733', 'etcd-18810'] },
+  remediationDisabled: {
+    args: ['--remediation-disabled'],
+    setting: ['remediation', 'enabled'],
+    value: false,
+  },
+  acceptHazard: {
+    args: ['--accept-hazard', 'etcd-14733', '--accept-hazard', 'etcd-18810'],
+    setting: ['remediation', 'acceptHazards'],
+    value: ['etcd-14733', 'etcd-18810'],
+  },
 };
 
 /** etcdctl's variables (and our config file's), which scripts already set. */
@@ -85,7 +145,9 @@ async function parseFlags(argv: string[]): Promise<ConfigFlags> {
 
 /** The flag typed where it is accepted: before a command for a global flag. */
 function argvFor(scope: string, args: string[]): string[] {
-  return scope === 'global' ? ['--config', baseFile, ...args, 'check-config'] : ['--config', baseFile, scope, ...args];
+  return scope === 'global'
+    ? ['--config', baseFile, ...args, 'check-config']
+    : ['--config', baseFile, scope, ...args];
 }
 
 function settingAt(config: unknown, path: ConfigPath): unknown {
@@ -101,23 +163,40 @@ function withSetting(config: Config, path: ConfigPath, value: unknown): Config {
 
 describe('the flag table', () => {
   it('has a setting written out in this test for every flag but --config and --cluster', () => {
-    const overriding = FLAG_LIST.filter(([, spec]) => spec.overrides !== undefined).map(([name]) => name);
+    const overriding = FLAG_LIST.filter(([, spec]) => spec.overrides !== undefined).map(
+      ([name]) => name,
+    );
     assert.deepEqual(overriding.sort(), Object.keys(LANDS_ON).sort());
-    assert.deepEqual(Object.keys(FLAGS).sort(), [...Object.keys(LANDS_ON), 'config', 'cluster'].sort());
+    assert.deepEqual(
+      Object.keys(FLAGS).sort(),
+      [...Object.keys(LANDS_ON), 'config', 'cluster'].sort(),
+    );
   });
 
   it('falls back to the environment variables etcdctl and the docs name, and only to those', () => {
-    const withEnv = Object.fromEntries(FLAG_LIST.filter(([, spec]) => spec.env !== undefined).map(([name, spec]) => [name, spec.env]));
+    const withEnv = Object.fromEntries(
+      FLAG_LIST.filter(([, spec]) => spec.env !== undefined).map(([name, spec]) => [
+        name,
+        spec.env,
+      ]),
+    );
     assert.deepEqual(withEnv, ENVIRONMENT);
   });
 
   it('names only commands that exist, and every flag is accepted somewhere', () => {
     const program = buildProgram({ out: () => {}, err: () => {} }, () => {});
-    assert.deepEqual(program.commands.map((c) => c.name()), COMMANDS);
+    assert.deepEqual(
+      program.commands.map((c) => c.name()),
+      COMMANDS,
+    );
     for (const [, spec] of FLAG_LIST) {
       const scopes = Object.keys(spec.help);
       assert.ok(scopes.length > 0, `${spec.flag} is accepted nowhere`);
-      for (const scope of scopes) assert.ok(scope === 'global' || COMMANDS.includes(scope as CommandName), `${spec.flag}: unknown command ${scope}`);
+      for (const scope of scopes)
+        assert.ok(
+          scope === 'global' || COMMANDS.includes(scope as CommandName),
+          `${spec.flag}: unknown command ${scope}`,
+        );
     }
   });
 });
@@ -136,18 +215,33 @@ describe('each flag, on each command that takes it, overrides its setting and no
         const flags = await parseFlags(argvFor(scope, expected.args));
         const loaded = await loadConfig(flags, {});
         assert.deepEqual(settingAt(loaded.config, expected.setting), expected.value);
-        assert.deepEqual(loaded.config, withSetting(await baseConfig(), expected.setting, expected.value), 'only that setting changed');
-        assert.equal(loaded.describe(expected.setting), spec.flag, 'errors about the setting name the flag');
+        assert.deepEqual(
+          loaded.config,
+          withSetting(await baseConfig(), expected.setting, expected.value),
+          'only that setting changed',
+        );
+        assert.equal(
+          loaded.describe(expected.setting),
+          spec.flag,
+          'errors about the setting name the flag',
+        );
         // The table says the same, in its own terms.
         const overrides = spec.overrides;
         assert.ok(overrides);
-        assert.deepEqual([...(overrides.cluster ? ['clusters', 0] : []), ...overrides.path], expected.setting);
+        assert.deepEqual(
+          [...(overrides.cluster ? ['clusters', 0] : []), ...overrides.path],
+          expected.setting,
+        );
       });
     }
     if (!('global' in spec.help)) {
       it(`${spec.flag} is refused by the commands the table does not give it`, async () => {
         for (const command of COMMANDS.filter((c) => !(c in spec.help))) {
-          await assert.rejects(parseFlags([command, ...expected.args]), (err) => err instanceof CommanderError && err.code === 'commander.unknownOption', `${command} ${spec.flag}`);
+          await assert.rejects(
+            parseFlags([command, ...expected.args]),
+            (err) => err instanceof CommanderError && err.code === 'commander.unknownOption',
+            `${command} ${spec.flag}`,
+          );
         }
       });
     }
@@ -161,7 +255,10 @@ describe('flags over environment over file', () => {
     const value = expected.args[1] ?? '';
     it(`${variable} sets ${formatPath(expected.setting)} unless ${expected.args[0] ?? ''} is given`, async () => {
       const fromEnv = await loadConfig({ config: baseFile }, { [variable]: value });
-      assert.deepEqual(fromEnv.config, withSetting(await baseConfig(), expected.setting, expected.value));
+      assert.deepEqual(
+        fromEnv.config,
+        withSetting(await baseConfig(), expected.setting, expected.value),
+      );
       assert.equal(fromEnv.describe(expected.setting), variable);
       const flags = await parseFlags(argvFor('global', expected.args));
       const both = await loadConfig(flags, { [variable]: 'https://10.9.9.9:2379' });
@@ -172,27 +269,45 @@ describe('flags over environment over file', () => {
 
   it('--config names the file, ETCD_SPACE_GUARD_CONFIG when it is not given', async () => {
     const other = yamlFile('other.yaml', 'listen: ":7000"\n');
-    const fromFlag = await loadConfig(await parseFlags(['--config', other, 'status']), { ETCD_SPACE_GUARD_CONFIG: baseFile });
+    const fromFlag = await loadConfig(await parseFlags(['--config', other, 'status']), {
+      ETCD_SPACE_GUARD_CONFIG: baseFile,
+    });
     assert.equal(fromFlag.file, other);
     assert.equal(fromFlag.config.listen, ':7000');
-    const fromEnv = await loadConfig(await parseFlags(['status']), { ETCD_SPACE_GUARD_CONFIG: other });
+    const fromEnv = await loadConfig(await parseFlags(['status']), {
+      ETCD_SPACE_GUARD_CONFIG: other,
+    });
     assert.equal(fromEnv.file, other);
   });
 });
 
 describe('spot checks', () => {
   it('--cluster names the default cluster, or picks the one the connection flags change', async () => {
-    const alone = await loadConfig(await parseFlags(['snapshot', '--cluster', 'edge', '--endpoints', '10.0.0.5:2379']), {});
-    assert.deepEqual(alone.config.clusters, [{ name: 'edge', endpoints: ['http://10.0.0.5:2379'], tls: {} }]);
+    const alone = await loadConfig(
+      await parseFlags(['snapshot', '--cluster', 'edge', '--endpoints', '10.0.0.5:2379']),
+      {},
+    );
+    assert.deepEqual(alone.config.clusters, [
+      { name: 'edge', endpoints: ['http://10.0.0.5:2379'], tls: {} },
+    ]);
     assert.equal(alone.selectedCluster, 'edge');
-    const two = yamlFile('two.yaml', 'clusters:\n  - { name: a, endpoints: [http://10.0.0.1:2379] }\n  - { name: b, endpoints: [http://10.0.1.1:2379] }\n');
-    const picked = await loadConfig(await parseFlags(['--config', two, '--cluster', 'b', '--cacert', '/ca.pem', 'check-config']), {});
+    const two = yamlFile(
+      'two.yaml',
+      'clusters:\n  - { name: a, endpoints: [http://10.0.0.1:2379] }\n  - { name: b, endpoints: [http://10.0.1.1:2379] }\n',
+    );
+    const picked = await loadConfig(
+      await parseFlags(['--config', two, '--cluster', 'b', '--cacert', '/ca.pem', 'check-config']),
+      {},
+    );
     assert.equal(picked.config.clusters[0]?.tls.caFile, undefined);
     assert.equal(picked.config.clusters[1]?.tls.caFile, '/ca.pem');
   });
 
   it('a flag not given leaves the file alone: switches off, no --accept-hazard', async () => {
-    const file = yamlFile('set.yaml', 'webhook: { insecure: true }\nremediation: { enabled: false, acceptHazards: [etcd-13435] }\n');
+    const file = yamlFile(
+      'set.yaml',
+      'webhook: { insecure: true }\nremediation: { enabled: false, acceptHazards: [etcd-13435] }\n',
+    );
     const { config } = await loadConfig(await parseFlags(['--config', file, 'serve']), {});
     assert.equal(config.webhook.insecure, true);
     assert.equal(config.remediation.enabled, false);
@@ -200,11 +315,29 @@ describe('spot checks', () => {
   });
 
   it('the connection flags are named in the table order when they cannot pick a cluster', async () => {
-    const two = yamlFile('two-again.yaml', 'clusters:\n  - { name: a, endpoints: [http://10.0.0.1:2379] }\n  - { name: b, endpoints: [http://10.0.1.1:2379] }\n');
-    const flags = await parseFlags(['--metrics-urls', 'http://h:2381', '--key', '/k', '--cert', '/c', '--cacert', '/ca', '--endpoints', 'http://h:1', '--config', two, 'status']);
+    const two = yamlFile(
+      'two-again.yaml',
+      'clusters:\n  - { name: a, endpoints: [http://10.0.0.1:2379] }\n  - { name: b, endpoints: [http://10.0.1.1:2379] }\n',
+    );
+    const flags = await parseFlags([
+      '--metrics-urls',
+      'http://h:2381',
+      '--key',
+      '/k',
+      '--cert',
+      '/c',
+      '--cacert',
+      '/ca',
+      '--endpoints',
+      'http://h:1',
+      '--config',
+      two,
+      'status',
+    ]);
     await assert.rejects(loadConfig(flags, {}), {
       name: 'ConfigError',
-      message: /^--endpoints, --cacert, --cert, --key, --metrics-urls would change one cluster but .* defines 2 \(a, b\); add --cluster NAME/,
+      message:
+        /^--endpoints, --cacert, --cert, --key, --metrics-urls would change one cluster but .* defines 2 \(a, b\); add --cluster NAME/,
     });
   });
 
@@ -212,7 +345,11 @@ describe('spot checks', () => {
     const { config } = await loadConfig(await parseFlags(['serve', '--scrape-timeout', '7']), {});
     assert.equal(config.scrape.timeoutSeconds, 7);
     const flags = await parseFlags(['serve', '--scrape-timeout', 'soon']);
-    await assert.rejects(loadConfig(flags, {}), { name: 'ConfigError', exitCode: 2, message: '--scrape-timeout must be a number; correct its type' });
+    await assert.rejects(loadConfig(flags, {}), {
+      name: 'ConfigError',
+      exitCode: 2,
+      message: '--scrape-timeout must be a number; correct its type',
+    });
   });
 
   it('--web.config.file keeps its dots on the command line and reaches web.configFile', async () => {
@@ -222,10 +359,16 @@ describe('spot checks', () => {
   });
 
   it('a bad value is one sentence naming the flag', async () => {
-    await assert.rejects(loadConfig(await parseFlags(['remediate', '--accept-hazard', 'bogus']), {}), {
+    await assert.rejects(
+      loadConfig(await parseFlags(['remediate', '--accept-hazard', 'bogus']), {}),
+      {
+        name: 'ConfigError',
+        message: /^--accept-hazard must be one of "etcd-14733", .*; pick one of those$/,
+      },
+    );
+    await assert.rejects(loadConfig(await parseFlags(['--log-level', 'loud', 'status']), {}), {
       name: 'ConfigError',
-      message: /^--accept-hazard must be one of "etcd-14733", .*; pick one of those$/,
+      message: /^--log-level must be one of "trace", .*; pick one of those$/,
     });
-    await assert.rejects(loadConfig(await parseFlags(['--log-level', 'loud', 'status']), {}), { name: 'ConfigError', message: /^--log-level must be one of "trace", .*; pick one of those$/ });
   });
 });

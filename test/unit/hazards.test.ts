@@ -5,7 +5,7 @@ import { atLeast, hazardsOf, minorVersion, VERSION_HAZARDS } from '../../src/etc
 const ids = (version: string | undefined) => hazardsOf(version).map((h) => h.id);
 
 describe('known hazards of etcd versions', () => {
-  it("the two etcd versions under test: 3.4.23 has two, 3.5.30 none", () => {
+  it('the two etcd versions under test: 3.4.23 has two, 3.5.30 none', () => {
     assert.deepEqual(ids('3.4.23'), ['etcd-18810', 'etcd-20271']);
     assert.deepEqual(ids('3.5.30'), []);
   });
@@ -36,7 +36,12 @@ describe('known hazards of etcd versions', () => {
     for (const hazard of VERSION_HAZARDS) {
       assert.match(hazard.link, /^https:\/\/github\.com\/etcd-io\/etcd\/(issues|pull)\/\d+$/);
       assert.equal(hazard.id, `etcd-${hazard.link.split('/').pop() ?? ''}`);
-      for (const fixed of hazard.fixedIn) assert.deepEqual(ids(fixed).includes(hazard.id), false, `${hazard.id} is fixed in ${fixed}`);
+      for (const fixed of hazard.fixedIn)
+        assert.deepEqual(
+          ids(fixed).includes(hazard.id),
+          false,
+          `${hazard.id} is fixed in ${fixed}`,
+        );
     }
   });
 

@@ -3,7 +3,9 @@ import { describe, it } from 'node:test';
 import { hedgeDelayMs, hedged, recentLatencyMs } from '../../src/util/hedge.js';
 
 const after = <T>(ms: number, value: T, fail = false): Promise<T> =>
-  new Promise((resolve, reject) => setTimeout(() => (fail ? reject(new Error(String(value))) : resolve(value)), ms));
+  new Promise((resolve, reject) =>
+    setTimeout(() => (fail ? reject(new Error(String(value))) : resolve(value)), ms),
+  );
 
 describe('hedged', () => {
   it('asks only the preferred source when it answers in time', async () => {
@@ -29,7 +31,9 @@ describe('hedged', () => {
   });
 
   it('asks the others after the delay when the preferred source hangs', async () => {
-    const result = await hedged(2, 0, 20, (i) => (i === 0 ? new Promise<string>(() => undefined) : after(5, 'fast')));
+    const result = await hedged(2, 0, 20, (i) =>
+      i === 0 ? new Promise<string>(() => undefined) : after(5, 'fast'),
+    );
     assert.deepEqual(result, { value: 'fast', index: 1 });
   });
 

@@ -28,7 +28,12 @@ function skeleton(file: string): Yaml {
 }
 
 function at(object: unknown, path: string): unknown {
-  return path.split('.').reduce<unknown>((node, key) => (node !== null && typeof node === 'object' ? (node as Yaml)[key] : undefined), object);
+  return path
+    .split('.')
+    .reduce<unknown>(
+      (node, key) => (node !== null && typeof node === 'object' ? (node as Yaml)[key] : undefined),
+      object,
+    );
 }
 
 function hasPath(object: unknown, path: string[]): boolean {
@@ -53,7 +58,9 @@ interface Volume {
 describe('Helm chart helm/etcd-space-guard', () => {
   it('Chart.yaml is a v2 application chart whose appVersion is the package version', () => {
     const chart = parse(read('Chart.yaml')) as Yaml;
-    const pkg = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { version: string };
+    const pkg = JSON.parse(
+      readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'),
+    ) as { version: string };
     assert.equal(chart.apiVersion, 'v2');
     assert.equal(chart.name, 'etcd-space-guard');
     assert.equal(chart.appVersion, pkg.version);
@@ -63,7 +70,9 @@ describe('Helm chart helm/etcd-space-guard', () => {
   it('every .Values path used by a template exists in values.yaml', () => {
     const missing: string[] = [];
     for (const file of [...templates, '_helpers.tpl', 'NOTES.txt']) {
-      for (const match of read(join('templates', file)).matchAll(/\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g)) {
+      for (const match of read(join('templates', file)).matchAll(
+        /\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g,
+      )) {
         const path = match[1]!.slice(1).split('.');
         if (!hasPath(values, path)) missing.push(`${file}: .Values.${path.join('.')}`);
       }
@@ -83,13 +92,21 @@ describe('Helm chart helm/etcd-space-guard', () => {
   it('the files helm reads parse: values, rules, dashboard, and every template skeleton', () => {
     const rules = parse(read('files/prometheus-rules.yml')) as { groups: unknown[] };
     assert.ok(rules.groups.length > 0);
-    const dashboard = JSON.parse(read('files/grafana-dashboard.json')) as { uid: string; panels: unknown[] };
+    const dashboard = JSON.parse(read('files/grafana-dashboard.json')) as {
+      uid: string;
+      panels: unknown[];
+    };
     assert.equal(dashboard.uid, 'etcd-space-guard');
     for (const file of templates) {
       const object = skeleton(file);
-      assert.ok(object.apiVersion && object.kind && at(object, 'metadata.name'), `${file}: apiVersion, kind and metadata.name`);
+      assert.ok(
+        object.apiVersion && object.kind && at(object, 'metadata.name'),
+        `${file}: apiVersion, kind and metadata.name`,
+      );
     }
-    for (const match of templates.flatMap((f) => [...read(join('templates', f)).matchAll(/\.Files\.Get "([^"]+)"/g)])) {
+    for (const match of templates.flatMap((f) => [
+      ...read(join('templates', f)).matchAll(/\.Files\.Get "([^"]+)"/g),
+    ])) {
       assert.ok(existsSync(join(CHART, match[1]!)), `${match[1]} exists`);
     }
   });
@@ -98,16 +115,22 @@ describe('Helm chart helm/etcd-space-guard', () => {
     const parsed = ConfigSchema.safeParse(values.config);
     assert.ok(parsed.success, parsed.error?.message);
     const config = parsed.data;
-    const container = (at(skeleton('deployment.yaml'), 'spec.template.spec.containers') as Container[])[0]!;
+    const container = (
+      at(skeleton('deployment.yaml'), 'spec.template.spec.containers') as Container[]
+    )[0]!;
     const mounts = container.volumeMounts.map((m) => m.mountPath);
     const mounted = (file: string): boolean => mounts.some((dir) => file.startsWith(`${dir}/`));
     for (const cluster of config.clusters) {
-      for (const file of [cluster.tls.caFile, cluster.tls.certFile, cluster.tls.keyFile]) assert.ok(file && mounted(file), `${file} is on a mount`);
+      for (const file of [cluster.tls.caFile, cluster.tls.certFile, cluster.tls.keyFile])
+        assert.ok(file && mounted(file), `${file} is on a mount`);
     }
     // The chart sets webhook.tokenFile itself, when a webhook Secret is mounted.
     const tokenFile = /dict "tokenFile" "([^"]+)"/.exec(read('templates/configmap.yaml'))?.[1];
     assert.ok(tokenFile && mounted(tokenFile), `${tokenFile} is on a mount`);
-    assert.ok(mounted(config.snapshot.dir) && mounted(config.state.dir), 'snapshots and state on the data volume');
+    assert.ok(
+      mounted(config.snapshot.dir) && mounted(config.state.dir),
+      'snapshots and state on the data volume',
+    );
     const configArg = container.args[container.args.indexOf('--config') + 1]!;
     assert.ok(mounted(configArg), `${configArg} is on a mount`);
     assert.equal(container.args[0], 'serve');
@@ -119,7 +142,14 @@ describe('Helm chart helm/etcd-space-guard', () => {
     assert.equal(at(deployment, 'spec.replicas'), 1);
     assert.equal(at(deployment, 'spec.strategy.type'), 'Recreate');
     const template = read('templates/deployment.yaml');
-    for (const key of ['livenessProbe', 'readinessProbe', 'resources', 'securityContext', 'podSecurityContext']) assert.match(template, new RegExp(`\\.Values\\.${key}\\b`));
+    for (const key of [
+      'livenessProbe',
+      'readinessProbe',
+      'resources',
+      'securityContext',
+      'podSecurityContext',
+    ])
+      assert.match(template, new RegExp(`\\.Values\\.${key}\\b`));
     assert.equal(at(values, 'livenessProbe.httpGet.path'), '/healthz');
     assert.equal(at(values, 'readinessProbe.httpGet.path'), '/readyz');
     assert.ok(at(values, 'resources.requests.memory') && at(values, 'resources.limits.memory'));
@@ -127,8 +157,14 @@ describe('Helm chart helm/etcd-space-guard', () => {
     assert.equal(at(values, 'securityContext.readOnlyRootFilesystem'), true);
     assert.equal(at(values, 'securityContext.allowPrivilegeEscalation'), false);
     assert.deepEqual(at(values, 'securityContext.capabilities.drop'), ['ALL']);
-    const dockerUser = /^USER (\d+):(\d+)$/m.exec(readFileSync(fileURLToPath(new URL('../../Dockerfile', import.meta.url)), 'utf8'));
-    assert.equal(String(at(values, 'podSecurityContext.runAsUser')), dockerUser?.[1], 'the image and the chart agree on the user');
+    const dockerUser = /^USER (\d+):(\d+)$/m.exec(
+      readFileSync(fileURLToPath(new URL('../../Dockerfile', import.meta.url)), 'utf8'),
+    );
+    assert.equal(
+      String(at(values, 'podSecurityContext.runAsUser')),
+      dockerUser?.[1],
+      'the image and the chart agree on the user',
+    );
   });
 
   it('ServiceMonitor and PrometheusRule are optional, take additionalLabels, and the job is not .*etcd.*', () => {
@@ -137,34 +173,66 @@ describe('Helm chart helm/etcd-space-guard', () => {
       ['prometheusrule.yaml', 'prometheusRule'],
     ] as const) {
       const text = read(join('templates', file));
-      assert.match(text.split('\n')[0]!, new RegExp(`^\\{\\{- if \\.Values\\.${key}\\.enabled \\}\\}$`));
+      assert.match(
+        text.split('\n')[0]!,
+        new RegExp(`^\\{\\{- if \\.Values\\.${key}\\.enabled \\}\\}$`),
+      );
       assert.match(text, new RegExp(`\\.Values\\.${key}\\.additionalLabels`));
-      assert.equal(at(values, `${key}.enabled`), false, 'off by default: not every cluster runs the Prometheus Operator');
+      assert.equal(
+        at(values, `${key}.enabled`),
+        false,
+        'off by default: not every cluster runs the Prometheus Operator',
+      );
     }
     const monitor = skeleton('servicemonitor.yaml');
-    const relabel = (at(monitor, 'spec.endpoints') as { relabelings: { targetLabel: string; replacement: string }[] }[])[0]!.relabelings.find((r) => r.targetLabel === 'job');
+    const relabel = (
+      at(monitor, 'spec.endpoints') as {
+        relabelings: { targetLabel: string; replacement: string }[];
+      }[]
+    )[0]!.relabelings.find((r) => r.targetLabel === 'job');
     assert.equal(relabel?.replacement, 'space-guard');
     assert.doesNotMatch(relabel.replacement, /etcd/);
-    assert.match(read('files/prometheus-rules.yml'), /up\{job="space-guard"\}/, 'the rules expect that job name');
-    assert.match(read('templates/prometheusrule.yaml'), /\.Files\.Get "files\/prometheus-rules\.yml"/);
+    assert.match(
+      read('files/prometheus-rules.yml'),
+      /up\{job="space-guard"\}/,
+      'the rules expect that job name',
+    );
+    assert.match(
+      read('templates/prometheusrule.yaml'),
+      /\.Files\.Get "files\/prometheus-rules\.yml"/,
+    );
   });
 
   it('the dashboard ConfigMap carries the grafana_dashboard label', () => {
     assert.equal(at(values, 'dashboard.labels.grafana_dashboard'), '1');
-    assert.match(read('templates/dashboard-configmap.yaml'), /\.Files\.Get "files\/grafana-dashboard\.json"/);
+    assert.match(
+      read('templates/dashboard-configmap.yaml'),
+      /\.Files\.Get "files\/grafana-dashboard\.json"/,
+    );
   });
 
   it('refuses to install what the guard would refuse to run: remediation without a webhook secret, TLS paths without the Secret', () => {
     const configmap = read('templates/configmap.yaml');
-    assert.match(configmap, /if and \$remediation \(not \$webhookSecret\)[^\n]*\n\{\{- fail "remediation is enabled but no webhook token/);
-    assert.match(configmap, /if and \(not \.Values\.etcdTls\.existingSecret\)[^\n]*\n\{\{- fail "config\.clusters\[\]\.tls points at/);
-    assert.equal(at(values, 'config.webhook'), undefined, 'the token path is the chart\'s business');
+    assert.match(
+      configmap,
+      /if and \$remediation \(not \$webhookSecret\)[^\n]*\n\{\{- fail "remediation is enabled but no webhook token/,
+    );
+    assert.match(
+      configmap,
+      /if and \(not \.Values\.etcdTls\.existingSecret\)[^\n]*\n\{\{- fail "config\.clusters\[\]\.tls points at/,
+    );
+    assert.equal(at(values, 'config.webhook'), undefined, "the token path is the chart's business");
   });
 
-  it('the ServiceMonitor keeps the guard\'s endpoint label, and the PVC survives helm uninstall', () => {
-    const endpoint = (at(skeleton('servicemonitor.yaml'), 'spec.endpoints') as { honorLabels: boolean }[])[0];
+  it("the ServiceMonitor keeps the guard's endpoint label, and the PVC survives helm uninstall", () => {
+    const endpoint = (
+      at(skeleton('servicemonitor.yaml'), 'spec.endpoints') as { honorLabels: boolean }[]
+    )[0];
     assert.equal(endpoint?.honorLabels, true);
-    assert.equal(at(skeleton('pvc.yaml'), 'metadata.annotations')?.['helm.sh/resource-policy' as never], 'keep');
+    assert.equal(
+      at(skeleton('pvc.yaml'), 'metadata.annotations')?.['helm.sh/resource-policy' as never],
+      'keep',
+    );
   });
 
   it('webConfig: off by default, and the chart is told what the Secret holds (it cannot read it)', () => {
@@ -180,33 +248,63 @@ describe('Helm chart helm/etcd-space-guard', () => {
 
   it('webConfig: the Secret is mounted as a directory and passed as --web.config.file', () => {
     const template = read('templates/deployment.yaml');
-    const spec = at(skeleton('deployment.yaml'), 'spec.template.spec') as { containers: Container[]; volumes: Volume[] };
+    const spec = at(skeleton('deployment.yaml'), 'spec.template.spec') as {
+      containers: Container[];
+      volumes: Volume[];
+    };
     const container = spec.containers[0]!;
     const file = container.args[container.args.indexOf('--web.config.file') + 1]!;
     const mount = container.volumeMounts.find((m) => file.startsWith(`${m.mountPath}/`));
     assert.equal(mount?.name, 'web-config', `${file} is on the web-config mount`);
     const volume = spec.volumes.find((v) => v.name === 'web-config');
-    assert.deepEqual(volume?.secret?.items, [{ key: 'x', path: file.slice(mount.mountPath.length + 1) }], 'the Secret key lands at the path passed');
+    assert.deepEqual(
+      volume?.secret?.items,
+      [{ key: 'x', path: file.slice(mount.mountPath.length + 1) }],
+      'the Secret key lands at the path passed',
+    );
     assert.match(template, /items:\n\s+- key: \{\{ \.Values\.webConfig\.secretKey \}\}/);
     assert.match(template, /secretName: \{\{ \.Values\.webConfig\.existingSecret \}\}/);
-    assert.match(template, /\{\{- if \.Values\.webConfig\.existingSecret \}\}\n\s+- --web\.config\.file\n/, 'the flag only with a Secret');
+    assert.match(
+      template,
+      /\{\{- if \.Values\.webConfig\.existingSecret \}\}\n\s+- --web\.config\.file\n/,
+      'the flag only with a Secret',
+    );
     // Certificates renewed by cert-manager reach the pod only through a directory mount.
-    assert.doesNotMatch(template, /^\s*subPath:/m, 'no subPath: kubelet would never update the files');
+    assert.doesNotMatch(
+      template,
+      /^\s*subPath:/m,
+      'no subPath: kubelet would never update the files',
+    );
     const tlsMount = container.volumeMounts.find((m) => m.name === 'web-tls');
     assert.equal(tlsMount?.mountPath, '/etc/etcd-space-guard/web-tls');
     assert.match(template, /secretName: \{\{ \.Values\.webConfig\.tlsSecret \}\}/);
-    assert.match(read('values.yaml'), /cert_file: \/etc\/etcd-space-guard\/web-tls\/tls\.crt/, 'the example points at that mount');
+    assert.match(
+      read('values.yaml'),
+      /cert_file: \/etc\/etcd-space-guard\/web-tls\/tls\.crt/,
+      'the example points at that mount',
+    );
   });
 
   it('webConfig: probes use HTTPS with TLS, and check the port when kubelet cannot authenticate', () => {
     const template = read('templates/deployment.yaml');
     for (const probe of ['livenessProbe', 'readinessProbe']) {
-      assert.match(template, new RegExp(`${probe}:\\n\\s+\\{\\{- include "etcd-space-guard\\.probe" \\(dict "probe" \\.Values\\.${probe} "web" \\.Values\\.webConfig\\)`));
+      assert.match(
+        template,
+        new RegExp(
+          `${probe}:\\n\\s+\\{\\{- include "etcd-space-guard\\.probe" \\(dict "probe" \\.Values\\.${probe} "web" \\.Values\\.webConfig\\)`,
+        ),
+      );
     }
     const helper = read('templates/_helpers.tpl');
     const probe = helper.slice(helper.indexOf('define "etcd-space-guard.probe"'));
-    assert.match(probe, /if or \.web\.clientCertRequired \.web\.basicAuth \}\}\n.*unset \$probe "httpGet".*\n.*set \$probe "tcpSocket" \(dict "port" "http"\)/);
-    assert.match(probe, /else if and \.web\.tls \$probe\.httpGet \}\}\n.*set \$probe\.httpGet "scheme" "HTTPS"/);
+    assert.match(
+      probe,
+      /if or \.web\.clientCertRequired \.web\.basicAuth \}\}\n.*unset \$probe "httpGet".*\n.*set \$probe "tcpSocket" \(dict "port" "http"\)/,
+    );
+    assert.match(
+      probe,
+      /else if and \.web\.tls \$probe\.httpGet \}\}\n.*set \$probe\.httpGet "scheme" "HTTPS"/,
+    );
     assert.match(probe, /deepCopy \.probe/, 'the values themselves are left alone');
   });
 
@@ -214,26 +312,55 @@ describe('Helm chart helm/etcd-space-guard', () => {
     const endpoint = (at(skeleton('servicemonitor.yaml'), 'spec.endpoints') as Yaml[])[0]!;
     assert.ok('scheme' in endpoint && 'tlsConfig' in endpoint && 'basicAuth' in endpoint);
     const text = read('templates/servicemonitor.yaml');
-    assert.match(text, /scheme: \{\{ \.Values\.serviceMonitor\.scheme \| default \(ternary "https" "http" \.Values\.webConfig\.tls\) \}\}/);
+    assert.match(
+      text,
+      /scheme: \{\{ \.Values\.serviceMonitor\.scheme \| default \(ternary "https" "http" \.Values\.webConfig\.tls\) \}\}/,
+    );
     assert.match(text, /\{\{- with \.Values\.serviceMonitor\.tlsConfig \}\}\n\s+tlsConfig:/);
     assert.match(text, /\{\{- with \.Values\.serviceMonitor\.basicAuth \}\}\n\s+basicAuth:/);
-    assert.deepEqual([at(values, 'serviceMonitor.scheme'), at(values, 'serviceMonitor.tlsConfig'), at(values, 'serviceMonitor.basicAuth')], ['', {}, {}]);
+    assert.deepEqual(
+      [
+        at(values, 'serviceMonitor.scheme'),
+        at(values, 'serviceMonitor.tlsConfig'),
+        at(values, 'serviceMonitor.basicAuth'),
+      ],
+      ['', {}, {}],
+    );
   });
 
   it('webConfig: web users stand in for the webhook token; web values without the Secret are refused', () => {
     const configmap = read('templates/configmap.yaml');
-    assert.match(configmap, /if and \$remediation \(not \$webhookSecret\) .*\(not \.Values\.webConfig\.basicAuth\) \}\}/);
-    assert.match(configmap, /if and \$webValues \(not \.Values\.webConfig\.existingSecret\) \}\}\n\{\{- fail "webConfig describes a web config/);
-    assert.match(configmap, /\$webValues := or \.Values\.webConfig\.tls \.Values\.webConfig\.clientCertRequired \.Values\.webConfig\.basicAuth \.Values\.webConfig\.tlsSecret/);
-    assert.match(configmap, /if and \.Values\.webConfig\.clientCertRequired \(not \.Values\.webConfig\.tls\) \}\}\n\{\{- fail/);
+    assert.match(
+      configmap,
+      /if and \$remediation \(not \$webhookSecret\) .*\(not \.Values\.webConfig\.basicAuth\) \}\}/,
+    );
+    assert.match(
+      configmap,
+      /if and \$webValues \(not \.Values\.webConfig\.existingSecret\) \}\}\n\{\{- fail "webConfig describes a web config/,
+    );
+    assert.match(
+      configmap,
+      /\$webValues := or \.Values\.webConfig\.tls \.Values\.webConfig\.clientCertRequired \.Values\.webConfig\.basicAuth \.Values\.webConfig\.tlsSecret/,
+    );
+    assert.match(
+      configmap,
+      /if and \.Values\.webConfig\.clientCertRequired \(not \.Values\.webConfig\.tls\) \}\}\n\{\{- fail/,
+    );
   });
 
   it('secrets are references: etcd TLS and the webhook token are mounted from Secrets, never put in the ConfigMap', () => {
     const deployment = read('templates/deployment.yaml');
     assert.match(deployment, /secretName: \{\{ \.Values\.etcdTls\.existingSecret \}\}/);
-    assert.match(deployment, /secretName: \{\{ include "etcd-space-guard\.webhookSecretName" \. \}\}/);
+    assert.match(
+      deployment,
+      /secretName: \{\{ include "etcd-space-guard\.webhookSecretName" \. \}\}/,
+    );
     assert.equal(at(values, 'webhook.token'), '', 'no token by default');
     const configmap = read('templates/configmap.yaml');
-    assert.doesNotMatch(configmap.slice(configmap.indexOf('\ndata:')), /webhook\.token|etcdTls/, 'the ConfigMap renders the config, never a secret');
+    assert.doesNotMatch(
+      configmap.slice(configmap.indexOf('\ndata:')),
+      /webhook\.token|etcdTls/,
+      'the ConfigMap renders the config, never a secret',
+    );
   });
 });

@@ -10,14 +10,17 @@ import { testRun, type StartAnswer } from './fakes/remediator.js';
 const STORED = testRun({ id: 'r0000001old', outcome: 'succeeded' });
 
 describe('GET /api/runs', () => {
-  it('200 with the runs; the query\'s limit (50 by default), cluster and outcome reach the store', () =>
+  it("200 with the runs; the query's limit (50 by default), cluster and outcome reach the store", () =>
     withTestServer({}, async (server) => {
       server.store.runs.push(STORED);
       const all = await server.get('/api/runs');
       assert.equal(all.status, 200);
       assert.deepEqual(all.json, { runs: [STORED] });
       await server.get('/api/runs?limit=5&cluster=prod&outcome=succeeded');
-      assert.deepEqual(server.store.queries, [{ limit: 50 }, { limit: 5, cluster: 'prod', outcome: 'succeeded' }]);
+      assert.deepEqual(server.store.queries, [
+        { limit: 50 },
+        { limit: 5, cluster: 'prod', outcome: 'succeeded' },
+      ]);
     }));
 
   it('400 invalid for a query out of range or of an unknown outcome; the store is not asked', () =>
@@ -43,9 +46,20 @@ describe('GET /api/runs/:id', () => {
   it('200 with the stored run, or with the live record of a run in progress', () =>
     withTestServer({}, async (server) => {
       server.store.runs.push(STORED, testRun({ id: 'r0000000run', steps: [] }));
-      server.remediator.joinable = testRun({ id: 'r0000000run', steps: [{ name: 'preflight', outcome: 'running', startedAt: STORED.startedAt, details: {} }] });
-      assert.deepEqual(await server.get('/api/runs/r0000001old').then((a) => [a.status, a.json]), [200, STORED]);
-      assert.deepEqual(await server.get('/api/runs/r0000000run').then((a) => [a.status, a.json]), [200, server.remediator.joinable]);
+      server.remediator.joinable = testRun({
+        id: 'r0000000run',
+        steps: [
+          { name: 'preflight', outcome: 'running', startedAt: STORED.startedAt, details: {} },
+        ],
+      });
+      assert.deepEqual(await server.get('/api/runs/r0000001old').then((a) => [a.status, a.json]), [
+        200,
+        STORED,
+      ]);
+      assert.deepEqual(await server.get('/api/runs/r0000000run').then((a) => [a.status, a.json]), [
+        200,
+        server.remediator.joinable,
+      ]);
     }));
 
   it('404 not found for an unknown id or one that is not a run id', () =>
@@ -90,19 +104,83 @@ interface StartCase {
   asked?: { cluster: string; dryRun: boolean; force: boolean };
 }
 
-const answering = (kind: StartAnswer, cluster = 'prod') => (s: TestServer) => s.remediator.answers.set(cluster, kind);
+const answering =
+  (kind: StartAnswer, cluster = 'prod') =>
+  (s: TestServer) =>
+    s.remediator.answers.set(cluster, kind);
 const PROD = { cluster: 'prod', dryRun: false, force: false };
 
 const starts: StartCase[] = [
-  { name: 'a run on the only cluster: 202 started', body: '{}', code: 202, status: 'started', asked: PROD },
-  { name: 'dryRun and force reach the run', body: '{"dryRun": true, "force": true}', code: 202, status: 'started', asked: { cluster: 'prod', dryRun: true, force: true } },
-  { name: 'a run in progress is joined: 202 in-progress', given: answering('in-progress'), body: '{}', code: 202, status: 'in-progress', asked: PROD },
-  { name: 'remediation disabled: 200 disabled', given: answering('disabled'), body: '{}', code: 200, status: 'disabled', reason: /^fake disabled for prod$/, asked: PROD },
-  { name: 'shutting down: 503 unavailable', given: answering('stopping'), body: '{}', code: 503, status: 'unavailable', reason: /^fake stopping for prod$/, asked: PROD },
-  { name: 'a cluster not configured: 404 not found', given: answering('unknown-cluster', 'nope'), body: '{"cluster": "nope"}', code: 404, status: 'not found', reason: /^fake unknown-cluster for nope$/, asked: { ...PROD, cluster: 'nope' } },
-  { name: 'a cluster of the wrong type: 400 invalid', body: '{"cluster": 5}', code: 400, status: 'invalid', reason: /^cluster: / },
-  { name: 'an unknown key (dryrun): 400 invalid', body: '{"dryrun": true}', code: 400, status: 'invalid', reason: /^body: Unrecognized key: "dryrun"$/ },
-  { name: 'a body that is no object: 400 invalid', body: '[]', code: 400, status: 'invalid', reason: /^body: / },
+  {
+    name: 'a run on the only cluster: 202 started',
+    body: '{}',
+    code: 202,
+    status: 'started',
+    asked: PROD,
+  },
+  {
+    name: 'dryRun and force reach the run',
+    body: '{"dryRun": true, "force": true}',
+    code: 202,
+    status: 'started',
+    asked: { cluster: 'prod', dryRun: true, force: true },
+  },
+  {
+    name: 'a run in progress is joined: 202 in-progress',
+    given: answering('in-progress'),
+    body: '{}',
+    code: 202,
+    status: 'in-progress',
+    asked: PROD,
+  },
+  {
+    name: 'remediation disabled: 200 disabled',
+    given: answering('disabled'),
+    body: '{}',
+    code: 200,
+    status: 'disabled',
+    reason: /^fake disabled for prod$/,
+    asked: PROD,
+  },
+  {
+    name: 'shutting down: 503 unavailable',
+    given: answering('stopping'),
+    body: '{}',
+    code: 503,
+    status: 'unavailable',
+    reason: /^fake stopping for prod$/,
+    asked: PROD,
+  },
+  {
+    name: 'a cluster not configured: 404 not found',
+    given: answering('unknown-cluster', 'nope'),
+    body: '{"cluster": "nope"}',
+    code: 404,
+    status: 'not found',
+    reason: /^fake unknown-cluster for nope$/,
+    asked: { ...PROD, cluster: 'nope' },
+  },
+  {
+    name: 'a cluster of the wrong type: 400 invalid',
+    body: '{"cluster": 5}',
+    code: 400,
+    status: 'invalid',
+    reason: /^cluster: /,
+  },
+  {
+    name: 'an unknown key (dryrun): 400 invalid',
+    body: '{"dryrun": true}',
+    code: 400,
+    status: 'invalid',
+    reason: /^body: Unrecognized key: "dryrun"$/,
+  },
+  {
+    name: 'a body that is no object: 400 invalid',
+    body: '[]',
+    code: 400,
+    status: 'invalid',
+    reason: /^body: /,
+  },
   {
     name: 'no cluster named while two are configured: 400 invalid',
     options: { clusterNames: ['a', 'b'] },
@@ -122,10 +200,16 @@ describe('POST /api/runs', () => {
         assert.equal(answer.status, c.code, answer.text);
         assert.equal(answer.json.status, c.status);
         if (c.reason) assert.match(String(answer.json.reason), c.reason);
-        const asked = server.remediator.requests.map(({ cluster, dryRun, force, trigger }) => ({ cluster, dryRun, force, trigger }));
+        const asked = server.remediator.requests.map(({ cluster, dryRun, force, trigger }) => ({
+          cluster,
+          dryRun,
+          force,
+          trigger,
+        }));
         assert.deepEqual(asked, c.asked ? [{ ...c.asked, trigger: 'api' }] : []);
         // 202 answers carry the run, the others a reason.
         assert.equal('run' in answer.json, c.code === 202);
-      }));
+      }),
+    );
   }
 });

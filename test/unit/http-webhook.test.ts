@@ -29,7 +29,13 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'a firing alert starts a run: 202 accepted, started', code: 202, status: 'accepted', runs: ['prod started'], asked: ['prod'] },
+  {
+    name: 'a firing alert starts a run: 202 accepted, started',
+    code: 202,
+    status: 'accepted',
+    runs: ['prod started'],
+    asked: ['prod'],
+  },
   {
     name: 'a duplicate joins the real run in progress without asking for another: 202 accepted, in-progress',
     given: (s) => (s.remediator.joinable = testRun({ id: 'r0000000run' })),
@@ -51,7 +57,8 @@ const cases: Case[] = [
     given: (s) => s.store.succeeded.set('prod', MINUTE_AGO()),
     code: 200,
     status: 'cooldown',
-    reason: /^a run succeeded at [\d-]+T[\d:.]+Z and etcd shows no NOSPACE alarm \(webhook\.cooldownSeconds 600\)$/,
+    reason:
+      /^a run succeeded at [\d-]+T[\d:.]+Z and etcd shows no NOSPACE alarm \(webhook\.cooldownSeconds 600\)$/,
     runs: ['prod cooldown'],
     asked: [],
   },
@@ -144,12 +151,23 @@ const cases: Case[] = [
 ];
 
 /** Two clusters: the answer is 202 when any run starts, 503 only when every cluster is unavailable. */
-const TWO = { options: { clusterNames: ['a', 'b'] }, body: alertPayload([{ cluster: 'a' }, { cluster: 'b' }]) };
+const TWO = {
+  options: { clusterNames: ['a', 'b'] },
+  body: alertPayload([{ cluster: 'a' }, { cluster: 'b' }]),
+};
 const twoClusters: Case[] = [
-  { ...TWO, name: 'one cluster unavailable, the other started: 202 accepted', given: (s) => s.remediator.answers.set('a', 'stopping'), code: 202, status: 'accepted', runs: ['a unavailable', 'b started'], asked: ['a', 'b'] },
   {
     ...TWO,
-    name: 'one in its cooldown, the other unavailable: 200, the first cluster\'s status',
+    name: 'one cluster unavailable, the other started: 202 accepted',
+    given: (s) => s.remediator.answers.set('a', 'stopping'),
+    code: 202,
+    status: 'accepted',
+    runs: ['a unavailable', 'b started'],
+    asked: ['a', 'b'],
+  },
+  {
+    ...TWO,
+    name: "one in its cooldown, the other unavailable: 200, the first cluster's status",
     given: (s) => {
       s.store.succeeded.set('a', MINUTE_AGO());
       s.remediator.answers.set('b', 'stopping');
@@ -179,10 +197,23 @@ function check(c: Case): Promise<void> {
     assert.equal(answer.status, c.code, answer.text);
     assert.equal(answer.json.status, c.status);
     if (c.reason) assert.match(String(answer.json.reason), c.reason);
-    const runs = answer.json.runs as { cluster: string; status: string; runId?: string }[] | undefined;
-    assert.deepEqual(runs?.map((r) => `${r.cluster} ${r.status}`), c.runs);
-    for (const r of runs ?? []) assert.equal(r.runId !== undefined, r.status === 'started' || r.status === 'in-progress', 'a run id exactly when a run started or was joined');
-    assert.deepEqual(server.remediator.requests.map((r) => r.cluster), c.asked);
+    const runs = answer.json.runs as
+      | { cluster: string; status: string; runId?: string }[]
+      | undefined;
+    assert.deepEqual(
+      runs?.map((r) => `${r.cluster} ${r.status}`),
+      c.runs,
+    );
+    for (const r of runs ?? [])
+      assert.equal(
+        r.runId !== undefined,
+        r.status === 'started' || r.status === 'in-progress',
+        'a run id exactly when a run started or was joined',
+      );
+    assert.deepEqual(
+      server.remediator.requests.map((r) => r.cluster),
+      c.asked,
+    );
     // The metric's outcome is the body's status.
     assert.deepEqual(await server.webhookOutcomes(), { [c.status]: 1 });
   });
@@ -195,12 +226,27 @@ describe('the webhook in process: each decision, its status code and body', () =
     withTestServer({}, async (server) => {
       const started = await server.post(WEBHOOK, alertPayload([{}]));
       const [request] = server.remediator.requests;
-      assert.deepEqual({ ...request, cause: undefined }, { cluster: 'prod', trigger: 'webhook', dryRun: false, force: false, cause: undefined });
-      assert.deepEqual(request?.cause, { receiver: 'etcd-space-guard', groupKey: '{}:{alertname="EtcdSpaceNoSpace"}', alerts: [{ alertname: 'EtcdSpaceNoSpace', fingerprint: 'f0', startsAt: '2026-11-24T10:00:00Z' }] });
-      assert.deepEqual(started.json, { status: 'accepted', runs: [{ cluster: 'prod', status: 'started', runId: 'r0000001new' }] });
+      assert.deepEqual(
+        { ...request, cause: undefined },
+        { cluster: 'prod', trigger: 'webhook', dryRun: false, force: false, cause: undefined },
+      );
+      assert.deepEqual(request?.cause, {
+        receiver: 'etcd-space-guard',
+        groupKey: '{}:{alertname="EtcdSpaceNoSpace"}',
+        alerts: [
+          { alertname: 'EtcdSpaceNoSpace', fingerprint: 'f0', startsAt: '2026-11-24T10:00:00Z' },
+        ],
+      });
+      assert.deepEqual(started.json, {
+        status: 'accepted',
+        runs: [{ cluster: 'prod', status: 'started', runId: 'r0000001new' }],
+      });
       server.remediator.joinable = testRun({ id: 'r0000000run' });
       const joined = await server.post(WEBHOOK, alertPayload([{}]));
-      assert.deepEqual(joined.json, { status: 'accepted', runs: [{ cluster: 'prod', status: 'in-progress', runId: 'r0000000run' }] });
+      assert.deepEqual(joined.json, {
+        status: 'accepted',
+        runs: [{ cluster: 'prod', status: 'in-progress', runId: 'r0000000run' }],
+      });
     }));
 
   it('the wrong shape: 400 invalid with the validation message, no run', () => {
@@ -208,7 +254,10 @@ describe('the webhook in process: each decision, its status code and body', () =
       [[alertPayload([{}])], /expected object, received array/],
       [{ ...alertPayload([{}]), version: '3' }, /^version: must be "4"/],
       [{ ...alertPayload([{}]), alerts: 'many' }, /^alerts: /],
-      [{ ...alertPayload([{}]), alerts: [{ status: 'firing', labels: { alertname: 7 } }] }, /^alerts\[0\]\.labels\.alertname: /],
+      [
+        { ...alertPayload([{}]), alerts: [{ status: 'firing', labels: { alertname: 7 } }] },
+        /^alerts\[0\]\.labels\.alertname: /,
+      ],
       [{ version: '4' }, /^status: /],
       [42, /expected object/],
       [null, /expected object/],

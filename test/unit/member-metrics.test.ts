@@ -33,7 +33,15 @@ const reading: ClusterReading = {
     { memberId: 'c3', alarm: 'NOSPACE' },
   ],
   members: [
-    { ok: true, target: { endpoint: 'https://10.0.0.1:2379', metricsUrl: '', separateMetricsUrl: false }, name: 'm1', id: 'a1', alarms: ['NOSPACE'], durationSeconds: 0.01, status: status({}) },
+    {
+      ok: true,
+      target: { endpoint: 'https://10.0.0.1:2379', metricsUrl: '', separateMetricsUrl: false },
+      name: 'm1',
+      id: 'a1',
+      alarms: ['NOSPACE'],
+      durationSeconds: 0.01,
+      status: status({}),
+    },
     {
       ok: true,
       target: { endpoint: 'https://10.0.0.2:2379', metricsUrl: '', separateMetricsUrl: false },
@@ -41,7 +49,14 @@ const reading: ClusterReading = {
       id: 'b2',
       alarms: [],
       durationSeconds: 0.02,
-      status: status({ endpoint: 'https://10.0.0.2:2379', id: 'b2', name: 'm2', isLeader: true, quotaBytes: undefined, alarms: [] }),
+      status: status({
+        endpoint: 'https://10.0.0.2:2379',
+        id: 'b2',
+        name: 'm2',
+        isLeader: true,
+        quotaBytes: undefined,
+        alarms: [],
+      }),
     },
     {
       ok: false,
@@ -58,7 +73,8 @@ const reading: ClusterReading = {
 async function samples(): Promise<Map<string, number>> {
   const text = await renderMemberMetrics([reading]).metrics();
   const byKey = new Map<string, number>();
-  for (const s of parseExposition(text)) byKey.set(`${s.name}|${s.labels.member ?? ''}|${s.labels.alarm ?? ''}`, s.value);
+  for (const s of parseExposition(text))
+    byKey.set(`${s.name}|${s.labels.member ?? ''}|${s.labels.alarm ?? ''}`, s.value);
   return byKey;
 }
 
@@ -72,8 +88,12 @@ describe('renderMemberMetrics', () => {
 
   it('exports every per-member metric of the spec with cluster, member and endpoint labels', async () => {
     const text = await renderMemberMetrics([reading]).metrics();
-    for (const name of MEMBER_METRIC_NAMES) assert.match(text, new RegExp(`^# TYPE ${name} gauge$`, 'm'), name);
-    assert.match(text, /^etcd_space_db_size_bytes\{cluster="prod",member="m1",endpoint="https:\/\/10\.0\.0\.1:2379"\} 1000$/m);
+    for (const name of MEMBER_METRIC_NAMES)
+      assert.match(text, new RegExp(`^# TYPE ${name} gauge$`, 'm'), name);
+    assert.match(
+      text,
+      /^etcd_space_db_size_bytes\{cluster="prod",member="m1",endpoint="https:\/\/10\.0\.0\.1:2379"\} 1000$/m,
+    );
   });
 
   it('derives fragmentation, quota usage and reclaimable bytes', async () => {

@@ -6,25 +6,42 @@ import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { headingAnchors } from '../harness/markdown.js';
 import { run } from '../harness/processes.js';
-import { ALERTMANAGER_EXAMPLE, PROMETHEUS_EXAMPLE, RULES_FILE, RULES_TESTS } from '../harness/monitoring.js';
+import {
+  ALERTMANAGER_EXAMPLE,
+  PROMETHEUS_EXAMPLE,
+  RULES_FILE,
+  RULES_TESTS,
+} from '../harness/monitoring.js';
 
 async function tool(command: string, args: string[]): Promise<string> {
   const result = await run(command, args).catch((err: unknown) => {
-    throw new Error(`${command} is needed for this test (Debian packages prometheus and prometheus-alertmanager; bash scripts/install-deps.sh --test): ${String(err)}`);
+    throw new Error(
+      `${command} is needed for this test (Debian packages prometheus and prometheus-alertmanager; bash scripts/install-deps.sh --test): ${String(err)}`,
+    );
   });
   assert.equal(result.code, 0, `${command} ${args.join(' ')}\n${result.stdout}${result.stderr}`);
   return result.stdout + result.stderr;
 }
 
 interface RuleGroup {
-  rules: { alert?: string; expr: string; labels?: Record<string, string>; annotations?: Record<string, string> }[];
+  rules: {
+    alert?: string;
+    expr: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  }[];
 }
 
-const rules = (parse(readFileSync(RULES_FILE, 'utf8')) as { groups: RuleGroup[] }).groups.flatMap((g) => g.rules);
+const rules = (parse(readFileSync(RULES_FILE, 'utf8')) as { groups: RuleGroup[] }).groups.flatMap(
+  (g) => g.rules,
+);
 
 describe('Prometheus rules', () => {
   it('pass promtool check rules', async () => {
-    assert.match(await tool('promtool', ['check', 'rules', RULES_FILE]), new RegExp(`SUCCESS: ${rules.length} rules found`));
+    assert.match(
+      await tool('promtool', ['check', 'rules', RULES_FILE]),
+      new RegExp(`SUCCESS: ${rules.length} rules found`),
+    );
   });
 
   it('pass their promtool unit tests (test/rules/prometheus-rules.test.yml)', async () => {
@@ -35,18 +52,32 @@ describe('Prometheus rules', () => {
     const tests = readFileSync(RULES_TESTS, 'utf8');
     for (const rule of rules) {
       assert.ok(rule.alert, 'only alerting rules are shipped');
-      assert.match(tests, new RegExp(`alertname: ${rule.alert}\\n\\s+exp_alerts:\\n\\s+- exp_labels`), `${rule.alert} has no test where it fires`);
+      assert.match(
+        tests,
+        new RegExp(`alertname: ${rule.alert}\\n\\s+exp_alerts:\\n\\s+- exp_labels`),
+        `${rule.alert} has no test where it fires`,
+      );
     }
   });
 
   it('every alert has a severity, a summary, a description and a runbook link to its section of docs/alerts.md', () => {
     const alerts = readFileSync(new URL('../../docs/alerts.md', import.meta.url), 'utf8');
     for (const rule of rules) {
-      assert.match(rule.labels?.severity ?? '', /^(critical|warning|info)$/, `${rule.alert}: severity`);
-      assert.ok(rule.annotations?.summary && rule.annotations.description, `${rule.alert}: summary and description`);
+      assert.match(
+        rule.labels?.severity ?? '',
+        /^(critical|warning|info)$/,
+        `${rule.alert}: severity`,
+      );
+      assert.ok(
+        rule.annotations?.summary && rule.annotations.description,
+        `${rule.alert}: summary and description`,
+      );
       const anchor = /docs\/alerts\.md#([a-z]+)$/.exec(rule.annotations.runbook_url ?? '')?.[1];
       assert.ok(anchor, `${rule.alert}: runbook_url to a section of docs/alerts.md`);
-      assert.ok(headingAnchors(alerts).has(anchor), `${rule.alert}: docs/alerts.md has no section #${anchor}`);
+      assert.ok(
+        headingAnchors(alerts).has(anchor),
+        `${rule.alert}: docs/alerts.md has no section #${anchor}`,
+      );
     }
   });
 
@@ -59,14 +90,27 @@ describe('Prometheus rules', () => {
 describe('example configurations', () => {
   it('monitoring/prometheus.yml passes promtool check config, scraping the guard as job "space-guard"', async () => {
     await tool('promtool', ['check', 'config', PROMETHEUS_EXAMPLE]);
-    const config = parse(readFileSync(PROMETHEUS_EXAMPLE, 'utf8')) as { scrape_configs: { job_name: string }[] };
-    for (const job of config.scrape_configs) assert.doesNotMatch(job.job_name, /etcd/, 'the etcd mixin counts jobs matching .*etcd.* as etcd members');
+    const config = parse(readFileSync(PROMETHEUS_EXAMPLE, 'utf8')) as {
+      scrape_configs: { job_name: string }[];
+    };
+    for (const job of config.scrape_configs)
+      assert.doesNotMatch(
+        job.job_name,
+        /etcd/,
+        'the etcd mixin counts jobs matching .*etcd.* as etcd members',
+      );
   });
 
   it('monitoring/alertmanager.yml passes amtool check-config, with bearer authorization for the webhook', async () => {
     await tool('amtool', ['check-config', ALERTMANAGER_EXAMPLE]);
     const config = parse(readFileSync(ALERTMANAGER_EXAMPLE, 'utf8')) as {
-      receivers: { name: string; webhook_configs?: { url: string; http_config?: { authorization?: { type: string; credentials_file?: string } } }[] }[];
+      receivers: {
+        name: string;
+        webhook_configs?: {
+          url: string;
+          http_config?: { authorization?: { type: string; credentials_file?: string } };
+        }[];
+      }[];
     };
     const hook = config.receivers.find((r) => r.name === 'etcd-space-guard')?.webhook_configs?.[0];
     assert.match(hook?.url ?? '', /\/webhook\/alertmanager$/);

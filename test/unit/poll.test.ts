@@ -6,14 +6,20 @@ import { poll } from '../../src/util/poll.js';
 describe('poll', () => {
   it('returns the first answer without pausing', async () => {
     let asks = 0;
-    const value = await poll(() => Promise.resolve(++asks === 1 ? 'ready' : undefined), { everyMs: 60_000, withinMs: 60_000 });
+    const value = await poll(() => Promise.resolve(++asks === 1 ? 'ready' : undefined), {
+      everyMs: 60_000,
+      withinMs: 60_000,
+    });
     assert.equal(value, 'ready');
     assert.equal(asks, 1);
   });
 
   it('asks again until the answer comes', async () => {
     let asks = 0;
-    const value = await poll(() => Promise.resolve(++asks === 5 ? asks : undefined), { everyMs: 1, withinMs: 60_000 });
+    const value = await poll(() => Promise.resolve(++asks === 5 ? asks : undefined), {
+      everyMs: 1,
+      withinMs: 60_000,
+    });
     assert.equal(value, 5);
   });
 
@@ -39,6 +45,9 @@ describe('poll', () => {
   });
 
   it('an error from the probe is the caller’s: it is not swallowed', async () => {
-    await assert.rejects(poll(() => Promise.reject(new Error('CORRUPT appeared')), { everyMs: 1, withinMs: 60_000 }), /CORRUPT appeared/);
+    await assert.rejects(
+      poll(() => Promise.reject(new Error('CORRUPT appeared')), { everyMs: 1, withinMs: 60_000 }),
+      /CORRUPT appeared/,
+    );
   });
 });

@@ -4,7 +4,10 @@ import { describe, it } from 'node:test';
 import { ExpositionParseError, findSamples, parseExposition } from '../../src/etcd/prom-text.js';
 import { extractEtcdMetrics, MissingMetricError } from '../../src/etcd/metrics-reader.js';
 
-const fixture = readFileSync(new URL('../fixtures/etcd-3.4.23-nospace-metrics.txt', import.meta.url), 'utf8');
+const fixture = readFileSync(
+  new URL('../fixtures/etcd-3.4.23-nospace-metrics.txt', import.meta.url),
+  'utf8',
+);
 
 describe('parseExposition', () => {
   it('reads names, labels, and values in every notation etcd and Go use', () => {
@@ -38,11 +41,17 @@ describe('parseExposition', () => {
   it('parses only the names asked for and skips malformed lines of other metrics', () => {
     const text = 'wanted 1\nunwanted{broken 1\nwanted{a="b"} 2\n';
     const samples = parseExposition(text, new Set(['wanted']));
-    assert.deepEqual(samples.map((s) => s.value), [1, 2]);
+    assert.deepEqual(
+      samples.map((s) => s.value),
+      [1, 2],
+    );
   });
 
   it('reports the line of a malformed sample it was asked for', () => {
-    assert.throws(() => parseExposition('ok 1\nbad{a="b" 1\n'), (err: unknown) => err instanceof ExpositionParseError && err.line === 2);
+    assert.throws(
+      () => parseExposition('ok 1\nbad{a="b" 1\n'),
+      (err: unknown) => err instanceof ExpositionParseError && err.line === 2,
+    );
     assert.throws(() => parseExposition('bad notanumber\n'), ExpositionParseError);
     assert.throws(() => parseExposition('bad{a="unterminated} 1\n'), ExpositionParseError);
   });
@@ -54,7 +63,10 @@ describe('parseExposition', () => {
   });
 
   it('handles CRLF line endings', () => {
-    assert.deepEqual(parseExposition('x 1\r\ny 2\r\n').map((s) => s.value), [1, 2]);
+    assert.deepEqual(
+      parseExposition('x 1\r\ny 2\r\n').map((s) => s.value),
+      [1, 2],
+    );
   });
 });
 
@@ -80,7 +92,10 @@ describe('extractEtcdMetrics', () => {
   });
 
   it('treats a disabled quota (0 or negative) as no quota', () => {
-    const page = fixture.replace('etcd_server_quota_backend_bytes 3.3554432e+07', 'etcd_server_quota_backend_bytes -1');
+    const page = fixture.replace(
+      'etcd_server_quota_backend_bytes 3.3554432e+07',
+      'etcd_server_quota_backend_bytes -1',
+    );
     assert.equal(extractEtcdMetrics(page).quotaBytes, undefined);
   });
 
@@ -99,50 +114,90 @@ describe('extractEtcdMetrics', () => {
   });
 
   it('names the missing metric when the page is not etcd', () => {
-    assert.throws(() => extractEtcdMetrics('go_goroutines 12\n'), (err: unknown) => err instanceof MissingMetricError && err.metric === 'etcd_mvcc_db_total_size_in_bytes');
+    assert.throws(
+      () => extractEtcdMetrics('go_goroutines 12\n'),
+      (err: unknown) =>
+        err instanceof MissingMetricError && err.metric === 'etcd_mvcc_db_total_size_in_bytes',
+    );
   });
 });
 
 describe('findSamples (the fast path on raw bytes)', () => {
   it('finds the same samples as the full parser on a real etcd page', () => {
-    const wanted = new Set(['etcd_mvcc_db_total_size_in_bytes', 'etcd_server_quota_backend_bytes', 'etcd_server_id', 'grpc_server_handled_total']);
+    const wanted = new Set([
+      'etcd_mvcc_db_total_size_in_bytes',
+      'etcd_server_quota_backend_bytes',
+      'etcd_server_id',
+      'grpc_server_handled_total',
+    ]);
     const page = Buffer.from(fixture);
     const { samples: fast, missing } = findSamples(page, wanted);
     assert.deepEqual(missing, []);
     const full = parseExposition(fixture, wanted);
-    const key = (s: { name: string; labels: Record<string, string>; value: number }) => `${s.name}${JSON.stringify(s.labels)}=${s.value}`;
+    const key = (s: { name: string; labels: Record<string, string>; value: number }) =>
+      `${s.name}${JSON.stringify(s.labels)}=${s.value}`;
     assert.deepEqual(fast.map(key).sort(), full.map(key).sort());
     assert.ok(fast.length > 10, 'labelled series with many samples are all found');
   });
 
   it('does not confuse a name with a longer one that starts the same, nor with comments', () => {
     const page = Buffer.from('# HELP b_total x\n# TYPE b gauge\nb_total 5\nb{x="1"} 2\nb 3\n');
-    assert.deepEqual(findSamples(page, new Set(['b'])).samples.map((s) => s.value), [2, 3]);
+    assert.deepEqual(
+      findSamples(page, new Set(['b'])).samples.map((s) => s.value),
+      [2, 3],
+    );
   });
 
   it('finds a sample on the first line and one without a trailing newline', () => {
-    assert.deepEqual(findSamples(Buffer.from('b 1\nc 2'), new Set(['b', 'c'])).samples.map((s) => s.value), [1, 2]);
+    assert.deepEqual(
+      findSamples(Buffer.from('b 1\nc 2'), new Set(['b', 'c'])).samples.map((s) => s.value),
+      [1, 2],
+    );
   });
 
   it('finds every name whatever the page order (sorted pages take one pass, others are searched again from the top)', () => {
     const page = Buffer.from('z 1\nb{x="1"} 2\nb{x="2"} 3\na 4\nm_total 5\nm 6\n');
     const wanted = new Set(['m', 'a', 'z', 'b', 'q']);
     const { samples, missing } = findSamples(page, wanted);
-    const key = (s: { name: string; labels: Record<string, string>; value: number }) => `${s.name}${JSON.stringify(s.labels)}=${s.value}`;
-    assert.deepEqual(samples.map(key).sort(), parseExposition(page.toString(), wanted).map(key).sort());
+    const key = (s: { name: string; labels: Record<string, string>; value: number }) =>
+      `${s.name}${JSON.stringify(s.labels)}=${s.value}`;
+    assert.deepEqual(
+      samples.map(key).sort(),
+      parseExposition(page.toString(), wanted).map(key).sort(),
+    );
     assert.deepEqual(missing, ['q']);
   });
 
   it('finds the same samples on a real etcd page in reverse line order', () => {
     const reversed = fixture.trimEnd().split('\n').reverse().join('\n');
-    const { samples, missing } = findSamples(Buffer.from(reversed), new Set(['etcd_server_quota_backend_bytes', 'etcd_mvcc_db_total_size_in_bytes', 'etcd_server_id']));
+    const { samples, missing } = findSamples(
+      Buffer.from(reversed),
+      new Set([
+        'etcd_server_quota_backend_bytes',
+        'etcd_mvcc_db_total_size_in_bytes',
+        'etcd_server_id',
+      ]),
+    );
     assert.deepEqual(missing, []);
-    assert.deepEqual(samples.map((s) => s.name), ['etcd_mvcc_db_total_size_in_bytes', 'etcd_server_id', 'etcd_server_quota_backend_bytes']);
+    assert.deepEqual(
+      samples.map((s) => s.name),
+      ['etcd_mvcc_db_total_size_in_bytes', 'etcd_server_id', 'etcd_server_quota_backend_bytes'],
+    );
   });
 
   it('leaves indented or missing samples to the full parser', () => {
-    assert.deepEqual(findSamples(Buffer.from('  b 1\n'), new Set(['b'])), { samples: [], missing: ['b'] });
-    assert.deepEqual(findSamples(Buffer.from('c 1\nb 2\n'), new Set(['a', 'b'])), { samples: [{ name: 'b', labels: {}, value: 2 }], missing: ['a'] });
-    assert.equal(extractEtcdMetrics(fixture.replace(/^etcd_/gm, ' etcd_')).dbSizeBytes, 33_845_248, 'the fallback reads indented lines');
+    assert.deepEqual(findSamples(Buffer.from('  b 1\n'), new Set(['b'])), {
+      samples: [],
+      missing: ['b'],
+    });
+    assert.deepEqual(findSamples(Buffer.from('c 1\nb 2\n'), new Set(['a', 'b'])), {
+      samples: [{ name: 'b', labels: {}, value: 2 }],
+      missing: ['a'],
+    });
+    assert.equal(
+      extractEtcdMetrics(fixture.replace(/^etcd_/gm, ' etcd_')).dbSizeBytes,
+      33_845_248,
+      'the fallback reads indented lines',
+    );
   });
 });

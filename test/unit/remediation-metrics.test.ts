@@ -18,7 +18,15 @@ function run(overrides: Partial<Run>): Run {
     endedAt: '2026-11-24T10:00:05.000Z',
     durationSeconds: 5,
     outcome: 'succeeded',
-    steps: [{ name: 'defrag', outcome: 'succeeded', startedAt: '2026-11-24T10:00:01.000Z', durationSeconds: 2, details: {} }],
+    steps: [
+      {
+        name: 'defrag',
+        outcome: 'succeeded',
+        startedAt: '2026-11-24T10:00:01.000Z',
+        durationSeconds: 2,
+        details: {},
+      },
+    ],
     cause: {},
     reclaimedBytes: 1000,
     ...overrides,
@@ -27,7 +35,14 @@ function run(overrides: Partial<Run>): Run {
 
 async function series(registry: Registry): Promise<Map<string, number>> {
   const samples = parseExposition(await registry.metrics());
-  return new Map(samples.map((s) => [`${s.name}{${Object.entries(s.labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`, s.value]));
+  return new Map(
+    samples.map((s) => [
+      `${s.name}{${Object.entries(s.labels)
+        .map(([k, v]) => `${k}="${v}"`)
+        .join(',')}}`,
+      s.value,
+    ]),
+  );
 }
 
 describe('remediation metrics', () => {
@@ -35,11 +50,17 @@ describe('remediation metrics', () => {
     const registry = new Registry();
     new RemediationMetrics(registry, ['prod']);
     const s = await series(registry);
-    assert.equal(s.get('etcd_space_remediations_total{cluster="prod",trigger="webhook",outcome="failed"}'), 0);
+    assert.equal(
+      s.get('etcd_space_remediations_total{cluster="prod",trigger="webhook",outcome="failed"}'),
+      0,
+    );
     assert.equal(s.get('etcd_space_remediation_in_progress{cluster="prod"}'), 0);
     assert.equal(s.get('etcd_space_reclaimed_bytes_total{cluster="prod"}'), 0);
     assert.equal(s.get('etcd_space_remediation_duration_seconds_count{cluster="prod"}'), 0);
-    assert.ok(![...s.keys()].some((k) => k.startsWith('etcd_space_remediation_step_duration_seconds')), 'step histograms appear with the first run');
+    assert.ok(
+      ![...s.keys()].some((k) => k.startsWith('etcd_space_remediation_step_duration_seconds')),
+      'step histograms appear with the first run',
+    );
   });
 
   it('a real run is counted, timed, and sets its last-outcome timestamp', async () => {
@@ -47,15 +68,27 @@ describe('remediation metrics', () => {
     const metrics = new RemediationMetrics(registry, ['prod']);
     const r = run({});
     metrics.runStarted(r);
-    assert.equal((await series(registry)).get('etcd_space_remediation_in_progress{cluster="prod"}'), 1);
+    assert.equal(
+      (await series(registry)).get('etcd_space_remediation_in_progress{cluster="prod"}'),
+      1,
+    );
     metrics.stepEnded(r, r.steps[0]!);
     metrics.runEnded(r);
     const s = await series(registry);
-    assert.equal(s.get('etcd_space_remediations_total{cluster="prod",trigger="webhook",outcome="succeeded"}'), 1);
+    assert.equal(
+      s.get('etcd_space_remediations_total{cluster="prod",trigger="webhook",outcome="succeeded"}'),
+      1,
+    );
     assert.equal(s.get('etcd_space_remediation_in_progress{cluster="prod"}'), 0);
     assert.equal(s.get('etcd_space_reclaimed_bytes_total{cluster="prod"}'), 1000);
-    assert.equal(s.get('etcd_space_remediation_step_duration_seconds_count{cluster="prod",step="defrag"}'), 1);
-    assert.equal(s.get('etcd_space_last_remediation_timestamp_seconds{cluster="prod",outcome="succeeded"}'), Date.parse('2026-11-24T10:00:05.000Z') / 1000);
+    assert.equal(
+      s.get('etcd_space_remediation_step_duration_seconds_count{cluster="prod",step="defrag"}'),
+      1,
+    );
+    assert.equal(
+      s.get('etcd_space_last_remediation_timestamp_seconds{cluster="prod",outcome="succeeded"}'),
+      Date.parse('2026-11-24T10:00:05.000Z') / 1000,
+    );
   });
 
   it('a dry run changes nothing, so it records nothing: a refused dry run must not page anyone', async () => {
@@ -80,7 +113,13 @@ describe('remediation metrics', () => {
       run({ id: 'r0', outcome: 'succeeded', endedAt: '2026-11-24T09:00:00.000Z' }),
     ]);
     const s = await series(registry);
-    assert.equal(s.get('etcd_space_last_remediation_timestamp_seconds{cluster="prod",outcome="failed"}'), Date.parse('2026-11-24T11:00:00.000Z') / 1000);
-    assert.equal(s.get('etcd_space_last_remediation_timestamp_seconds{cluster="prod",outcome="succeeded"}'), Date.parse('2026-11-24T10:00:00.000Z') / 1000);
+    assert.equal(
+      s.get('etcd_space_last_remediation_timestamp_seconds{cluster="prod",outcome="failed"}'),
+      Date.parse('2026-11-24T11:00:00.000Z') / 1000,
+    );
+    assert.equal(
+      s.get('etcd_space_last_remediation_timestamp_seconds{cluster="prod",outcome="succeeded"}'),
+      Date.parse('2026-11-24T10:00:00.000Z') / 1000,
+    );
   });
 });

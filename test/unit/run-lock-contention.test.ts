@@ -23,10 +23,14 @@ class Contender {
   readonly ready: Promise<void>;
 
   constructor() {
-    this.child = spawnTracked(process.execPath, ['--no-deprecation', '--import', 'tsx', join(root, 'test/fixtures/lock-contender.ts')], {
-      cwd: root,
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
+    this.child = spawnTracked(
+      process.execPath,
+      ['--no-deprecation', '--import', 'tsx', join(root, 'test/fixtures/lock-contender.ts')],
+      {
+        cwd: root,
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    );
     let markReady: () => void = () => undefined;
     this.ready = new Promise((resolve) => (markReady = resolve));
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
@@ -66,7 +70,12 @@ function abandonedLock(trial: number): string {
   const lockDir = join(stateDir, 'prod.lock.d');
   mkdirSync(lockDir);
   const byAge = trial % 2 === 1;
-  const holder = { pid: byAge ? 1 : deadPid(), host: byAge ? 'a-pod-that-was-killed' : hostname(), runId: 'rcrashed', since: '2026-01-01T00:00:00Z' };
+  const holder = {
+    pid: byAge ? 1 : deadPid(),
+    host: byAge ? 'a-pod-that-was-killed' : hostname(),
+    runId: 'rcrashed',
+    since: '2026-01-01T00:00:00Z',
+  };
   for (const file of [join(lockDir, '000000000001'), join(stateDir, 'prod.lock')]) {
     writeFileSync(file, JSON.stringify(holder));
     if (byAge) utimesSync(file, new Date(Date.now() - 61_000), new Date(Date.now() - 61_000));
@@ -75,43 +84,60 @@ function abandonedLock(trial: number): string {
 }
 
 /** What went wrong in one trial; empty when it was clean. */
-async function judge(trial: number, stateDir: string, reports: ContenderReport[]): Promise<string[]> {
-  const problems = reports.filter((r) => r.error !== undefined).map((r) => `pid ${r.pid} failed: ${r.error}`);
+async function judge(
+  trial: number,
+  stateDir: string,
+  reports: ContenderReport[],
+): Promise<string[]> {
+  const problems = reports
+    .filter((r) => r.error !== undefined)
+    .map((r) => `pid ${r.pid} failed: ${r.error}`);
   const inside = reports.filter((r) => r.acquired);
-  if (inside.length === 0) problems.push(`nobody took the abandoned lock: ${reports.map((r) => r.refusal).join('; ')}`);
+  if (inside.length === 0)
+    problems.push(`nobody took the abandoned lock: ${reports.map((r) => r.refusal).join('; ')}`);
   for (const r of inside) {
-    if (r.othersInside?.length) problems.push(`pid ${r.pid} found ${r.othersInside.join(', ')} inside with it`);
+    if (r.othersInside?.length)
+      problems.push(`pid ${r.pid} found ${r.othersInside.join(', ')} inside with it`);
   }
   const [a, b] = inside;
-  if (a && b && !(a.end! <= b.start! || b.end! <= a.start!)) problems.push(`runs overlapped: ${a.start}-${a.end} and ${b.start}-${b.end}`);
+  if (a && b && !(a.end! <= b.start! || b.end! <= a.start!))
+    problems.push(`runs overlapped: ${a.start}-${a.end} and ${b.start}-${b.end}`);
   const after = await new RunLock(stateDir).acquire('prod', `rcheck${trial}`);
   if ('held' in after) await after.held.release();
   else problems.push(`a lock was left behind: ${after.holder}`);
-  const temps = readdirSync(join(stateDir, 'prod.lock.d')).filter((name) => name.startsWith('.tmp-'));
+  const temps = readdirSync(join(stateDir, 'prod.lock.d')).filter((name) =>
+    name.startsWith('.tmp-'),
+  );
   if (temps.length > 0) problems.push(`temp files were left behind: ${temps.join(', ')}`);
   return problems.map((p) => `trial ${trial}: ${p}`);
 }
 
 describe('two processes racing for one abandoned lock', () => {
-  it(`never run at once in ${TRIALS} trials and leave no lock behind`, { timeout: 120_000 }, async (t) => {
-    const contenders = [new Contender(), new Contender()] as const;
-    try {
-      await Promise.all(contenders.map((c) => c.ready));
-      const started = Date.now();
-      const problems: string[] = [];
-      let bothRan = 0;
-      for (let trial = 0; trial < TRIALS; trial++) {
-        const stateDir = abandonedLock(trial);
-        const reports = await Promise.all(contenders.map((c) => c.go(trial, stateDir)));
-        if (reports.every((r) => r.acquired)) bothRan++;
-        problems.push(...(await judge(trial, stateDir, reports)));
+  it(
+    `never run at once in ${TRIALS} trials and leave no lock behind`,
+    { timeout: 120_000 },
+    async (t) => {
+      const contenders = [new Contender(), new Contender()] as const;
+      try {
+        await Promise.all(contenders.map((c) => c.ready));
+        const started = Date.now();
+        const problems: string[] = [];
+        let bothRan = 0;
+        for (let trial = 0; trial < TRIALS; trial++) {
+          const stateDir = abandonedLock(trial);
+          const reports = await Promise.all(contenders.map((c) => c.go(trial, stateDir)));
+          if (reports.every((r) => r.acquired)) bothRan++;
+          problems.push(...(await judge(trial, stateDir, reports)));
+        }
+        const badTrials = new Set(problems.map((p) => p.split(':')[0])).size;
+        t.diagnostic(
+          `${TRIALS} trials in ${Date.now() - started} ms; both ran in ${bothRan}; problems in ${badTrials}`,
+        );
+        assert.deepEqual(problems, []);
+      } finally {
+        const codes = await Promise.all(contenders.map((c) => c.stop()));
+        assert.deepEqual(codes, [0, 0]);
       }
-      const badTrials = new Set(problems.map((p) => p.split(':')[0])).size;
-      t.diagnostic(`${TRIALS} trials in ${Date.now() - started} ms; both ran in ${bothRan}; problems in ${badTrials}`);
-      assert.deepEqual(problems, []);
-    } finally {
-      const codes = await Promise.all(contenders.map((c) => c.stop()));
-      assert.deepEqual(codes, [0, 0]);
-    }
-  });
+    },
+  );
 });

@@ -36,7 +36,12 @@ function holder(runId: string, pid: number, host = hostname()): string {
 }
 
 function readHolder(file: string): { pid: number; host: string; runId: string; since: string } {
-  return JSON.parse(readFileSync(file, 'utf8')) as { pid: number; host: string; runId: string; since: string };
+  return JSON.parse(readFileSync(file, 'utf8')) as {
+    pid: number;
+    host: string;
+    runId: string;
+    since: string;
+  };
 }
 
 /** A lock directory with the given epoch files already in it. */
@@ -44,7 +49,8 @@ function lockDirWith(epochs: Record<number, string>): { stateDir: string; lockDi
   const stateDir = makeTempDir('lock');
   const lockDir = join(stateDir, 'prod.lock.d');
   mkdirSync(lockDir);
-  for (const [n, text] of Object.entries(epochs)) writeFileSync(join(lockDir, epochName(Number(n))), text);
+  for (const [n, text] of Object.entries(epochs))
+    writeFileSync(join(lockDir, epochName(Number(n))), text);
   return { stateDir, lockDir };
 }
 
@@ -95,7 +101,9 @@ function smallTmpfs(t: TestContext, options: string): string | undefined {
   const dir = makeTempDir('tmpfs');
   const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir]);
   if (mounted.status !== 0) {
-    t.skip(`cannot mount a tmpfs here (${String(mounted.stderr).trim()}); the ENOTDIR case still runs`);
+    t.skip(
+      `cannot mount a tmpfs here (${String(mounted.stderr).trim()}); the ENOTDIR case still runs`,
+    );
     return undefined;
   }
   t.after(() => spawnSync('umount', [dir]));
@@ -137,7 +145,11 @@ describe('the lock between processes', () => {
     assert.deepEqual(readdirSync(lockDir).sort(), [epochName(1), `${epochName(1)}.released`]);
     mine.push('r4');
     const again = held(await lock.acquire('prod', 'r4'));
-    assert.deepEqual(readdirSync(lockDir), [epochName(2)], 'the winner sweeps the epochs below its own');
+    assert.deepEqual(
+      readdirSync(lockDir),
+      [epochName(2)],
+      'the winner sweeps the epochs below its own',
+    );
     const { since, ...rest } = readHolder(join(lockDir, epochName(2)));
     assert.deepEqual(rest, { pid: process.pid, host: hostname(), runId: 'r4' });
     assert.ok(Date.now() - Date.parse(since) < 60_000);
@@ -153,13 +165,19 @@ describe('the lock between processes', () => {
 
   it('a lock naming our own pid but a run we are not running is stale (a restarted container is pid 1 again)', async () => {
     const { stateDir } = lockDirWith({ 1: holder('rbefore', process.pid) });
-    assert.match(holderOf(await new RunLock(stateDir, () => ['rbefore']).acquire('prod', 'r6')), /^run rbefore by pid/);
+    assert.match(
+      holderOf(await new RunLock(stateDir, () => ['rbefore']).acquire('prod', 'r6')),
+      /^run rbefore by pid/,
+    );
     held(await new RunLock(stateDir, () => []).acquire('prod', 'r6'));
   });
 
   it("another host's lock is respected while fresh and taken over once not refreshed for a minute", async () => {
     const { stateDir, lockDir } = lockDirWith({ 1: holder('rgone', 1, 'a-pod-that-was-killed') });
-    assert.match(holderOf(await new RunLock(stateDir).acquire('prod', 'r7')), /^run rgone by pid 1 on a-pod-that-was-killed/);
+    assert.match(
+      holderOf(await new RunLock(stateDir).acquire('prod', 'r7')),
+      /^run rgone by pid 1 on a-pod-that-was-killed/,
+    );
     utimesSync(join(lockDir, epochName(1)), aMinuteAgo(), aMinuteAgo());
     held(await new RunLock(stateDir).acquire('prod', 'r8'));
   });
@@ -173,7 +191,10 @@ describe('the lock between processes', () => {
   it('an epoch file that is not a holder (this protocol never writes one) is judged by its age alone', async () => {
     const { stateDir, lockDir } = lockDirWith({ 1: '{"pid": 12' });
     const refusal = holderOf(await new RunLock(stateDir).acquire('prod', 'r10'));
-    assert.match(refusal, /^an unreadable lock file .*000000000001 \(if no run is in progress, delete /);
+    assert.match(
+      refusal,
+      /^an unreadable lock file .*000000000001 \(if no run is in progress, delete /,
+    );
     utimesSync(join(lockDir, epochName(1)), aMinuteAgo(), aMinuteAgo());
     held(await new RunLock(stateDir).acquire('prod', 'r10'));
   });
@@ -188,7 +209,11 @@ describe('the lock between processes', () => {
     frozen.feed(holder('rdead', deadPid()));
     assert.match(holderOf(await slow), /^run rfast by pid 1 on another-pod/);
     assert.equal(readHolder(join(lockDir, epochName(2))).runId, 'rfast');
-    assert.deepEqual(readdirSync(lockDir).sort(), [epochName(1), epochName(2)], 'no epoch 3, no temp file');
+    assert.deepEqual(
+      readdirSync(lockDir).sort(),
+      [epochName(1), epochName(2)],
+      'no epoch 3, no temp file',
+    );
   });
 
   it('a process acting on a view so old that its epoch was swept meanwhile withdraws the epoch it created', async () => {
@@ -200,7 +225,11 @@ describe('the lock between processes', () => {
     writeFileSync(join(lockDir, epochName(3)), holder('rnow', 1, 'another-pod'));
     frozen.feed(holder('rdead', deadPid()));
     assert.match(holderOf(await slow), /^run rnow by pid 1 on another-pod/);
-    assert.deepEqual(readdirSync(lockDir).sort(), [epochName(1), epochName(3)], 'epoch 2 withdrawn, epoch 3 untouched');
+    assert.deepEqual(
+      readdirSync(lockDir).sort(),
+      [epochName(1), epochName(3)],
+      'epoch 2 withdrawn, epoch 3 untouched',
+    );
   });
 
   it('a holder that stalled and was taken over learns it lost the lock, and its release leaves the new holder alone', async () => {
@@ -211,11 +240,17 @@ describe('the lock between processes', () => {
     const taker = held(await new RunLock(stateDir, bothRuns).acquire('prod', 'rnew'));
     assert.equal(stalled.lost(), undefined, 'not noticed before its next heartbeat');
     const why = await stalled.check();
-    assert.match(why ?? '', new RegExp(`^run rnew by pid ${process.pid} on .* took the lock .*prod\\.lock\\.d over`));
+    assert.match(
+      why ?? '',
+      new RegExp(`^run rnew by pid ${process.pid} on .* took the lock .*prod\\.lock\\.d over`),
+    );
     assert.equal(stalled.lost(), why);
     await stalled.release();
     assert.ok(!existsSync(join(lockDir, `${epochName(2)}.released`)));
-    assert.match(holderOf(await new RunLock(stateDir, bothRuns).acquire('prod', 'rthird')), /^run rnew by pid/);
+    assert.match(
+      holderOf(await new RunLock(stateDir, bothRuns).acquire('prod', 'rthird')),
+      /^run rnew by pid/,
+    );
     assert.equal(await taker.check(), undefined);
     await taker.release();
   });
@@ -227,9 +262,14 @@ describe('the lock between processes', () => {
     const onLost = (why: string): void => {
       lostBecause = why;
     };
-    const lease = held(await new RunLock(stateDir, () => ['rbeat'], 20).acquire('prod', 'rbeat', { onLost }));
+    const lease = held(
+      await new RunLock(stateDir, () => ['rbeat'], 20).acquire('prod', 'rbeat', { onLost }),
+    );
     utimesSync(file, new Date(Date.now() - 30_000), new Date(Date.now() - 30_000));
-    await until('the heartbeat refreshes the lock', () => Date.now() - statSync(file).mtimeMs < 10_000);
+    await until(
+      'the heartbeat refreshes the lock',
+      () => Date.now() - statSync(file).mtimeMs < 10_000,
+    );
     // Another process with our pid (a restarted container) does not know the run: it takes over at once.
     held(await new RunLock(stateDir, () => []).acquire('prod', 'rrestarted'));
     await until('the heartbeat notices the takeover', () => lostBecause !== undefined);
@@ -241,7 +281,10 @@ describe('the lock between processes', () => {
     const { stateDir, lockDir } = lockDirWith({});
     const lease = held(await new RunLock(stateDir).acquire('prod', 'rhand'));
     rmSync(lockDir, { recursive: true });
-    assert.match((await lease.check()) ?? '', /^the lock directory .*prod\.lock\.d was deleted while this run held it$/);
+    assert.match(
+      (await lease.check()) ?? '',
+      /^the lock directory .*prod\.lock\.d was deleted while this run held it$/,
+    );
     await lease.release();
     assert.ok(!existsSync(lockDir));
   });
@@ -249,10 +292,18 @@ describe('the lock between processes', () => {
   it('a state dir that is not a directory refuses with one sentence and creates nothing', async () => {
     const stateDir = join(makeTempDir('lock'), 'a-file');
     writeFileSync(stateDir, 'not a directory');
-    const err: unknown = await new RunLock(stateDir).acquire('prod', 'r11').catch((e: unknown) => e);
+    const err: unknown = await new RunLock(stateDir)
+      .acquire('prod', 'r11')
+      .catch((e: unknown) => e);
     assert.ok(err instanceof OperationError, String(err));
-    assert.match(err.problem, /^the run lock .*a-file\/prod\.lock\.d cannot be written \(ENOTDIR\)$/);
-    assert.match(err.fix, /free space on its file system or make --state-dir \(state\.dir\) a writable directory/);
+    assert.match(
+      err.problem,
+      /^the run lock .*a-file\/prod\.lock\.d cannot be written \(ENOTDIR\)$/,
+    );
+    assert.match(
+      err.fix,
+      /free space on its file system or make --state-dir \(state\.dir\) a writable directory/,
+    );
     assert.equal(readFileSync(stateDir, 'utf8'), 'not a directory');
   });
 
@@ -260,9 +311,14 @@ describe('the lock between processes', () => {
     const stateDir = smallTmpfs(t, 'size=16k');
     if (stateDir === undefined) return;
     fill(stateDir, 'blocks');
-    const err: unknown = await new RunLock(stateDir).acquire('prod', 'r12').catch((e: unknown) => e);
+    const err: unknown = await new RunLock(stateDir)
+      .acquire('prod', 'r12')
+      .catch((e: unknown) => e);
     assert.ok(err instanceof OperationError, String(err));
-    assert.match(err.message, /^the run lock .*prod\.lock\.d cannot be written \(ENOSPC\); free space on its file system/);
+    assert.match(
+      err.message,
+      /^the run lock .*prod\.lock\.d cannot be written \(ENOSPC\); free space on its file system/,
+    );
     assert.deepEqual(readdirSync(join(stateDir, 'prod.lock.d')), []);
     rmSync(join(stateDir, 'filler'));
     held(await new RunLock(stateDir).acquire('prod', 'r13'));
@@ -280,7 +336,8 @@ describe('the lock between processes', () => {
     const lockDir = join(stateDir, 'prod.lock.d');
     assert.deepEqual(readdirSync(lockDir), [epochName(1)]);
     assert.equal(statSync(join(lockDir, epochName(1))).mtimeMs, 0);
-    for (const name of readdirSync(stateDir).filter((n) => n.startsWith('filler-'))) rmSync(join(stateDir, name));
+    for (const name of readdirSync(stateDir).filter((n) => n.startsWith('filler-')))
+      rmSync(join(stateDir, name));
     held(await new RunLock(stateDir, () => ['rfull']).acquire('prod', 'rnext'));
   });
 
@@ -312,7 +369,10 @@ describe('the lock between processes', () => {
       runs.map(async (runId) => {
         const lock = new RunLock(stateDir, () => runs);
         for (let mine = 0, attempts = 0; mine < 3; attempts++) {
-          assert.ok(attempts < 5_000, `${runId} got the lock ${mine} times in ${attempts} attempts`);
+          assert.ok(
+            attempts < 5_000,
+            `${runId} got the lock ${mine} times in ${attempts} attempts`,
+          );
           const attempt = await lock.acquire('prod', runId);
           if (!('held' in attempt)) continue;
           mine++;
@@ -350,15 +410,22 @@ describe("the previous version's lock file", () => {
     const { stateDir } = lockDirWith({});
     writeFileSync(join(stateDir, 'prod.lock'), '');
     const refusal = holderOf(await new RunLock(stateDir).acquire('prod', 'r16'));
-    assert.match(refusal, /^the lock .*prod\.lock is being written by an earlier version of the guard$/);
+    assert.match(
+      refusal,
+      /^the lock .*prod\.lock is being written by an earlier version of the guard$/,
+    );
   });
 
-  it('a stale one is replaced by the holder\'s epoch, which an old version sees as live until release', async () => {
+  it("a stale one is replaced by the holder's epoch, which an old version sees as live until release", async () => {
     const { stateDir, lockDir } = lockDirWith({});
     const legacy = join(stateDir, 'prod.lock');
     writeFileSync(legacy, holder('rold', deadPid()));
     const lease = held(await new RunLock(stateDir).acquire('prod', 'r17'));
-    assert.equal(statSync(legacy).ino, statSync(join(lockDir, epochName(1))).ino, 'one inode: our heartbeat refreshes both');
+    assert.equal(
+      statSync(legacy).ino,
+      statSync(join(lockDir, epochName(1))).ino,
+      'one inode: our heartbeat refreshes both',
+    );
     assert.equal(readHolder(legacy).runId, 'r17');
     await lease.release();
     assert.ok(!existsSync(legacy));

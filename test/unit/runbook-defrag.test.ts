@@ -10,7 +10,6 @@ import { eventually } from '../harness/eventually.js';
 import { FakeCluster } from './fakes/fake-cluster.js';
 import { fakeRun, stopOf } from './fakes/run-context.js';
 
-
 describe('defrag (fake cluster)', () => {
   it('followers first by name, one at a time, leadership handed over, the leader last', async () => {
     const cluster = new FakeCluster({ leader: 'm2' });
@@ -19,9 +18,18 @@ describe('defrag (fake cluster)', () => {
     assert.equal(result.outcome, 'succeeded');
     assert.deepEqual(cluster.defragmented(), ['m1', 'm3', 'm2']);
     assert.equal(cluster.maxConcurrentDefrags, 1);
-    assert.ok(cluster.calls.indexOf('moveLeader m2 -> m1') < cluster.calls.indexOf('defragment m2'), cluster.calls.join('; '));
-    assert.match(result.reason ?? '', /^defragmented m1, then m3, then m2, one at a time, leader last; 39\.0 MiB returned$/);
-    assert.deepEqual(ctx.facts.defragmented, ['m1', 'm3', 'm2'].map((n) => cluster.member(n).state.id));
+    assert.ok(
+      cluster.calls.indexOf('moveLeader m2 -> m1') < cluster.calls.indexOf('defragment m2'),
+      cluster.calls.join('; '),
+    );
+    assert.match(
+      result.reason ?? '',
+      /^defragmented m1, then m3, then m2, one at a time, leader last; 39\.0 MiB returned$/,
+    );
+    assert.deepEqual(
+      ctx.facts.defragmented,
+      ['m1', 'm3', 'm2'].map((n) => cluster.member(n).state.id),
+    );
   });
 
   it('without defrag.moveLeader, the leader is defragmented where it is', async () => {
@@ -37,21 +45,38 @@ describe('defrag (fake cluster)', () => {
     const { ctx } = await fakeRun(cluster, {}, { dryRun: true });
     const result = await defrag(ctx);
     assert.equal(result.outcome, 'skipped');
-    assert.equal(result.reason, 'dry run: would defragment m1, then m3, then m2, one at a time, handing leadership from m2 to a defragmented follower first');
+    assert.equal(
+      result.reason,
+      'dry run: would defragment m1, then m3, then m2, one at a time, handing leadership from m2 to a defragmented follower first',
+    );
     assert.deepEqual(cluster.calls, []);
   });
 
   it('a failed defragment stops the run there: no other member is touched', async () => {
     const cluster = new FakeCluster({ leader: 'm2' });
-    cluster.behaviour.defragment = (m) => (m.state.name === 'm3' ? Promise.reject(new Error('etcdserver: request timed out')) : Promise.resolve(void (m.state.dbSizeBytes = m.state.dbSizeInUseBytes)));
+    cluster.behaviour.defragment = (m) =>
+      m.state.name === 'm3'
+        ? Promise.reject(new Error('etcdserver: request timed out'))
+        : Promise.resolve(void (m.state.dbSizeBytes = m.state.dbSizeInUseBytes));
     const { ctx } = await fakeRun(cluster);
     const stop = await stopOf(defrag(ctx));
     assert.equal(stop.outcome, 'failed');
-    assert.equal(stop.reason, 'defragmenting m3 failed (etcdserver: request timed out); no other member was touched');
+    assert.equal(
+      stop.reason,
+      'defragmenting m3 failed (etcdserver: request timed out); no other member was touched',
+    );
     assert.deepEqual(cluster.defragmented(), ['m1', 'm3']);
   });
 
-  const timedOut = () => Promise.reject(new EtcdAccessError('http://m1.test:2379', 'timeout', 'etcd at http://m1.test:2379 did not answer defragment within 1000 ms', 'check'));
+  const timedOut = () =>
+    Promise.reject(
+      new EtcdAccessError(
+        'http://m1.test:2379',
+        'timeout',
+        'etcd at http://m1.test:2379 did not answer defragment within 1000 ms',
+        'check',
+      ),
+    );
 
   it('a defragment that timed out on our side and never started: said so, after watching the member', async () => {
     const cluster = new FakeCluster({ leader: 'm2' });
@@ -59,7 +84,10 @@ describe('defrag (fake cluster)', () => {
     // Watched until notStartedAfterMs (20 ms here) has passed, within the catch-up timeout.
     const { ctx } = await fakeRun(cluster, { defrag: { catchUpTimeoutSeconds: 30 } });
     const stop = await stopOf(defrag(ctx));
-    assert.match(stop.reason, /^defragmenting m1 failed \(etcd at .* did not answer defragment within 1000 ms; check\); m1 is not defragmenting and its file did not shrink: etcd most likely never started the defragment; no other member was touched$/);
+    assert.match(
+      stop.reason,
+      /^defragmenting m1 failed \(etcd at .* did not answer defragment within 1000 ms; check\); m1 is not defragmenting and its file did not shrink: etcd most likely never started the defragment; no other member was touched$/,
+    );
   });
 
   it('a defragment that timed out on our side but finished in etcd: said so', async () => {
@@ -67,7 +95,11 @@ describe('defrag (fake cluster)', () => {
     cluster.behaviour.defragment = (m) => {
       // Busy (etcd_disk_defrag_inflight 1) until it finishes, however late the timer fires.
       m.state.defragInflight = true;
-      setTimeout(() => Object.assign(m.state, { dbSizeBytes: m.state.dbSizeInUseBytes, defragInflight: false }), 5);
+      setTimeout(
+        () =>
+          Object.assign(m.state, { dbSizeBytes: m.state.dbSizeInUseBytes, defragInflight: false }),
+        5,
+      );
       return timedOut();
     };
     const { ctx } = await fakeRun(cluster, { defrag: { catchUpTimeoutSeconds: 30 } });
@@ -81,7 +113,10 @@ describe('defrag (fake cluster)', () => {
     cluster.behaviour.defragment = timedOut;
     const { ctx } = await fakeRun(cluster);
     const stop = await stopOf(defrag(ctx));
-    assert.match(stop.reason, /; m1 cannot say whether it is defragmenting \(etcd 3\.5\.1 has no etcd_disk_defrag_inflight\); no other member/);
+    assert.match(
+      stop.reason,
+      /; m1 cannot say whether it is defragmenting \(etcd 3\.5\.1 has no etcd_disk_defrag_inflight\); no other member/,
+    );
   });
 
   it('a member that does not catch up with the leader after its defragment stops the run', async () => {
@@ -89,7 +124,10 @@ describe('defrag (fake cluster)', () => {
     cluster.member('m2').state.raftAppliedIndex = 200; // the leader is ahead; m1 never gets there
     const { ctx } = await fakeRun(cluster);
     const stop = await stopOf(defrag(ctx));
-    assert.equal(stop.reason, "m1 did not answer and catch up with the leader within 0 s after its defragment (applied index 100, the leader's 200); no other member was touched");
+    assert.equal(
+      stop.reason,
+      "m1 did not answer and catch up with the leader within 0 s after its defragment (applied index 100, the leader's 200); no other member was touched",
+    );
     assert.deepEqual(cluster.defragmented(), ['m1']);
   });
 
@@ -101,7 +139,10 @@ describe('defrag (fake cluster)', () => {
     const { ctx } = await fakeRun(cluster);
     const stop = await stopOf(defrag(ctx));
     assert.equal(stop.outcome, 'failed');
-    assert.match(stop.reason, /^the cluster is not healthy: m3 \(cannot connect to etcd at .* \(connection refused\); check the member\); stopped before touching another member$/);
+    assert.match(
+      stop.reason,
+      /^the cluster is not healthy: m3 \(cannot connect to etcd at .* \(connection refused\); check the member\); stopped before touching another member$/,
+    );
     assert.deepEqual(cluster.defragmented(), ['m1']);
   });
 
@@ -112,7 +153,10 @@ describe('defrag (fake cluster)', () => {
     };
     const { ctx } = await fakeRun(cluster);
     const stop = await stopOf(defrag(ctx));
-    assert.equal(stop.reason, 'alarm CORRUPT on m3 appeared during the run; stopped: only NOSPACE is remediated, a CORRUPT member needs a human');
+    assert.equal(
+      stop.reason,
+      'alarm CORRUPT on m3 appeared during the run; stopped: only NOSPACE is remediated, a CORRUPT member needs a human',
+    );
     assert.deepEqual(cluster.defragmented(), ['m1']);
   });
 
@@ -121,7 +165,10 @@ describe('defrag (fake cluster)', () => {
     cluster.member('m3').state.defragInflight = true;
     const { ctx } = await fakeRun(cluster);
     const stop = await stopOf(defrag(ctx));
-    assert.equal(stop.reason, 'the cluster is not healthy: m3 is defragmenting; stopped before touching another member');
+    assert.equal(
+      stop.reason,
+      'the cluster is not healthy: m3 is defragmenting; stopped before touching another member',
+    );
     assert.deepEqual(cluster.defragmented(), []);
   });
 
@@ -130,7 +177,10 @@ describe('defrag (fake cluster)', () => {
     cluster.behaviour.moveLeader = () => Promise.reject(new Error('etcdserver: leader changed'));
     const { ctx } = await fakeRun(cluster);
     const stop = await stopOf(defrag(ctx));
-    assert.equal(stop.reason, 'moving leadership from m2 to m1 failed (etcdserver: leader changed); the leader was not defragmented');
+    assert.equal(
+      stop.reason,
+      'moving leadership from m2 to m1 failed (etcdserver: leader changed); the leader was not defragmented',
+    );
     assert.deepEqual(cluster.defragmented(), ['m1', 'm3']);
   });
 
@@ -138,19 +188,28 @@ describe('defrag (fake cluster)', () => {
     const cluster = new FakeCluster({ leader: 'm2' });
     cluster.behaviour.moveLeader = (_m, targetId) => {
       cluster.leaderId = targetId;
-      return new Promise((_resolve, reject) => setTimeout(() => reject(new Error('etcdserver: request timed out')), 30));
+      return new Promise((_resolve, reject) =>
+        setTimeout(() => reject(new Error('etcdserver: request timed out')), 30),
+      );
     };
     const { ctx, warnings } = await fakeRun(cluster);
     const result = await defrag(ctx);
     assert.equal(result.outcome, 'succeeded');
     assert.deepEqual(cluster.defragmented(), ['m1', 'm3', 'm2']);
-    await eventually('the late error in the log', () => Promise.resolve(warnings.length > 0 ? true : undefined), 10_000);
-    assert.deepEqual(warnings, ['MoveLeader answered with an error after every member followed m1']);
+    await eventually(
+      'the late error in the log',
+      () => Promise.resolve(warnings.length > 0 ? true : undefined),
+      10_000,
+    );
+    assert.deepEqual(warnings, [
+      'MoveLeader answered with an error after every member followed m1',
+    ]);
   });
 
   it('leadership that goes elsewhere than asked: the leader is not defragmented', async () => {
     const cluster = new FakeCluster({ leader: 'm2' });
-    cluster.behaviour.moveLeader = () => Promise.resolve(void (cluster.leaderId = cluster.member('m3').state.id));
+    cluster.behaviour.moveLeader = () =>
+      Promise.resolve(void (cluster.leaderId = cluster.member('m3').state.id));
     const { ctx } = await fakeRun(cluster);
     const stop = await stopOf(defrag(ctx));
     assert.match(stop.reason, /^leadership went to 30+a, not m1; stopped before defragmenting m2$/);
@@ -164,19 +223,26 @@ describe('defrag (fake cluster)', () => {
     };
     const stop = await stopOf(defrag(run.ctx));
     assert.equal(stop.outcome, 'interrupted');
-    assert.equal(stop.reason, 'stopped before defragmenting m2, m3; 1 of 3 members were defragmented');
+    assert.equal(
+      stop.reason,
+      'stopped before defragmenting m2, m3; 1 of 3 members were defragmented',
+    );
   });
 
   it('a stop request while waiting for a member to come back: interrupted, no other member touched', async () => {
     const cluster = new FakeCluster({ leader: 'm2' });
     const run = await fakeRun(cluster);
-    cluster.behaviour.afterDefragment = () => (cluster.member('m3').state.down = 'connection refused');
+    cluster.behaviour.afterDefragment = () =>
+      (cluster.member('m3').state.down = 'connection refused');
     cluster.behaviour.beforeRead = (member) => {
       if (member.state.down !== undefined) run.stop();
     };
     const stop = await stopOf(defrag(run.ctx));
     assert.equal(stop.outcome, 'interrupted');
-    assert.match(stop.reason, /^stopped while waiting for the cluster to be healthy \(m3 \(cannot connect .*connection refused.*\)\); no other member was touched$/);
+    assert.match(
+      stop.reason,
+      /^stopped while waiting for the cluster to be healthy \(m3 \(cannot connect .*connection refused.*\)\); no other member was touched$/,
+    );
     assert.deepEqual(cluster.defragmented(), ['m1']);
   });
 
@@ -189,7 +255,10 @@ describe('defrag (fake cluster)', () => {
     };
     const stop = await stopOf(defrag(run.ctx));
     assert.equal(stop.outcome, 'interrupted');
-    assert.equal(stop.reason, 'stopped before moving leadership from m2; 2 of 3 members were defragmented');
+    assert.equal(
+      stop.reason,
+      'stopped before moving leadership from m2; 2 of 3 members were defragmented',
+    );
     assert.ok(!cluster.calls.some((c) => c.startsWith('moveLeader')));
   });
 
@@ -211,7 +280,10 @@ describe('defrag (fake cluster)', () => {
     };
     const stop = await stopOf(defrag(run.ctx));
     assert.equal(stop.outcome, 'interrupted');
-    assert.equal(stop.reason, 'the run lock was taken over by pid 42; stopped before defragmenting m3; 1 of 3 members were defragmented');
+    assert.equal(
+      stop.reason,
+      'the run lock was taken over by pid 42; stopped before defragmenting m3; 1 of 3 members were defragmented',
+    );
   });
 
   it('learners are skipped and said', async () => {

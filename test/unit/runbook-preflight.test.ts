@@ -21,19 +21,86 @@ describe('preflight (fake cluster)', () => {
     assert.deepEqual(cluster.calls, [], 'nothing changed');
   });
 
-  const refusals: [string, (c: FakeCluster) => void, string | RegExp, Record<string, unknown>?, FakeRunOptions?][] = [
-    ['another run holds the lock', () => undefined, 'another run is in progress: run r2 (pid 42)', {}, { lockHolder: 'run r2 (pid 42)' }],
-    ['a member does not answer', (c) => (c.member('m3').state.down = 'connection refused'), /^member m3 \(cannot connect to etcd at http:\/\/m3\.test:2379 \(connection refused\); check the member\): every member must answer before anything is changed$/],
-    ['a member outside the endpoints', (c) => c.unconfigured.push({ id: '40000000000000a', name: 'm4', clientUrls: ['http://m4.test:2379'], isLearner: false }), 'member m4 (http://m4.test:2379) is in the cluster but not in the configured endpoints; every member must be defragmented, so add it to --endpoints'],
-    ['no leader agreed', (c) => (c.leaderId = '0'), 'the members do not agree on a leader (an election is under way or quorum is lost); nothing is changed without a leader'],
-    ['CORRUPT', (c) => c.alarms.push({ memberId: c.member('m1').state.id, alarm: 'CORRUPT' }), 'alarm CORRUPT on m1 is active: only NOSPACE is remediated; a CORRUPT member needs a human (restore it from a snapshot)'],
-    ['someone else defragmenting', (c) => (c.member('m3').state.defragInflight = true), 'm3 is being defragmented by someone else; wait for it to finish'],
-    ['too little room for the snapshot', () => undefined, '/snap has 10.0 MiB free but the snapshot needs 97.0 MiB (the largest database plus snapshot.marginBytes); free space or point --snapshot-dir elsewhere', {}, { snapshotRoom: 10 * MiB }],
-    ['the member list cannot be read', (c) => (c.behaviour.membershipNow = () => Promise.reject(new Error('context deadline exceeded'))), 'the member list could not be read (context deadline exceeded), so it is unknown whether every member is configured'],
-    ['the alarm list cannot be read', (c) => (c.behaviour.alarms = () => Promise.reject(new Error('etcdserver: leader changed'))), 'the alarm list could not be read from the leader m2 (etcdserver: leader changed)'],
-    ['the free space for the snapshot cannot be told', () => undefined, 'the free space for snapshots in /snap could not be read (EACCES: permission denied)', {}, { snapshotRoom: new Error('EACCES: permission denied') }],
-    ['a leader that no endpoint reaches', (c) => (c.leaderId = '99000000000000a'), 'the leader 99000000000000a is not one of the configured endpoints'],
-    ['a cluster mid-upgrade', (c) => (c.member('m1').state.version = '3.4.23'), /^the members run different minor versions of etcd \(m1 3\.4\.23; m2, m3 3\.5\.30\): an upgrade is in progress; finish the upgrade \(or roll it back\) first; nothing was changed$/],
+  const refusals: [
+    string,
+    (c: FakeCluster) => void,
+    string | RegExp,
+    Record<string, unknown>?,
+    FakeRunOptions?,
+  ][] = [
+    [
+      'another run holds the lock',
+      () => undefined,
+      'another run is in progress: run r2 (pid 42)',
+      {},
+      { lockHolder: 'run r2 (pid 42)' },
+    ],
+    [
+      'a member does not answer',
+      (c) => (c.member('m3').state.down = 'connection refused'),
+      /^member m3 \(cannot connect to etcd at http:\/\/m3\.test:2379 \(connection refused\); check the member\): every member must answer before anything is changed$/,
+    ],
+    [
+      'a member outside the endpoints',
+      (c) =>
+        c.unconfigured.push({
+          id: '40000000000000a',
+          name: 'm4',
+          clientUrls: ['http://m4.test:2379'],
+          isLearner: false,
+        }),
+      'member m4 (http://m4.test:2379) is in the cluster but not in the configured endpoints; every member must be defragmented, so add it to --endpoints',
+    ],
+    [
+      'no leader agreed',
+      (c) => (c.leaderId = '0'),
+      'the members do not agree on a leader (an election is under way or quorum is lost); nothing is changed without a leader',
+    ],
+    [
+      'CORRUPT',
+      (c) => c.alarms.push({ memberId: c.member('m1').state.id, alarm: 'CORRUPT' }),
+      'alarm CORRUPT on m1 is active: only NOSPACE is remediated; a CORRUPT member needs a human (restore it from a snapshot)',
+    ],
+    [
+      'someone else defragmenting',
+      (c) => (c.member('m3').state.defragInflight = true),
+      'm3 is being defragmented by someone else; wait for it to finish',
+    ],
+    [
+      'too little room for the snapshot',
+      () => undefined,
+      '/snap has 10.0 MiB free but the snapshot needs 97.0 MiB (the largest database plus snapshot.marginBytes); free space or point --snapshot-dir elsewhere',
+      {},
+      { snapshotRoom: 10 * MiB },
+    ],
+    [
+      'the member list cannot be read',
+      (c) =>
+        (c.behaviour.membershipNow = () => Promise.reject(new Error('context deadline exceeded'))),
+      'the member list could not be read (context deadline exceeded), so it is unknown whether every member is configured',
+    ],
+    [
+      'the alarm list cannot be read',
+      (c) => (c.behaviour.alarms = () => Promise.reject(new Error('etcdserver: leader changed'))),
+      'the alarm list could not be read from the leader m2 (etcdserver: leader changed)',
+    ],
+    [
+      'the free space for the snapshot cannot be told',
+      () => undefined,
+      'the free space for snapshots in /snap could not be read (EACCES: permission denied)',
+      {},
+      { snapshotRoom: new Error('EACCES: permission denied') },
+    ],
+    [
+      'a leader that no endpoint reaches',
+      (c) => (c.leaderId = '99000000000000a'),
+      'the leader 99000000000000a is not one of the configured endpoints',
+    ],
+    [
+      'a cluster mid-upgrade',
+      (c) => (c.member('m1').state.version = '3.4.23'),
+      /^the members run different minor versions of etcd \(m1 3\.4\.23; m2, m3 3\.5\.30\): an upgrade is in progress; finish the upgrade \(or roll it back\) first; nothing was changed$/,
+    ],
   ];
   for (const [what, fault, sentence, config, options] of refusals) {
     it(`refuses: ${what}`, async () => {
@@ -51,8 +118,13 @@ describe('preflight (fake cluster)', () => {
   it('a single-member cluster: refused unless allowed', async () => {
     const single = () => new FakeCluster({ names: ['m1'], leader: 'm1' });
     const refused = await stopOf(preflight((await fakeRun(single())).ctx));
-    assert.equal(refused.reason, 'this is a single-member cluster: its defragment would block every read and write while it runs; set remediation.allowSingleMember: true to accept that');
-    const allowed = await preflight((await fakeRun(single(), { remediation: { allowSingleMember: true } })).ctx);
+    assert.equal(
+      refused.reason,
+      'this is a single-member cluster: its defragment would block every read and write while it runs; set remediation.allowSingleMember: true to accept that',
+    );
+    const allowed = await preflight(
+      (await fakeRun(single(), { remediation: { allowSingleMember: true } })).ctx,
+    );
     assert.equal(allowed.outcome, 'succeeded');
   });
 
@@ -64,16 +136,27 @@ describe('preflight (fake cluster)', () => {
     };
     const skipped = await stopOf(preflight((await fakeRun(quiet())).ctx));
     assert.equal(skipped.outcome, 'skipped');
-    assert.equal(skipped.reason, 'nothing to do: no NOSPACE alarm and the fullest member is m1 (16.0 MiB, 50% of quota), below trigger.minQuotaUsage 80%');
+    assert.equal(
+      skipped.reason,
+      'nothing to do: no NOSPACE alarm and the fullest member is m1 (16.0 MiB, 50% of quota), below trigger.minQuotaUsage 80%',
+    );
     const forced = await preflight((await fakeRun(quiet(), {}, { force: true })).ctx);
-    assert.match(forced.reason ?? '', /^3 members healthy, leader m2; forced although no NOSPACE alarm/);
+    assert.match(
+      forced.reason ?? '',
+      /^3 members healthy, leader m2; forced although no NOSPACE alarm/,
+    );
   });
 
   it('an etcd without etcd_disk_defrag_inflight: goes on, saying it cannot tell', async () => {
     const cluster = new FakeCluster({ version: '3.5.1' });
     for (const m of cluster.members) m.state.defragInflight = undefined;
-    const { ctx } = await fakeRun(cluster, { remediation: { acceptHazards: ['etcd-14733', 'etcd-18810', 'etcd-20271', 'etcd-13435'] } });
+    const { ctx } = await fakeRun(cluster, {
+      remediation: { acceptHazards: ['etcd-14733', 'etcd-18810', 'etcd-20271', 'etcd-13435'] },
+    });
     const result = await preflight(ctx);
-    assert.match(result.reason ?? '', /; whether someone else is defragmenting m1, m2, m3 cannot be told \(etcd 3\.5\.1 has no etcd_disk_defrag_inflight\)/);
+    assert.match(
+      result.reason ?? '',
+      /; whether someone else is defragmenting m1, m2, m3 cannot be told \(etcd 3\.5\.1 has no etcd_disk_defrag_inflight\)/,
+    );
   });
 });

@@ -27,7 +27,12 @@ interface Guard {
   stateDir: string;
 }
 
-async function guardFor(cluster: FakeCluster, settings: Record<string, unknown> = {}, lockDir?: string, joinWaitMs?: number): Promise<Guard> {
+async function guardFor(
+  cluster: FakeCluster,
+  settings: Record<string, unknown> = {},
+  lockDir?: string,
+  joinWaitMs?: number,
+): Promise<Guard> {
   const stateDir = tempDir();
   const config = ConfigSchema.parse({
     state: { dir: lockDir ?? stateDir },
@@ -38,11 +43,27 @@ async function guardFor(cluster: FakeCluster, settings: Record<string, unknown> 
   });
   const log = pino({ level: 'silent' });
   const store = await RunStore.open(stateDir, log);
-  return { remediator: new Remediator({ clusters: [cluster], config, store, log, waits: FAST_WAITS, joinWaitMs }), store, stateDir };
+  return {
+    remediator: new Remediator({
+      clusters: [cluster],
+      config,
+      store,
+      log,
+      waits: FAST_WAITS,
+      joinWaitMs,
+    }),
+    store,
+    stateDir,
+  };
 }
 
 async function runOnce(guard: Guard, dryRun = false): Promise<Run> {
-  const started = guard.remediator.start({ cluster: 'default', trigger: 'cli', dryRun, force: false });
+  const started = guard.remediator.start({
+    cluster: 'default',
+    trigger: 'cli',
+    dryRun,
+    force: false,
+  });
   assert.equal(started.kind, 'started');
   return started.kind === 'started' ? started.done : assert.fail('not started');
 }
@@ -78,7 +99,8 @@ function held(cluster: FakeCluster): { release: () => void } {
 }
 
 const stepsOf = (run: Run): string[] => run.steps.map((s) => `${s.name} ${s.outcome}`);
-const writes = (cluster: FakeCluster): string[] => cluster.calls.filter((c) => !c.startsWith('snapshot '));
+const writes = (cluster: FakeCluster): string[] =>
+  cluster.calls.filter((c) => !c.startsWith('snapshot '));
 
 describe('runs through the Remediator (fake cluster)', () => {
   it('a run at NOSPACE: every step in order, the alarm gone, the record whole on disk', async () => {
@@ -86,7 +108,15 @@ describe('runs through the Remediator (fake cluster)', () => {
     const guard = await guardFor(cluster);
     const run = await runOnce(guard);
     assert.equal(run.outcome, 'succeeded', run.reason);
-    assert.deepEqual(stepsOf(run), ['preflight succeeded', 'snapshot succeeded', 'compact succeeded', 'defrag succeeded', 'disarm succeeded', 'verify succeeded', 'hooks skipped']);
+    assert.deepEqual(stepsOf(run), [
+      'preflight succeeded',
+      'snapshot succeeded',
+      'compact succeeded',
+      'defrag succeeded',
+      'disarm succeeded',
+      'verify succeeded',
+      'hooks skipped',
+    ]);
     assert.deepEqual(
       run.steps.map((s) => s.name),
       [...STEP_NAMES],
@@ -114,7 +144,10 @@ describe('runs through the Remediator (fake cluster)', () => {
     const run = await runOnce(guard);
     assert.equal(run.outcome, 'refused');
     assert.deepEqual(stepsOf(run), ['preflight refused']);
-    assert.match(run.reason ?? '', /, so this run cannot be kept apart from others; nothing was changed: /);
+    assert.match(
+      run.reason ?? '',
+      /, so this run cannot be kept apart from others; nothing was changed: /,
+    );
     assert.deepEqual(cluster.calls, []);
     await assertRecordedWhole(guard, run);
   });
@@ -122,15 +155,24 @@ describe('runs through the Remediator (fake cluster)', () => {
   it('a failed defragment stops the run there: nothing after it runs, what was reclaimed is counted', async () => {
     const cluster = new FakeCluster({ leader: 'm2' });
     cluster.behaviour.defragment = (member) => {
-      if (member.state.name === 'm3') return Promise.reject(new Error('etcdserver: request timed out'));
+      if (member.state.name === 'm3')
+        return Promise.reject(new Error('etcdserver: request timed out'));
       member.state.dbSizeBytes = member.state.dbSizeInUseBytes;
       return Promise.resolve();
     };
     const guard = await guardFor(cluster);
     const run = await runOnce(guard);
     assert.equal(run.outcome, 'failed');
-    assert.deepEqual(stepsOf(run), ['preflight succeeded', 'snapshot succeeded', 'compact succeeded', 'defrag failed']);
-    assert.equal(run.reason, 'defragmenting m3 failed (etcdserver: request timed out); no other member was touched');
+    assert.deepEqual(stepsOf(run), [
+      'preflight succeeded',
+      'snapshot succeeded',
+      'compact succeeded',
+      'defrag failed',
+    ]);
+    assert.equal(
+      run.reason,
+      'defragmenting m3 failed (etcdserver: request timed out); no other member was touched',
+    );
     assert.equal(run.reclaimedBytes, 13 * MiB);
     assert.equal(cluster.alarms.length, 3, 'no alarm was disarmed');
     await assertRecordedWhole(guard, run);
@@ -147,7 +189,10 @@ describe('runs through the Remediator (fake cluster)', () => {
     await stopping;
     assert.equal(run.outcome, 'interrupted');
     assert.deepEqual(cluster.defragmented(), ['m1']);
-    assert.match(run.reason ?? '', /^stopped before defragmenting m2, m3; 1 of 3 members were defragmented$/);
+    assert.match(
+      run.reason ?? '',
+      /^stopped before defragmenting m2, m3; 1 of 3 members were defragmented$/,
+    );
     await assertRecordedWhole(guard, run);
   });
 
@@ -167,7 +212,10 @@ describe('runs through the Remediator (fake cluster)', () => {
     const guard = await guardFor(cluster);
     const run = await runOnce(guard);
     assert.equal(run.outcome, 'skipped');
-    assert.match(run.reason ?? '', /^nothing to do: no NOSPACE alarm and the fullest member is .* below trigger\.minQuotaUsage 80%$/);
+    assert.match(
+      run.reason ?? '',
+      /^nothing to do: no NOSPACE alarm and the fullest member is .* below trigger\.minQuotaUsage 80%$/,
+    );
     assert.deepEqual(writes(cluster), []);
   });
 
@@ -182,7 +230,10 @@ describe('runs through the Remediator (fake cluster)', () => {
     const run = await runOnce(guard);
     assert.equal(run.outcome, 'failed');
     assert.deepEqual(stepsOf(run), ['preflight succeeded', 'snapshot succeeded', 'compact failed']);
-    assert.match(run.reason ?? '', /^compact failed unexpectedly \(cannot connect to etcd at http:\/\/m3\.test:2379 \(connection refused\); check the member\)$/);
+    assert.match(
+      run.reason ?? '',
+      /^compact failed unexpectedly \(cannot connect to etcd at http:\/\/m3\.test:2379 \(connection refused\); check the member\)$/,
+    );
     assert.deepEqual(writes(cluster), []);
   });
 
@@ -208,9 +259,15 @@ describe('runs through the Remediator (fake cluster)', () => {
       fake.loseLock('the run lock was taken over by pid 42');
       return Readable.from([snapshotBytes(Buffer.from(member.state.name))]);
     };
-    const run = await runPipeline(fake.ctx, { stepStarted: () => undefined, stepEnded: () => undefined });
+    const run = await runPipeline(fake.ctx, {
+      stepStarted: () => undefined,
+      stepEnded: () => undefined,
+    });
     assert.equal(run.outcome, 'interrupted');
-    assert.equal(run.reason, 'the run lock was taken over by pid 42; stopped before compact: nothing more was changed');
+    assert.equal(
+      run.reason,
+      'the run lock was taken over by pid 42; stopped before compact: nothing more was changed',
+    );
     assert.deepEqual(writes(cluster), []);
   });
 });
@@ -218,20 +275,42 @@ describe('runs through the Remediator (fake cluster)', () => {
 describe('starting runs (fake cluster)', () => {
   it('remediation disabled: nothing starts, and the answer says how it was turned off', async () => {
     const guard = await guardFor(new FakeCluster(), { remediation: { enabled: false } });
-    const started = guard.remediator.start({ cluster: 'default', trigger: 'api', dryRun: false, force: false });
-    assert.deepEqual(started, { kind: 'disabled', reason: 'remediation is disabled (remediation.enabled: false or --remediation-disabled): nothing was changed' });
+    const started = guard.remediator.start({
+      cluster: 'default',
+      trigger: 'api',
+      dryRun: false,
+      force: false,
+    });
+    assert.deepEqual(started, {
+      kind: 'disabled',
+      reason:
+        'remediation is disabled (remediation.enabled: false or --remediation-disabled): nothing was changed',
+    });
   });
 
   it('a cluster that is not configured', async () => {
     const guard = await guardFor(new FakeCluster());
-    const started = guard.remediator.start({ cluster: 'prod', trigger: 'api', dryRun: false, force: false });
-    assert.deepEqual(started, { kind: 'unknown-cluster', reason: 'no cluster named "prod" is configured' });
+    const started = guard.remediator.start({
+      cluster: 'prod',
+      trigger: 'api',
+      dryRun: false,
+      force: false,
+    });
+    assert.deepEqual(started, {
+      kind: 'unknown-cluster',
+      reason: 'no cluster named "prod" is configured',
+    });
   });
 
   it('while shutting down nothing new starts', async () => {
     const guard = await guardFor(new FakeCluster());
     await guard.remediator.stop();
-    const started = guard.remediator.start({ cluster: 'default', trigger: 'webhook', dryRun: false, force: false });
+    const started = guard.remediator.start({
+      cluster: 'default',
+      trigger: 'webhook',
+      dryRun: false,
+      force: false,
+    });
     assert.deepEqual(started, { kind: 'stopping', reason: 'the guard is shutting down' });
   });
 
@@ -239,8 +318,18 @@ describe('starting runs (fake cluster)', () => {
     const cluster = new FakeCluster({ leader: 'm2' });
     const defragments = held(cluster);
     const guard = await guardFor(cluster);
-    const first = guard.remediator.start({ cluster: 'default', trigger: 'cli', dryRun: false, force: false });
-    const second = await guard.remediator.startOrJoin({ cluster: 'default', trigger: 'webhook', dryRun: false, force: false });
+    const first = guard.remediator.start({
+      cluster: 'default',
+      trigger: 'cli',
+      dryRun: false,
+      force: false,
+    });
+    const second = await guard.remediator.startOrJoin({
+      cluster: 'default',
+      trigger: 'webhook',
+      dryRun: false,
+      force: false,
+    });
     assert.ok(first.kind === 'started' && second.kind === 'in-progress');
     assert.equal(second.run.id, first.run.id);
     defragments.release();
@@ -251,12 +340,21 @@ describe('starting runs (fake cluster)', () => {
     const cluster = new FakeCluster({ leader: 'm2' });
     const alarmList = held(cluster);
     const guard = await guardFor(cluster, {}, undefined, 20);
-    const dry = guard.remediator.start({ cluster: 'default', trigger: 'cli', dryRun: true, force: false });
-    const real = await guard.remediator.startOrJoin({ cluster: 'default', trigger: 'webhook', dryRun: false, force: false });
+    const dry = guard.remediator.start({
+      cluster: 'default',
+      trigger: 'cli',
+      dryRun: true,
+      force: false,
+    });
+    const real = await guard.remediator.startOrJoin({
+      cluster: 'default',
+      trigger: 'webhook',
+      dryRun: false,
+      force: false,
+    });
     assert.ok(dry.kind === 'started' && real.kind === 'stopping');
     assert.equal(real.reason, `run ${dry.run.id} (a dry run) is still ending; try again`);
     alarmList.release();
     assert.equal((await dry.done).outcome, 'skipped');
   });
-
 });

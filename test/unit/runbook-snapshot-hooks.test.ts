@@ -32,7 +32,8 @@ function wrongChecksum(): Readable {
   return Readable.from([bytes]);
 }
 
-const snapshotsTaken = (cluster: FakeCluster): string[] => cluster.calls.filter((c) => c.startsWith('snapshot '));
+const snapshotsTaken = (cluster: FakeCluster): string[] =>
+  cluster.calls.filter((c) => c.startsWith('snapshot '));
 
 describe('snapshot (fake cluster, real snapshot store)', () => {
   it('streams from the first follower by name, verifies it and records where it is', async () => {
@@ -44,7 +45,10 @@ describe('snapshot (fake cluster, real snapshot store)', () => {
     assert.deepEqual(snapshotsTaken(cluster), ['snapshot m2']);
     const details = result.details ?? {};
     assert.equal(details.source, 'm2');
-    assert.ok(details.path !== undefined && existsSync(details.path), `the snapshot is at ${String(details.path)}`);
+    assert.ok(
+      details.path !== undefined && existsSync(details.path),
+      `the snapshot is at ${String(details.path)}`,
+    );
     assert.equal(details.bytes, 2 * 1024 + 32);
     assert.match(details.sha256 ?? '', /^[0-9a-f]{64}$/);
     assert.equal(ctx.facts.snapshot?.path, details.path);
@@ -53,13 +57,19 @@ describe('snapshot (fake cluster, real snapshot store)', () => {
 
   it('a stream that breaks is taken once more from the next member', async () => {
     const cluster = new FakeCluster({ leader: 'm1' });
-    cluster.behaviour.snapshot = (member) => (member.state.name === 'm2' ? breakingStream() : Readable.from([snapshotBytes(Buffer.from('m3'))]));
+    cluster.behaviour.snapshot = (member) =>
+      member.state.name === 'm2'
+        ? breakingStream()
+        : Readable.from([snapshotBytes(Buffer.from('m3'))]);
     const { ctx, warnings } = await fakeRun(cluster, {}, { snapshotDir: snapshotDir() });
     const result = await snapshot(ctx);
     assert.deepEqual(snapshotsTaken(cluster), ['snapshot m2', 'snapshot m3']);
     assert.equal(result.details?.source, 'm3');
     assert.equal(result.details?.failedAttempts?.length, 1);
-    assert.match(result.reason ?? '', /from m3 after the snapshot stream from m2 failed after 4\.0 KiB \(14 UNAVAILABLE: Connection dropped\)$/);
+    assert.match(
+      result.reason ?? '',
+      /from m3 after the snapshot stream from m2 failed after 4\.0 KiB \(14 UNAVAILABLE: Connection dropped\)$/,
+    );
     assert.deepEqual(warnings, ['snapshot failed; taking it from the next member']);
   });
 
@@ -70,7 +80,10 @@ describe('snapshot (fake cluster, real snapshot store)', () => {
     const { ctx } = await fakeRun(cluster, {}, { snapshotDir: dir });
     const stop = await stopOf(snapshot(ctx));
     assert.equal(stop.outcome, 'failed');
-    assert.match(stop.reason, /^the snapshot from m3 is not whole \(.+\) \(and before it: the snapshot from m2 is not whole \(.+\)\); nothing was changed: run again; if it fails again, take the snapshot from another member \(--endpoints\)$/);
+    assert.match(
+      stop.reason,
+      /^the snapshot from m3 is not whole \(.+\) \(and before it: the snapshot from m2 is not whole \(.+\)\); nothing was changed: run again; if it fails again, take the snapshot from another member \(--endpoints\)$/,
+    );
     assert.deepEqual(snapshotsTaken(cluster), ['snapshot m2', 'snapshot m3']);
     assert.deepEqual(readdirSync(dir), []);
   });
@@ -82,7 +95,10 @@ describe('snapshot (fake cluster, real snapshot store)', () => {
     const { ctx } = await fakeRun(cluster, {}, { snapshotDir: join(parent, 'file', 'snapshots') });
     const stop = await stopOf(snapshot(ctx));
     assert.equal(stop.outcome, 'failed');
-    assert.match(stop.reason, /^the snapshot from m2 could not be written to .*file\/snapshots \(.*ENOTDIR.*\); nothing was changed: check the directory \(--snapshot-dir\) and its free space, then run again$/);
+    assert.match(
+      stop.reason,
+      /^the snapshot from m2 could not be written to .*file\/snapshots \(.*ENOTDIR.*\); nothing was changed: check the directory \(--snapshot-dir\) and its free space, then run again$/,
+    );
     assert.deepEqual(snapshotsTaken(cluster), ['snapshot m2']);
   });
 
@@ -115,7 +131,10 @@ describe('snapshot (fake cluster, real snapshot store)', () => {
     const { ctx } = await fakeRun(cluster, {}, { dryRun: true, snapshotDir: '/backups' });
     const result = await snapshot(ctx);
     assert.equal(result.outcome, 'skipped');
-    assert.match(result.reason ?? '', /^dry run: would stream 33\.0 MiB from m2 to \/backups\/default-.*-run1\.db$/);
+    assert.match(
+      result.reason ?? '',
+      /^dry run: would stream 33\.0 MiB from m2 to \/backups\/default-.*-run1\.db$/,
+    );
     assert.deepEqual(snapshotsTaken(cluster), []);
   });
 
@@ -131,7 +150,10 @@ describe('snapshot (fake cluster, real snapshot store)', () => {
     const { ctx } = await fakeRun(cluster, { snapshot: { required: false } });
     const result = await snapshot(ctx);
     assert.equal(result.outcome, 'skipped');
-    assert.equal(result.reason, 'snapshot.required is false: compacting without a backup, as configured');
+    assert.equal(
+      result.reason,
+      'snapshot.required is false: compacting without a backup, as configured',
+    );
   });
 });
 
@@ -152,7 +174,9 @@ describe('hooks (fake cluster)', () => {
   });
 
   it('a hook that fails fails the step, and says the cluster was remediated all the same', async () => {
-    const { ctx } = await fakeRun(new FakeCluster(), { hooks: { command: { argv: ['sh', '-c', 'exit 3'] } } });
+    const { ctx } = await fakeRun(new FakeCluster(), {
+      hooks: { command: { argv: ['sh', '-c', 'exit 3'] } },
+    });
     const stop = await stopOf(hooks(ctx));
     assert.equal(stop.outcome, 'failed');
     assert.match(stop.reason, /^a hook failed \(.*3.*\); the cluster itself was remediated$/);

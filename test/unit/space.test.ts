@@ -1,6 +1,11 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { fragmentationRatio, memberIdHex, quotaUsageRatio, reclaimableBytes } from '../../src/etcd/space.js';
+import {
+  fragmentationRatio,
+  memberIdHex,
+  quotaUsageRatio,
+  reclaimableBytes,
+} from '../../src/etcd/space.js';
 import { parseStatusAlarms } from '../../src/etcd/member-client.js';
 
 describe('space arithmetic', () => {
@@ -29,7 +34,11 @@ describe('space arithmetic', () => {
   });
 
   it('reads alarms from Status.errors as etcd 3.4 formats them', () => {
-    const alarms = parseStatusAlarms(['memberID:16761602873613031121 alarm:NOSPACE ', 'etcdserver: no leader', 'memberID:7005252806356360720 alarm:CORRUPT ']);
+    const alarms = parseStatusAlarms([
+      'memberID:16761602873613031121 alarm:NOSPACE ',
+      'etcdserver: no leader',
+      'memberID:7005252806356360720 alarm:CORRUPT ',
+    ]);
     assert.deepEqual(alarms, [
       { memberId: 'e89d2d01bbdf16d1', alarm: 'NOSPACE' },
       { memberId: '6137a84fdcadde10', alarm: 'CORRUPT' },

@@ -12,7 +12,8 @@ describe('parseBytes', () => {
     assert.equal(parseBytes('1.5KiB'), 1536);
   });
   it('rejects what it cannot read', () => {
-    for (const bad of ['', 'lots', '10 parsecs', '-5', 'MiB']) assert.equal(parseBytes(bad), undefined, bad);
+    for (const bad of ['', 'lots', '10 parsecs', '-5', 'MiB'])
+      assert.equal(parseBytes(bad), undefined, bad);
     assert.equal(parseBytes(-1), undefined);
   });
 });
@@ -28,7 +29,8 @@ describe('parseDurationSeconds', () => {
     assert.equal(parseDurationSeconds(12), 12);
   });
   it('rejects malformed durations', () => {
-    for (const bad of ['', '10x', 'h', '1h 30m', '-1s']) assert.equal(parseDurationSeconds(bad), undefined, bad);
+    for (const bad of ['', '10x', 'h', '1h 30m', '-1s'])
+      assert.equal(parseDurationSeconds(bad), undefined, bad);
   });
 });
 

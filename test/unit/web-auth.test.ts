@@ -16,7 +16,11 @@ const users = new Map([
 ]);
 
 /** bcrypt, counted: every call, the hashes asked about, and how many ran at once. */
-function countingCheck(): { check: PasswordCheck; calls: { hash: string }[]; maxConcurrent: () => number } {
+function countingCheck(): {
+  check: PasswordCheck;
+  calls: { hash: string }[];
+  maxConcurrent: () => number;
+} {
   const calls: { hash: string }[] = [];
   let running = 0;
   let max = 0;
@@ -47,7 +51,8 @@ describe('BasicAuthVerifier', () => {
   it('runs bcrypt once for a verified password: the next scrapes are answered from the cache', async () => {
     const { check, calls } = countingCheck();
     const verifier = new BasicAuthVerifier(users, check);
-    for (let i = 0; i < 5; i++) assert.equal(await verifier.verify('alice', 'alice-password'), true);
+    for (let i = 0; i < 5; i++)
+      assert.equal(await verifier.verify('alice', 'alice-password'), true);
     assert.equal(calls.length, 1);
   });
 
@@ -61,9 +66,13 @@ describe('BasicAuthVerifier', () => {
   it('an unknown user costs a bcrypt against a configured hash, like a wrong password', async () => {
     const { check, calls } = countingCheck();
     const verifier = new BasicAuthVerifier(users, check);
-    assert.equal(await verifier.verify('mallory', 'alice-password'), false, 'even with a password that is some user\'s');
+    assert.equal(
+      await verifier.verify('mallory', 'alice-password'),
+      false,
+      "even with a password that is some user's",
+    );
     assert.equal(calls.length, 1);
-    assert.ok([ALICE, BOB].includes(calls[0]!.hash), 'compared with a hash of the users\' own cost');
+    assert.ok([ALICE, BOB].includes(calls[0]!.hash), "compared with a hash of the users' own cost");
   });
 
   it('the cache is keyed by user, password and hash, and bounded', async () => {
@@ -75,12 +84,15 @@ describe('BasicAuthVerifier', () => {
     assert.equal(calls.length, 2, 'bob cached');
     await verifier.verify('alice', 'alice-password');
     assert.equal(calls.length, 3, 'alice was evicted by bob');
-    const rotated = new BasicAuthVerifier(new Map([['alice', bcrypt.hashSync('alice-password', 4)]]), check);
+    const rotated = new BasicAuthVerifier(
+      new Map([['alice', bcrypt.hashSync('alice-password', 4)]]),
+      check,
+    );
     assert.equal(await rotated.verify('alice', 'alice-password'), true);
     assert.equal(calls.length, 4, 'another hash, another entry');
   });
 
-  it('one bcrypt at a time; concurrent requests with the same password share the first one\'s result', async () => {
+  it("one bcrypt at a time; concurrent requests with the same password share the first one's result", async () => {
     const { check, calls, maxConcurrent } = countingCheck();
     const verifier = new BasicAuthVerifier(users, check);
     const answers = await Promise.all([
@@ -104,7 +116,10 @@ describe('BasicAuthVerifier', () => {
       }
       return bcrypt.compare(password, hash);
     });
-    const [failed, next] = await Promise.allSettled([verifier.verify('alice', 'alice-password'), verifier.verify('alice', 'alice-password')]);
+    const [failed, next] = await Promise.allSettled([
+      verifier.verify('alice', 'alice-password'),
+      verifier.verify('alice', 'alice-password'),
+    ]);
     assert.equal(failed.status, 'rejected');
     assert.deepEqual(next, { status: 'fulfilled', value: true });
   });
@@ -118,13 +133,29 @@ describe('parseBasicAuthorization', () => {
   const basic = (text: string): string => `Basic ${Buffer.from(text).toString('base64')}`;
 
   it('splits at the first colon: a password may contain colons, a user name may not', () => {
-    assert.deepEqual(parseBasicAuthorization(basic('bob:pass:word')), { user: 'bob', password: 'pass:word' });
-    assert.deepEqual(parseBasicAuthorization(`bAsIc ${Buffer.from('a:').toString('base64')}`), { user: 'a', password: '' });
-    assert.deepEqual(parseBasicAuthorization(basic('jürgen:pässword')), { user: 'jürgen', password: 'pässword' });
+    assert.deepEqual(parseBasicAuthorization(basic('bob:pass:word')), {
+      user: 'bob',
+      password: 'pass:word',
+    });
+    assert.deepEqual(parseBasicAuthorization(`bAsIc ${Buffer.from('a:').toString('base64')}`), {
+      user: 'a',
+      password: '',
+    });
+    assert.deepEqual(parseBasicAuthorization(basic('jürgen:pässword')), {
+      user: 'jürgen',
+      password: 'pässword',
+    });
   });
 
   it('anything else is no credentials', () => {
-    for (const header of [undefined, '', 'Basic', basic('no-colon'), 'Bearer abc', `Digest ${Buffer.from('a:b').toString('base64')}`]) {
+    for (const header of [
+      undefined,
+      '',
+      'Basic',
+      basic('no-colon'),
+      'Bearer abc',
+      `Digest ${Buffer.from('a:b').toString('base64')}`,
+    ]) {
       assert.equal(parseBasicAuthorization(header), undefined, String(header));
     }
   });

@@ -204,7 +204,11 @@ describe('loading the web config with its TLS files', () => {
     assert.equal(web.tls?.settings.client_ca_file, pki.caFile);
     assert.deepEqual(web.tls?.files, [pki.serverCertFile, pki.serverKeyFile, pki.caFile]);
     const options = web.tls?.contextOptions;
-    assert.equal(options?.ciphers, 'ECDHE-ECDSA-AES128-GCM-SHA256', 'TLS 1.3 suites are left to their defaults, as Go does');
+    assert.equal(
+      options?.ciphers,
+      'ECDHE-ECDSA-AES128-GCM-SHA256',
+      'TLS 1.3 suites are left to their defaults, as Go does',
+    );
     assert.equal(options?.ecdhCurve, 'X25519:prime256v1');
     assert.equal(options?.maxVersion, 'TLSv1.2');
     assert.equal(options?.minVersion, 'TLSv1.2');
@@ -214,43 +218,70 @@ describe('loading the web config with its TLS files', () => {
   });
 
   it('an empty section is nothing configured, as in exporter-toolkit', async () => {
-    const web = await loadWebConfig(webFile('tls_server_config:\nbasic_auth_users:\n'), '--web.config.file');
+    const web = await loadWebConfig(
+      webFile('tls_server_config:\nbasic_auth_users:\n'),
+      '--web.config.file',
+    );
     assert.equal(web.tls, undefined);
     assert.equal(web.users.size, 0);
   });
 
   it('refuses a missing certificate file, a key of another certificate, and text that is not PEM', async () => {
-    const missing = await refusal(`tls_server_config:\n  cert_file: ${join(pki.dir, 'nope.pem')}\n  key_file: ${pki.serverKeyFile}\n`);
-    assert.match(missing.message, /^cannot read ".*nope\.pem", named by tls_server_config\.cert_file in .* \(ENOENT\); check the path/);
-    const mismatch = await refusal(`tls_server_config:\n  cert_file: ${pki.serverCertFile}\n  key_file: ${pki.clientKeyFile}\n`);
-    assert.match(mismatch.message, /^the key from tls_server_config\.key_file in .* does not belong to the certificate from tls_server_config\.cert_file in .*; give the key that was issued with that certificate$/);
-    const notPem = await refusal(`tls_server_config:\n  cert_file: ${pki.serverCertFile}\n  key: not a key\n`);
+    const missing = await refusal(
+      `tls_server_config:\n  cert_file: ${join(pki.dir, 'nope.pem')}\n  key_file: ${pki.serverKeyFile}\n`,
+    );
+    assert.match(
+      missing.message,
+      /^cannot read ".*nope\.pem", named by tls_server_config\.cert_file in .* \(ENOENT\); check the path/,
+    );
+    const mismatch = await refusal(
+      `tls_server_config:\n  cert_file: ${pki.serverCertFile}\n  key_file: ${pki.clientKeyFile}\n`,
+    );
+    assert.match(
+      mismatch.message,
+      /^the key from tls_server_config\.key_file in .* does not belong to the certificate from tls_server_config\.cert_file in .*; give the key that was issued with that certificate$/,
+    );
+    const notPem = await refusal(
+      `tls_server_config:\n  cert_file: ${pki.serverCertFile}\n  key: not a key\n`,
+    );
     assert.match(notPem.message, /^tls_server_config\.key in .* is not PEM; /);
     assert.ok(!notPem.message.includes('not a key'), 'an inline key is never repeated');
   });
 
   it('names the flag or key that pointed at a web config file it cannot read', async () => {
-    await assert.rejects(loadWebConfig(join(dir, 'absent.yml'), 'web.configFile in /etc/guard.yaml'), /^ConfigError: cannot read the web config file .*absent\.yml given by web\.configFile in \/etc\/guard\.yaml \(ENOENT\)/);
+    await assert.rejects(
+      loadWebConfig(join(dir, 'absent.yml'), 'web.configFile in /etc/guard.yaml'),
+      /^ConfigError: cannot read the web config file .*absent\.yml given by web\.configFile in \/etc\/guard\.yaml \(ENOENT\)/,
+    );
   });
 });
 
 describe('TLS names and client certificate SANs', () => {
   it('maps Go cipher suites and curves to OpenSSL; none given keeps the defaults', () => {
-    assert.equal(opensslCipherList(['TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256', 'TLS_RSA_WITH_AES_128_CBC_SHA']), 'ECDHE-RSA-CHACHA20-POLY1305:AES128-SHA');
+    assert.equal(
+      opensslCipherList([
+        'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256',
+        'TLS_RSA_WITH_AES_128_CBC_SHA',
+      ]),
+      'ECDHE-RSA-CHACHA20-POLY1305:AES128-SHA',
+    );
     assert.equal(opensslCipherList(['TLS_AES_256_GCM_SHA384']), undefined);
     assert.equal(opensslCipherList(undefined), undefined);
     assert.equal(opensslCurveList(['CurveP384', 'CurveP521']), 'secp384r1:secp521r1');
   });
 
   it('reads the SAN values Node prints, quoted ones too', () => {
-    assert.deepEqual(subjectAltNames('DNS:prometheus, IP Address:10.0.0.1, email:ops@example.com, URI:spiffe://cluster/ns/monitoring'), [
-      'prometheus',
-      '10.0.0.1',
-      'ops@example.com',
-      'spiffe://cluster/ns/monitoring',
-    ]);
+    assert.deepEqual(
+      subjectAltNames(
+        'DNS:prometheus, IP Address:10.0.0.1, email:ops@example.com, URI:spiffe://cluster/ns/monitoring',
+      ),
+      ['prometheus', '10.0.0.1', 'ops@example.com', 'spiffe://cluster/ns/monitoring'],
+    );
     // As Node prints a comma in a value, and an IPv6 address (Go writes ::1).
-    assert.deepEqual(subjectAltNames('URI:"spiffe://a\\u002cb", DNS:prometheus, IP Address:0:0:0:0:0:0:0:1'), ['spiffe://a,b', 'prometheus', '::1']);
+    assert.deepEqual(
+      subjectAltNames('URI:"spiffe://a\\u002cb", DNS:prometheus, IP Address:0:0:0:0:0:0:0:1'),
+      ['spiffe://a,b', 'prometheus', '::1'],
+    );
     assert.deepEqual(subjectAltNames('IP Address:FD00:0:0:0:0:0:0:A'), ['fd00::a']);
     assert.deepEqual(subjectAltNames(undefined), []);
   });
@@ -275,7 +306,13 @@ describe('TLS file reloading', () => {
       intervalMs: 1000,
       now: () => clock,
     });
-    return { files, calls, reloader, tick: (ms: number) => (clock += ms), fail: (value: boolean) => (failing = value) };
+    return {
+      files,
+      calls,
+      reloader,
+      tick: (ms: number) => (clock += ms),
+      fail: (value: boolean) => (failing = value),
+    };
   }
 
   /** As kubelet updates a Secret volume: a new file renamed over the old one. */

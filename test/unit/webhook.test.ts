@@ -6,7 +6,11 @@ import { matchAlerts } from '../../src/webhook/match.js';
 import { AlertmanagerPayloadSchema, describePayloadError } from '../../src/webhook/payload.js';
 import { alertPayload } from '../harness/remediation.js';
 
-const options = { alertnames: ['EtcdSpaceNoSpace', 'etcdBackendQuotaLowSpace'], clusterLabel: 'cluster', clusters: ['prod'] };
+const options = {
+  alertnames: ['EtcdSpaceNoSpace', 'etcdBackendQuotaLowSpace'],
+  clusterLabel: 'cluster',
+  clusters: ['prod'],
+};
 
 function parse(value: unknown) {
   return AlertmanagerPayloadSchema.parse(value);
@@ -32,9 +36,23 @@ describe('the Alertmanager payload schema', () => {
   });
 
   it('accepts every well-formed payload and keeps every alert', () => {
-    const labels = fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }), fc.string({ maxLength: 20 }), { maxKeys: 5 });
-    const alert = fc.record({ status: fc.constantFrom('firing', 'resolved'), labels, annotations: labels, fingerprint: fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), maxLength: 16 }) });
-    const payload = fc.record({ version: fc.constant('4'), status: fc.constantFrom('firing', 'resolved'), receiver: fc.string(), alerts: fc.array(alert, { maxLength: 20 }) });
+    const labels = fc.dictionary(
+      fc.string({ minLength: 1, maxLength: 12 }),
+      fc.string({ maxLength: 20 }),
+      { maxKeys: 5 },
+    );
+    const alert = fc.record({
+      status: fc.constantFrom('firing', 'resolved'),
+      labels,
+      annotations: labels,
+      fingerprint: fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), maxLength: 16 }),
+    });
+    const payload = fc.record({
+      version: fc.constant('4'),
+      status: fc.constantFrom('firing', 'resolved'),
+      receiver: fc.string(),
+      alerts: fc.array(alert, { maxLength: 20 }),
+    });
     fc.assert(
       fc.property(payload, (p) => {
         assert.equal(parse(p).alerts.length, p.alerts.length);
@@ -57,20 +75,36 @@ describe('the Alertmanager payload schema', () => {
 
 describe('matching alerts to clusters', () => {
   it('takes firing alerts with a configured name, by their cluster label', () => {
-    const match = matchAlerts(parse(alertPayload([{ cluster: 'prod' }, { alertname: 'etcdBackendQuotaLowSpace', cluster: 'prod' }])), options);
+    const match = matchAlerts(
+      parse(
+        alertPayload([
+          { cluster: 'prod' },
+          { alertname: 'etcdBackendQuotaLowSpace', cluster: 'prod' },
+        ]),
+      ),
+      options,
+    );
     assert.deepEqual([...match.byCluster.keys()], ['prod']);
     assert.equal(match.byCluster.get('prod')?.length, 2);
   });
 
   it('falls back to the only configured cluster when the label is missing', () => {
-    assert.deepEqual([...matchAlerts(parse(alertPayload([{}])), options).byCluster.keys()], ['prod']);
+    assert.deepEqual(
+      [...matchAlerts(parse(alertPayload([{}])), options).byCluster.keys()],
+      ['prod'],
+    );
     const two = matchAlerts(parse(alertPayload([{}])), { ...options, clusters: ['a', 'b'] });
     assert.equal(two.byCluster.size, 0);
     assert.match(two.ignored.join(), /no "cluster" label and 2 clusters are configured/);
   });
 
   it('ignores resolved alerts, other alert names and other clusters, saying why', () => {
-    const match = matchAlerts(parse(alertPayload([{ status: 'resolved' }, { alertname: 'Watchdog' }, { cluster: 'staging' }])), options);
+    const match = matchAlerts(
+      parse(
+        alertPayload([{ status: 'resolved' }, { alertname: 'Watchdog' }, { cluster: 'staging' }]),
+      ),
+      options,
+    );
     assert.equal(match.byCluster.size, 0);
     assert.deepEqual(match.ignored, [
       '1 resolved alert(s)',
@@ -80,8 +114,20 @@ describe('matching alerts to clusters', () => {
   });
 
   it('uses a configured cluster label', () => {
-    const payload = parse({ ...alertPayload([{}]), alerts: [{ status: 'firing', labels: { alertname: 'EtcdSpaceNoSpace', etcd_cluster: 'prod' } }] });
-    assert.equal(matchAlerts(payload, { ...options, clusterLabel: 'etcd_cluster', clusters: ['prod', 'other'] }).byCluster.size, 1);
+    const payload = parse({
+      ...alertPayload([{}]),
+      alerts: [
+        { status: 'firing', labels: { alertname: 'EtcdSpaceNoSpace', etcd_cluster: 'prod' } },
+      ],
+    });
+    assert.equal(
+      matchAlerts(payload, {
+        ...options,
+        clusterLabel: 'etcd_cluster',
+        clusters: ['prod', 'other'],
+      }).byCluster.size,
+      1,
+    );
   });
 });
 
@@ -96,7 +142,15 @@ describe('webhook authentication', () => {
   });
 
   it('rejects a missing, wrong, prefixed or truncated token', () => {
-    for (const header of [undefined, '', 'Bearer', 'Bearer s3cre', 'Bearer s3cret2', 's3cret', `Basic ${b64('x:s3cret')}`]) {
+    for (const header of [
+      undefined,
+      '',
+      'Bearer',
+      'Bearer s3cre',
+      'Bearer s3cret2',
+      's3cret',
+      `Basic ${b64('x:s3cret')}`,
+    ]) {
       assert.equal(authorized(header, bearer), false, String(header));
     }
   });

@@ -33,7 +33,11 @@ describe('writeback while streaming', () => {
     const fd = openSync(join(makeTempDir('writeback'), 'file'), 'wx');
     const pacer = new WritebackPacer(fd, 1024 * 1024);
     try {
-      await pipeline(Readable.from(chunks(3, 1000)), pacer, new Writable({ write: (_c, _e, done) => done() }));
+      await pipeline(
+        Readable.from(chunks(3, 1000)),
+        pacer,
+        new Writable({ write: (_c, _e, done) => done() }),
+      );
     } finally {
       closeSync(fd);
     }
@@ -46,7 +50,11 @@ describe('writeback while streaming', () => {
     const pacer = new WritebackPacer(fd, 1000);
     try {
       await assert.rejects(
-        pipeline(Readable.from(chunks(50, 1000)), pacer, new Writable({ write: (_c, _e, done) => setTimeout(done, 1) })),
+        pipeline(
+          Readable.from(chunks(50, 1000)),
+          pacer,
+          new Writable({ write: (_c, _e, done) => setTimeout(done, 1) }),
+        ),
         (err: NodeJS.ErrnoException) => err.code === 'EINVAL',
       );
       await pacer.settled();

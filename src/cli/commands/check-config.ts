@@ -12,21 +12,32 @@ function describeAuth(auth: WebhookAuth, insecure: boolean, web: WebConfig | und
     case 'basic':
       return `basic auth as "${auth.username}", password from ${auth.source} (value redacted)`;
     case 'none':
-      if ((web?.users.size ?? 0) > 0) return 'none of its own: the web config\'s basic_auth_users protect it';
-      return insecure ? 'none: webhook.insecure accepts unauthenticated requests' : 'none configured: the webhook refuses requests until a token is set';
+      if ((web?.users.size ?? 0) > 0)
+        return "none of its own: the web config's basic_auth_users protect it";
+      return insecure
+        ? 'none: webhook.insecure accepts unauthenticated requests'
+        : 'none configured: the webhook refuses requests until a token is set';
   }
 }
 
 function describeWeb(web: WebConfig | undefined): string {
-  if (!web) return 'none: plain HTTP, no authentication (set --web.config.file for TLS and basic auth)';
-  const tls = web.tls ? `TLS, client certificates: ${web.tls.settings.client_auth_type}` : 'plain HTTP';
+  if (!web)
+    return 'none: plain HTTP, no authentication (set --web.config.file for TLS and basic auth)';
+  const tls = web.tls
+    ? `TLS, client certificates: ${web.tls.settings.client_auth_type}`
+    : 'plain HTTP';
   const users = [...web.users.keys()];
-  const auth = users.length > 0 ? `basic auth for ${users.join(', ')} (hashes redacted)` : 'no basic auth';
+  const auth =
+    users.length > 0 ? `basic auth for ${users.join(', ')} (hashes redacted)` : 'no basic auth';
   return `${web.file}: ${tls}; ${auth}`;
 }
 
 /** Validates everything serve would check at startup, then prints the effective config. */
-export async function checkConfigCommand(loaded: LoadedConfig, output: Output, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function checkConfigCommand(
+  loaded: LoadedConfig,
+  output: Output,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const clusters = resolveClusters(loaded);
   const auth = resolveWebhookAuth(loaded.config, loaded.describe, env);
   const web = await loadConfiguredWebConfig(loaded);

@@ -3,7 +3,12 @@ import { stringify } from 'yaml';
 import { ConfigSchema } from '../../config/schema.js';
 import { describeIssue } from '../../config/issues.js';
 import { OperationError } from '../../errors.js';
-import { DEFAULT_MANIFEST, discoverFromManifest, discoverFromProcesses, type DiscoveredEtcd } from '../../discover/kube-apiserver.js';
+import {
+  DEFAULT_MANIFEST,
+  discoverFromManifest,
+  discoverFromProcesses,
+  type DiscoveredEtcd,
+} from '../../discover/kube-apiserver.js';
 import type { Output } from '../report.js';
 
 export interface DiscoverOptions {
@@ -21,14 +26,27 @@ async function find(options: DiscoverOptions): Promise<DiscoveredEtcd> {
 
 export function renderDiscovered(found: DiscoveredEtcd, name: string): string {
   const tls = Object.fromEntries(
-    Object.entries({ caFile: found.caFile, certFile: found.certFile, keyFile: found.keyFile }).filter(([, v]) => v !== undefined),
+    Object.entries({
+      caFile: found.caFile,
+      certFile: found.certFile,
+      keyFile: found.keyFile,
+    }).filter(([, v]) => v !== undefined),
   );
-  const config = { clusters: [{ name, endpoints: found.endpoints, ...(Object.keys(tls).length > 0 ? { tls } : {}) }] };
+  const config = {
+    clusters: [
+      { name, endpoints: found.endpoints, ...(Object.keys(tls).length > 0 ? { tls } : {}) },
+    ],
+  };
   const checked = ConfigSchema.safeParse(config);
   if (!checked.success) {
     const issue = checked.error.issues[0];
-    const detail = issue ? describeIssue(ConfigSchema, issue, () => `the discovered ${issue.path.join('.')}`) : { problem: 'the discovered settings are invalid', fix: '' };
-    throw new OperationError(`${found.source} holds settings etcd-space-guard cannot use: ${detail.problem}`, 'write the configuration by hand from the example in docs/configuration.md');
+    const detail = issue
+      ? describeIssue(ConfigSchema, issue, () => `the discovered ${issue.path.join('.')}`)
+      : { problem: 'the discovered settings are invalid', fix: '' };
+    throw new OperationError(
+      `${found.source} holds settings etcd-space-guard cannot use: ${detail.problem}`,
+      'write the configuration by hand from the example in docs/configuration.md',
+    );
   }
   const flags = [`--endpoints=${found.endpoints.join(',')}`];
   if (found.caFile) flags.push(`--cacert=${found.caFile}`);

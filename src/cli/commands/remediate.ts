@@ -37,22 +37,38 @@ export const processTerminal: Terminal = {
 
 function summary(run: Run): string {
   const where = run.steps.find((s) => s.outcome === run.outcome)?.name;
-  const at = where && run.outcome !== 'succeeded' && run.outcome !== 'skipped' ? ` at ${where}` : '';
+  const at =
+    where && run.outcome !== 'succeeded' && run.outcome !== 'skipped' ? ` at ${where}` : '';
   return `run ${run.id} on cluster ${run.cluster} ${run.outcome}${at} in ${(run.durationSeconds ?? 0).toFixed(1)} s: ${run.reason ?? ''}`;
 }
 
-export async function remediateCommand(loaded: LoadedConfig, options: RemediateOptions, output: Output, log: Logger, terminal: Terminal = processTerminal): Promise<number> {
+export async function remediateCommand(
+  loaded: LoadedConfig,
+  options: RemediateOptions,
+  output: Output,
+  log: Logger,
+  terminal: Terminal = processTerminal,
+): Promise<number> {
   const selected = selectClusters(loaded);
   const [resolved] = selected;
   if (!resolved || selected.length > 1) {
-    throw new UsageError(`remediate acts on one cluster at a time and ${selected.length} are configured (${selected.map((c) => c.name).join(', ')})`, 'pass --cluster NAME');
+    throw new UsageError(
+      `remediate acts on one cluster at a time and ${selected.length} are configured (${selected.map((c) => c.name).join(', ')})`,
+      'pass --cluster NAME',
+    );
   }
   const { config } = loaded;
   if (!config.remediation.enabled) {
-    throw new OperationError('remediation is disabled (remediation.enabled: false or --remediation-disabled)', 'nothing was changed; enable it to remediate');
+    throw new OperationError(
+      'remediation is disabled (remediation.enabled: false or --remediation-disabled)',
+      'nothing was changed; enable it to remediate',
+    );
   }
   if (!options.dryRun && !options.yes && !terminal.interactive) {
-    throw new UsageError('remediate changes the cluster and asks for confirmation, but this is not a terminal', 'pass --yes to run it unattended, or --dry-run to see the plan');
+    throw new UsageError(
+      'remediate changes the cluster and asks for confirmation, but this is not a terminal',
+      'pass --yes to run it unattended, or --dry-run to see the plan',
+    );
   }
 
   const cluster = new EtcdCluster(resolved, config.remediation.readTimeoutSeconds * 1000);
@@ -61,15 +77,26 @@ export async function remediateCommand(loaded: LoadedConfig, options: RemediateO
   const progress = progressPrinter(output.out, terminal.interactive);
   remediator.listen(progress);
   const onSignal = (): void => {
-    output.err('\netcd-space-guard: stopping after the step in flight (a defragment cannot be cancelled)...\n');
+    output.err(
+      '\netcd-space-guard: stopping after the step in flight (a defragment cannot be cancelled)...\n',
+    );
     void remediator.stop();
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
     const perform = async (dryRun: boolean): Promise<Run> => {
-      const started = remediator.start({ cluster: resolved.name, trigger: 'cli', dryRun, force: options.force });
-      if (started.kind !== 'started') throw new OperationError(started.kind === 'in-progress' ? `run ${started.run.id} is in progress` : started.reason, 'nothing was changed');
+      const started = remediator.start({
+        cluster: resolved.name,
+        trigger: 'cli',
+        dryRun,
+        force: options.force,
+      });
+      if (started.kind !== 'started')
+        throw new OperationError(
+          started.kind === 'in-progress' ? `run ${started.run.id} is in progress` : started.reason,
+          'nothing was changed',
+        );
       return started.done;
     };
 
@@ -80,7 +107,9 @@ export async function remediateCommand(loaded: LoadedConfig, options: RemediateO
         output.err(`etcd-space-guard: ${sentence(summary(plan))}\n`);
         return plan.outcome === 'skipped' ? 0 : 1;
       }
-      const answer = (await terminal.ask(`Run it on cluster ${resolved.name} now? [y/N] `)).trim().toLowerCase();
+      const answer = (await terminal.ask(`Run it on cluster ${resolved.name} now? [y/N] `))
+        .trim()
+        .toLowerCase();
       if (answer !== 'y' && answer !== 'yes') {
         output.err('etcd-space-guard: not confirmed; nothing was changed.\n');
         return 1;

@@ -10,7 +10,10 @@ export interface StatusOptions {
   timeoutSeconds?: number;
 }
 
-export async function readClusters(loaded: LoadedConfig, timeoutMs: number): Promise<ClusterReading[]> {
+export async function readClusters(
+  loaded: LoadedConfig,
+  timeoutMs: number,
+): Promise<ClusterReading[]> {
   const clusters = selectClusters(loaded).map((resolved) => new EtcdCluster(resolved, timeoutMs));
   try {
     return await Promise.all(clusters.map((c) => c.read(timeoutMs)));
@@ -20,7 +23,11 @@ export async function readClusters(loaded: LoadedConfig, timeoutMs: number): Pro
 }
 
 /** Exit 0 when every member answered, 1 when any did not (its row says so, stderr says why). */
-export async function statusCommand(loaded: LoadedConfig, options: StatusOptions, output: Output): Promise<number> {
+export async function statusCommand(
+  loaded: LoadedConfig,
+  options: StatusOptions,
+  output: Output,
+): Promise<number> {
   const timeoutMs = (options.timeoutSeconds ?? loaded.config.scrape.timeoutSeconds) * 1000;
   const readings = await readClusters(loaded, timeoutMs);
   const anyOk = readings.some((r) => r.members.some((m) => m.ok));

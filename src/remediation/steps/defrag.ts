@@ -12,12 +12,22 @@ import { EtcdAccessError, errorMessage } from '../../errors.js';
 import type { RunContext } from '../context.js';
 import type { DefragDetails, Defragmented } from '../step-details.js';
 import type { RunbookMember } from '../etcd-access.js';
-import { agreedLeader, compareNames, isHealthy, learners as learnersOf, nameOf, voters as votersOf } from '../members.js';
+import {
+  agreedLeader,
+  compareNames,
+  isHealthy,
+  learners as learnersOf,
+  nameOf,
+  voters as votersOf,
+} from '../members.js';
 import { observe, observeMember, type HealthyObservation } from '../observe.js';
 import { fail, interrupt, skipped, StepStop, succeeded, type StepResult } from '../step-result.js';
 
 /** The whole cluster, healthy: every member answers, a leader is agreed, no alarm but NOSPACE. */
-async function healthyCluster(ctx: RunContext, waitMs: number): Promise<{ members: HealthyObservation[]; leaderId: string }> {
+async function healthyCluster(
+  ctx: RunContext,
+  waitMs: number,
+): Promise<{ members: HealthyObservation[]; leaderId: string }> {
   let problem = '';
   const healthy = await poll(
     async () => {
@@ -27,12 +37,17 @@ async function healthyCluster(ctx: RunContext, waitMs: number): Promise<{ member
       const blocking = members.flatMap((o) => o.status.alarms).filter((a) => a.alarm !== 'NOSPACE');
       const leaderId = agreedLeader(members);
       if (blocking.length > 0) {
-        const list = [...new Set(blocking.map((a) => `${a.alarm} on ${nameOf(members, a.memberId)}`))].join(', ');
-        throw fail(`alarm ${list} appeared during the run; stopped: only NOSPACE is remediated, a CORRUPT member needs a human`);
+        const list = [
+          ...new Set(blocking.map((a) => `${a.alarm} on ${nameOf(members, a.memberId)}`)),
+        ].join(', ');
+        throw fail(
+          `alarm ${list} appeared during the run; stopped: only NOSPACE is remediated, a CORRUPT member needs a human`,
+        );
       }
       // Someone else's defragment (or ours, timed out on our side but still running in etcd).
       const busy = members.filter((o) => o.metrics.defragInflight === true);
-      if (down.length === 0 && busy.length === 0 && leaderId !== undefined) return { members, leaderId };
+      if (down.length === 0 && busy.length === 0 && leaderId !== undefined)
+        return { members, leaderId };
       problem =
         down.length > 0
           ? `${down.map((o) => `${o.name} (${o.error?.message ?? 'no answer'})`).join('; ')}`
@@ -44,7 +59,10 @@ async function healthyCluster(ctx: RunContext, waitMs: number): Promise<{ member
     { everyMs: ctx.waits.clusterPollMs, withinMs: waitMs, signal: ctx.stopSignal },
   );
   if (healthy) return healthy;
-  if (ctx.stopRequested()) throw interrupt(`stopped while waiting for the cluster to be healthy (${problem}); no other member was touched`);
+  if (ctx.stopRequested())
+    throw interrupt(
+      `stopped while waiting for the cluster to be healthy (${problem}); no other member was touched`,
+    );
   throw fail(`the cluster is not healthy: ${problem}; stopped before touching another member`);
 }
 
@@ -78,7 +96,11 @@ function clientOf(ctx: RunContext, id: string): RunbookMember | undefined {
  * every member, and a member usually catches up within a few milliseconds.
  * Returns the member's database size as it reports it now.
  */
-async function waitBackAndCaughtUp(ctx: RunContext, member: HealthyObservation, timeoutMs: number): Promise<{ dbSizeBytes: number }> {
+async function waitBackAndCaughtUp(
+  ctx: RunContext,
+  member: HealthyObservation,
+  timeoutMs: number,
+): Promise<{ dbSizeBytes: number }> {
   let target: number | undefined;
   let last = 'no answer yet';
   const back = await poll(
@@ -98,7 +120,12 @@ async function waitBackAndCaughtUp(ctx: RunContext, member: HealthyObservation, 
       }
       if (target === undefined) {
         const leader = clientOf(ctx, now.status.leaderId);
-        target = leader ? await leader.status(ctx.readTimeoutMs).then((s) => s.raftAppliedIndex, () => undefined) : undefined;
+        target = leader
+          ? await leader.status(ctx.readTimeoutMs).then(
+              (s) => s.raftAppliedIndex,
+              () => undefined,
+            )
+          : undefined;
       }
       if (target !== undefined && now.status.raftAppliedIndex >= target) return now.status;
       last = `applied index ${now.status.raftAppliedIndex}, the leader's ${target ?? 'unknown'}`;
@@ -107,7 +134,9 @@ async function waitBackAndCaughtUp(ctx: RunContext, member: HealthyObservation, 
     { everyMs: ctx.waits.catchUpPollMs, withinMs: timeoutMs },
   );
   if (back) return back;
-  throw fail(`${member.name} did not answer and catch up with the leader within ${Math.round(timeoutMs / 1000)} s after its defragment (${last}); no other member was touched`);
+  throw fail(
+    `${member.name} did not answer and catch up with the leader within ${Math.round(timeoutMs / 1000)} s after its defragment (${last}); no other member was touched`,
+  );
 }
 
 /**
@@ -116,16 +145,28 @@ async function waitBackAndCaughtUp(ctx: RunContext, member: HealthyObservation, 
  * the run, and its lock, do not end while it is busy; and say truly what
  * happened: a request that timed out on the way may never have started at all.
  */
-async function afterTimedOutDefragment(ctx: RunContext, member: HealthyObservation, timeoutMs: number): Promise<string> {
+async function afterTimedOutDefragment(
+  ctx: RunContext,
+  member: HealthyObservation,
+  timeoutMs: number,
+): Promise<string> {
   const started = Date.now();
   const said = await poll(
     async () => {
       const now = await observeMember(ctx.cluster, member.client, ctx.readTimeoutMs);
       if (!isHealthy(now)) return undefined;
-      if (now.metrics.dbSizeBytes < member.metrics.dbSizeBytes && now.metrics.defragInflight !== true) return `${member.name} finished its defragment later`;
-      if (now.metrics.defragInflight === undefined) return `${member.name} cannot say whether it is defragmenting (etcd ${now.status.version} has no etcd_disk_defrag_inflight)`;
+      if (
+        now.metrics.dbSizeBytes < member.metrics.dbSizeBytes &&
+        now.metrics.defragInflight !== true
+      )
+        return `${member.name} finished its defragment later`;
+      if (now.metrics.defragInflight === undefined)
+        return `${member.name} cannot say whether it is defragmenting (etcd ${now.status.version} has no etcd_disk_defrag_inflight)`;
       // Neither busy nor smaller for a while: the request most likely never reached etcd.
-      if (now.metrics.defragInflight === false && Date.now() - started >= ctx.waits.notStartedAfterMs) {
+      if (
+        now.metrics.defragInflight === false &&
+        Date.now() - started >= ctx.waits.notStartedAfterMs
+      ) {
         return `${member.name} is not defragmenting and its file did not shrink: etcd most likely never started the defragment`;
       }
       return undefined;
@@ -140,10 +181,22 @@ async function afterTimedOutDefragment(ctx: RunContext, member: HealthyObservati
  * waits.catchUpPollMs), or when `stop` fires. Errors are polled through: a member
  * busy electing may not answer for a moment.
  */
-async function everyoneFollows(ctx: RunContext, members: HealthyObservation[], targetId: string, stop: AbortSignal): Promise<void> {
+async function everyoneFollows(
+  ctx: RunContext,
+  members: HealthyObservation[],
+  targetId: string,
+  stop: AbortSignal,
+): Promise<void> {
   await poll(
     async () => {
-      const leaders = await Promise.all(members.map((o) => o.client.status(ctx.readTimeoutMs).then((s) => s.leaderId, () => undefined)));
+      const leaders = await Promise.all(
+        members.map((o) =>
+          o.client.status(ctx.readTimeoutMs).then(
+            (s) => s.leaderId,
+            () => undefined,
+          ),
+        ),
+      );
       return leaders.every((id) => id === targetId) ? true : undefined;
     },
     { everyMs: ctx.waits.catchUpPollMs, withinMs: Number.POSITIVE_INFINITY, signal: stop },
@@ -158,24 +211,48 @@ async function everyoneFollows(ctx: RunContext, members: HealthyObservation[], t
  * and whichever comes first, the answer or every member following the target, ends
  * the wait. A failed MoveLeader still stops the run; the full health gate follows either way.
  */
-async function moveLeadership(ctx: RunContext, leader: HealthyObservation, members: HealthyObservation[], doneIds: string[]): Promise<string> {
-  const candidates = members.filter((o) => doneIds.includes(o.status.id)).sort((a, b) => b.status.raftAppliedIndex - a.status.raftAppliedIndex);
+async function moveLeadership(
+  ctx: RunContext,
+  leader: HealthyObservation,
+  members: HealthyObservation[],
+  doneIds: string[],
+): Promise<string> {
+  const candidates = members
+    .filter((o) => doneIds.includes(o.status.id))
+    .sort((a, b) => b.status.raftAppliedIndex - a.status.raftAppliedIndex);
   const target = candidates[0];
-  if (!target) throw fail(`no defragmented member to hand leadership to before defragmenting the leader ${leader.name}`);
+  if (!target)
+    throw fail(
+      `no defragmented member to hand leadership to before defragmenting the leader ${leader.name}`,
+    );
   const timeoutMs = ctx.config.defrag.catchUpTimeoutSeconds * 1000;
   const watching = new AbortController();
-  const answer = leader.client.moveLeader(target.status.id, timeoutMs).finally(() => watching.abort());
+  const answer = leader.client
+    .moveLeader(target.status.id, timeoutMs)
+    .finally(() => watching.abort());
   try {
     await Promise.race([answer, everyoneFollows(ctx, members, target.status.id, watching.signal)]);
   } catch (err) {
-    throw fail(`moving leadership from ${leader.name} to ${target.name} failed (${errorMessage(err)}); the leader was not defragmented`, {}, err);
+    throw fail(
+      `moving leadership from ${leader.name} to ${target.name} failed (${errorMessage(err)}); the leader was not defragmented`,
+      {},
+      err,
+    );
   } finally {
     watching.abort();
   }
   // The handover was seen; etcd's own answer, if it comes later, only goes to the log.
-  answer.catch((err: unknown) => ctx.log.warn({ run: ctx.run.id, err: errorMessage(err) }, `MoveLeader answered with an error after every member followed ${target.name}`));
+  answer.catch((err: unknown) =>
+    ctx.log.warn(
+      { run: ctx.run.id, err: errorMessage(err) },
+      `MoveLeader answered with an error after every member followed ${target.name}`,
+    ),
+  );
   const { leaderId } = await healthyCluster(ctx, timeoutMs);
-  if (leaderId !== target.status.id) throw fail(`leadership went to ${leaderId}, not ${target.name}; stopped before defragmenting ${leader.name}`);
+  if (leaderId !== target.status.id)
+    throw fail(
+      `leadership went to ${leaderId}, not ${target.name}; stopped before defragmenting ${leader.name}`,
+    );
   return target.name;
 }
 
@@ -197,57 +274,101 @@ class Tally {
 
   details(): DefragDetails {
     const { done, movedLeadership, spent, leaderAtStart, learners } = this;
-    return { leaderAtStart, order: done.map((d) => d.name), members: done, movedLeadership, ...spent, skippedLearners: learners };
+    return {
+      leaderAtStart,
+      order: done.map((d) => d.name),
+      members: done,
+      movedLeadership,
+      ...spent,
+      skippedLearners: learners,
+    };
   }
 
   /** Stops the run before `what`, saying how many members were done. */
   interrupt(what: string): StepStop {
-    return interrupt(`${what}; ${this.done.length} of ${this.total} members were defragmented`, this.details());
+    return interrupt(
+      `${what}; ${this.done.length} of ${this.total} members were defragmented`,
+      this.details(),
+    );
   }
 }
 
 const since = (t: number): number => (performance.now() - t) / 1000;
 
-function dryRunPlan(ctx: RunContext, voters: HealthyObservation[], startLeader: HealthyObservation | undefined): StepResult<DefragDetails> {
+function dryRunPlan(
+  ctx: RunContext,
+  voters: HealthyObservation[],
+  startLeader: HealthyObservation | undefined,
+): StepResult<DefragDetails> {
   const followers = voters.filter((o) => o !== startLeader).sort(compareNames);
   const order = [...followers, ...(startLeader ? [startLeader] : [])].map((o) => o.name);
-  const move = ctx.config.defrag.moveLeader && startLeader && followers.length > 0 ? `, handing leadership from ${startLeader.name} to a defragmented follower first` : '';
-  return skipped(`dry run: would defragment ${order.join(', then ')}, one at a time${move}`, { order });
+  const move =
+    ctx.config.defrag.moveLeader && startLeader && followers.length > 0
+      ? `, handing leadership from ${startLeader.name} to a defragmented follower first`
+      : '';
+  return skipped(`dry run: would defragment ${order.join(', then ')}, one at a time${move}`, {
+    order,
+  });
 }
 
 /**
  * The next member, once the whole cluster is healthy: a follower not done yet, by
  * name; the leader when only it is left, after leadership moved to a member done.
  */
-async function nextMember(ctx: RunContext, tally: Tally, catchUpMs: number): Promise<{ member: HealthyObservation; wasLeader: boolean }> {
+async function nextMember(
+  ctx: RunContext,
+  tally: Tally,
+  catchUpMs: number,
+): Promise<{ member: HealthyObservation; wasLeader: boolean }> {
   const checkStarted = performance.now();
   const { members, leaderId } = await healthyCluster(ctx, catchUpMs);
   tally.spent.healthChecksSeconds += since(checkStarted);
-  const pending = members.filter((o) => !o.status.isLearner && !tally.ids().includes(o.status.id)).sort(compareNames);
+  const pending = members
+    .filter((o) => !o.status.isLearner && !tally.ids().includes(o.status.id))
+    .sort(compareNames);
   const follower = pending.find((o) => o.status.id !== leaderId);
   if (follower) return { member: follower, wasLeader: false };
   const leader = pending[0];
   if (!leader) throw fail('a member disappeared from the cluster during the run', tally.details());
-  if (ctx.stopRequested()) throw tally.interrupt(`stopped before moving leadership from ${leader.name}`);
+  if (ctx.stopRequested())
+    throw tally.interrupt(`stopped before moving leadership from ${leader.name}`);
   if (ctx.config.defrag.moveLeader && tally.done.length > 0) {
     const moveStarted = performance.now();
-    tally.movedLeadership.push(`${leader.name} -> ${await moveLeadership(ctx, leader, members, tally.ids())}`);
+    tally.movedLeadership.push(
+      `${leader.name} -> ${await moveLeadership(ctx, leader, members, tally.ids())}`,
+    );
     tally.spent.moveLeaderSeconds += since(moveStarted);
   }
   return { member: leader, wasLeader: true };
 }
 
 /** One member's defragment, and its wait to be back and caught up; the first failure stops the run. */
-async function defragmentOne(ctx: RunContext, next: HealthyObservation, wasLeader: boolean, tally: Tally, catchUpMs: number): Promise<Defragmented> {
+async function defragmentOne(
+  ctx: RunContext,
+  next: HealthyObservation,
+  wasLeader: boolean,
+  tally: Tally,
+  catchUpMs: number,
+): Promise<Defragmented> {
   ctx.progress({ ...tally.details(), current: next.name });
-  ctx.log.info({ run: ctx.run.id, member: next.name, endpoint: next.endpoint, leader: wasLeader }, 'defragmenting');
+  ctx.log.info(
+    { run: ctx.run.id, member: next.name, endpoint: next.endpoint, leader: wasLeader },
+    'defragmenting',
+  );
   const startedAt = new Date();
   const defragStarted = performance.now();
   try {
     await next.client.defragment(ctx.config.defrag.timeoutSeconds * 1000);
   } catch (err) {
-    const after = err instanceof EtcdAccessError && err.kind === 'timeout' ? `; ${await afterTimedOutDefragment(ctx, next, catchUpMs)}` : '';
-    throw fail(`defragmenting ${next.name} failed (${errorMessage(err)})${after}; no other member was touched`, { ...tally.details(), failed: next.name }, err);
+    const after =
+      err instanceof EtcdAccessError && err.kind === 'timeout'
+        ? `; ${await afterTimedOutDefragment(ctx, next, catchUpMs)}`
+        : '';
+    throw fail(
+      `defragmenting ${next.name} failed (${errorMessage(err)})${after}; no other member was touched`,
+      { ...tally.details(), failed: next.name },
+      err,
+    );
   }
   const defragmentSeconds = since(defragStarted);
   const { dbSizeBytes: afterBytes } = await waitBackAndCaughtUp(ctx, next, catchUpMs);
@@ -274,17 +395,21 @@ export async function defrag(ctx: RunContext): Promise<StepResult<DefragDetails>
   const tally = new Tally(voters.length, startLeader?.name, learners);
   const catchUpMs = ctx.config.defrag.catchUpTimeoutSeconds * 1000;
   while (tally.done.length < voters.length) {
-    if (tally.done.length > 0 && settleSeconds > 0) await settle(ctx, settleSeconds * 1000, catchUpMs);
+    if (tally.done.length > 0 && settleSeconds > 0)
+      await settle(ctx, settleSeconds * 1000, catchUpMs);
     // Checked after the settle pause, so a SIGTERM during it still stops the run here.
     if (ctx.stopRequested()) {
       const remaining = voters.filter((o) => !tally.ids().includes(o.status.id));
-      throw tally.interrupt(`stopped before defragmenting ${remaining.map((o) => o.name).join(', ')}`);
+      throw tally.interrupt(
+        `stopped before defragmenting ${remaining.map((o) => o.name).join(', ')}`,
+      );
     }
     const { member: next, wasLeader } = await nextMember(ctx, tally, catchUpMs);
     // The health checks and the leadership move can take a while: look again before starting.
     if (ctx.stopRequested()) throw tally.interrupt(`stopped before defragmenting ${next.name}`);
     const lost = await ctx.lockLost();
-    if (lost !== undefined) throw tally.interrupt(`${lost}; stopped before defragmenting ${next.name}`);
+    if (lost !== undefined)
+      throw tally.interrupt(`${lost}; stopped before defragmenting ${next.name}`);
     const done = await defragmentOne(ctx, next, wasLeader, tally, catchUpMs);
     tally.done.push(done);
     ctx.facts.defragmented.push(done.id);
@@ -295,5 +420,8 @@ export async function defrag(ctx: RunContext): Promise<StepResult<DefragDetails>
   const reclaimed = tally.done.reduce((sum, d) => sum + d.reclaimedBytes, 0);
   const learnerNote = learners.length > 0 ? `; learner ${learners.join(', ')} skipped` : '';
   const order = tally.done.map((d) => d.name).join(', then ');
-  return succeeded(`defragmented ${order}, one at a time, leader last; ${formatBytes(reclaimed)} returned${learnerNote}`, tally.details());
+  return succeeded(
+    `defragmented ${order}, one at a time, leader last; ${formatBytes(reclaimed)} returned${learnerNote}`,
+    tally.details(),
+  );
 }

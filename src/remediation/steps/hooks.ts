@@ -16,7 +16,14 @@ export async function hooks(ctx: RunContext): Promise<StepResult<HooksDetails>> 
     if (ctx.config.hooks.http) results.http = await ctx.hooks.postReport(report);
     if (ctx.config.hooks.command) results.command = await ctx.hooks.runCommand(report);
   } catch (err) {
-    throw fail(`a hook failed (${errorMessage(err)}); the cluster itself was remediated`, results, err);
+    throw fail(
+      `a hook failed (${errorMessage(err)}); the cluster itself was remediated`,
+      results,
+      err,
+    );
   }
-  return succeeded(`ran the ${configured.join(' and ')} hook: ${Object.values(results).join('; ')}`, results);
+  return succeeded(
+    `ran the ${configured.join(' and ')} hook: ${Object.values(results).join('; ')}`,
+    results,
+  );
 }

@@ -10,8 +10,20 @@ import type { AlarmEntry } from '../../etcd/types.js';
 import type { RunContext, RunLockState } from '../context.js';
 import type { HazardFinding, MemberFacts, PreflightDetails } from '../step-details.js';
 import { checkIdentity, describeAliases } from '../identity.js';
-import { agreedLeader, describeMember, isHealthy, learners as learnersOf, nameOf as nameAmong, voters as votersOf } from '../members.js';
-import { observeEndpoints, onePerMember, type HealthyObservation, type MemberObservation } from '../observe.js';
+import {
+  agreedLeader,
+  describeMember,
+  isHealthy,
+  learners as learnersOf,
+  nameOf as nameAmong,
+  voters as votersOf,
+} from '../members.js';
+import {
+  observeEndpoints,
+  onePerMember,
+  type HealthyObservation,
+  type MemberObservation,
+} from '../observe.js';
 import { refuse, StepStop, succeeded, type StepResult } from '../step-result.js';
 import { checkVersions } from '../versions.js';
 
@@ -44,16 +56,32 @@ function memberFacts(o: HealthyObservation, leaderId: string): MemberFacts {
 }
 
 /** Why the cluster does (or does not) need the runbook, from etcd's own state. */
-export function needFor(ctx: RunContext, members: HealthyObservation[], noSpaceAlarms: number): { needed: boolean; why: string } {
-  if (noSpaceAlarms > 0) return { needed: true, why: `${noSpaceAlarms} member(s) have a NOSPACE alarm` };
+export function needFor(
+  ctx: RunContext,
+  members: HealthyObservation[],
+  noSpaceAlarms: number,
+): { needed: boolean; why: string } {
+  if (noSpaceAlarms > 0)
+    return { needed: true, why: `${noSpaceAlarms} member(s) have a NOSPACE alarm` };
   const threshold = ctx.config.trigger.minQuotaUsage;
-  const usages = members.map((o) => ({ o, usage: quotaUsageRatio(o.metrics.dbSizeBytes, o.metrics.quotaBytes) ?? 0 }));
+  const usages = members.map((o) => ({
+    o,
+    usage: quotaUsageRatio(o.metrics.dbSizeBytes, o.metrics.quotaBytes) ?? 0,
+  }));
   const fullest = usages.sort((a, b) => b.usage - a.usage)[0];
   if (fullest && fullest.usage >= threshold) {
-    return { needed: true, why: `${describeMember(fullest.o)} is above trigger.minQuotaUsage ${percent(threshold)}` };
+    return {
+      needed: true,
+      why: `${describeMember(fullest.o)} is above trigger.minQuotaUsage ${percent(threshold)}`,
+    };
   }
-  const fullestText = fullest ? `the fullest member is ${describeMember(fullest.o)}` : 'no member reports a quota';
-  return { needed: false, why: `no NOSPACE alarm and ${fullestText}, below trigger.minQuotaUsage ${percent(threshold)}` };
+  const fullestText = fullest
+    ? `the fullest member is ${describeMember(fullest.o)}`
+    : 'no member reports a quota';
+  return {
+    needed: false,
+    why: `no NOSPACE alarm and ${fullestText}, below trigger.minQuotaUsage ${percent(threshold)}`,
+  };
 }
 
 /** One run per cluster across processes: a lock that cannot be written (a full state dir) refuses too. */
@@ -61,15 +89,22 @@ export function requireRunLock(lock: RunLockState): void {
   if (lock.kind === 'held') return;
   if (lock.kind === 'taken') throw refuse(`another run is in progress: ${lock.holder}`);
   const { error } = lock;
-  if (error instanceof GuardError) throw refuse(`${error.problem}, so this run cannot be kept apart from others; nothing was changed: ${error.fix}`);
+  if (error instanceof GuardError)
+    throw refuse(
+      `${error.problem}, so this run cannot be kept apart from others; nothing was changed: ${error.fix}`,
+    );
   throw error;
 }
 
 function requireEveryMemberAnswers(observations: MemberObservation[]): HealthyObservation[] {
   const unreachable = observations.filter((o) => !isHealthy(o));
   if (unreachable.length > 0) {
-    const names = unreachable.map((o) => `${o.name} (${o.error?.message ?? 'no answer'})`).join('; ');
-    throw refuse(`member ${names}: every member must answer before anything is changed`, { unreachable: unreachable.map((o) => o.endpoint) });
+    const names = unreachable
+      .map((o) => `${o.name} (${o.error?.message ?? 'no answer'})`)
+      .join('; ');
+    throw refuse(`member ${names}: every member must answer before anything is changed`, {
+      unreachable: unreachable.map((o) => o.endpoint),
+    });
   }
   return observations.filter(isHealthy);
 }
@@ -78,21 +113,33 @@ function memberListOf(listing: PromiseSettledResult<Membership>): Membership {
   if (listing.status === 'fulfilled') return listing.value;
   const err: unknown = listing.reason;
   const first = err instanceof AggregateError ? (err.errors[0] as unknown) : err;
-  throw refuse(`the member list could not be read (${errorMessage(first)}), so it is unknown whether every member is configured`);
+  throw refuse(
+    `the member list could not be read (${errorMessage(first)}), so it is unknown whether every member is configured`,
+  );
 }
 
 /**
  * One cluster, each member once: an endpoint of another etcd cluster (or of a
  * member removed from this one) refuses the run; aliases of a member are used once.
  */
-function requireOneCluster(endpoints: HealthyObservation[], membership: Membership): { members: HealthyObservation[]; note: string; aliases: string[] } {
+function requireOneCluster(
+  endpoints: HealthyObservation[],
+  membership: Membership,
+): { members: HealthyObservation[]; note: string; aliases: string[] } {
   const identity = checkIdentity(
-    endpoints.map((o) => ({ endpoint: o.endpoint, clusterId: o.status.clusterId, memberId: o.status.id })),
+    endpoints.map((o) => ({
+      endpoint: o.endpoint,
+      clusterId: o.status.clusterId,
+      memberId: o.status.id,
+    })),
     { clusterId: membership.clusterId, memberIds: membership.members.map((m) => m.id) },
   );
   if (!identity.ok) throw refuse(`${identity.problem}; nothing was changed: ${identity.fix}`);
   const members = onePerMember(endpoints).filter(isHealthy);
-  const note = identity.aliases.length > 0 ? `; ${describeAliases(identity.aliases, (id) => nameAmong(members, id))}` : '';
+  const note =
+    identity.aliases.length > 0
+      ? `; ${describeAliases(identity.aliases, (id) => nameAmong(members, id))}`
+      : '';
   return { members, note, aliases: identity.aliases.flatMap((a) => a.ignored) };
 }
 
@@ -101,17 +148,25 @@ function requireEveryMemberConfigured(members: HealthyObservation[], membership:
   const seen = new Set(members.map((o) => o.status.id));
   const missing = membership.members.filter((m) => !m.isLearner && !seen.has(m.id));
   if (missing.length > 0) {
-    const names = missing.map((m) => `${m.name || m.id} (${m.clientUrls.join(', ') || 'no client URL'})`).join(', ');
-    throw refuse(`member ${names} is in the cluster but not in the configured endpoints; every member must be defragmented, so add it to --endpoints`, { missing: names });
+    const names = missing
+      .map((m) => `${m.name || m.id} (${m.clientUrls.join(', ') || 'no client URL'})`)
+      .join(', ');
+    throw refuse(
+      `member ${names} is in the cluster but not in the configured endpoints; every member must be defragmented, so add it to --endpoints`,
+      { missing: names },
+    );
   }
 }
 
 function requireAgreedLeader(members: HealthyObservation[]): string {
   const leaderId = agreedLeader(members);
   if (leaderId === undefined) {
-    throw refuse('the members do not agree on a leader (an election is under way or quorum is lost); nothing is changed without a leader', {
-      leaders: Object.fromEntries(members.map((o) => [o.name, o.status.leaderId])),
-    });
+    throw refuse(
+      'the members do not agree on a leader (an election is under way or quorum is lost); nothing is changed without a leader',
+      {
+        leaders: Object.fromEntries(members.map((o) => [o.name, o.status.leaderId])),
+      },
+    );
   }
   return leaderId;
 }
@@ -121,7 +176,9 @@ async function alarmListOf(ctx: RunContext, leader: HealthyObservation): Promise
   try {
     return await leader.client.alarms(ctx.readTimeoutMs);
   } catch (err) {
-    throw refuse(`the alarm list could not be read from the leader ${leader.name} (${errorMessage(err)})`);
+    throw refuse(
+      `the alarm list could not be read from the leader ${leader.name} (${errorMessage(err)})`,
+    );
   }
 }
 
@@ -129,7 +186,10 @@ function requireOnlyNoSpace(alarms: AlarmEntry[], nameOf: (id: string) => string
   const blocking = alarms.filter((a) => a.alarm !== 'NOSPACE');
   if (blocking.length > 0) {
     const list = blocking.map((a) => `${a.alarm} on ${nameOf(a.memberId)}`).join(', ');
-    throw refuse(`alarm ${list} is active: only NOSPACE is remediated; a CORRUPT member needs a human (restore it from a snapshot)`, { alarms });
+    throw refuse(
+      `alarm ${list} is active: only NOSPACE is remediated; a CORRUPT member needs a human (restore it from a snapshot)`,
+      { alarms },
+    );
   }
 }
 
@@ -137,7 +197,9 @@ function requireOnlyNoSpace(alarms: AlarmEntry[], nameOf: (id: string) => string
 function requireNobodyDefragmenting(members: HealthyObservation[]): string {
   const defragmenting = members.filter((o) => o.metrics.defragInflight === true);
   if (defragmenting.length > 0) {
-    throw refuse(`${defragmenting.map((o) => o.name).join(', ')} is being defragmented by someone else; wait for it to finish`);
+    throw refuse(
+      `${defragmenting.map((o) => o.name).join(', ')} is being defragmented by someone else; wait for it to finish`,
+    );
   }
   const blind = members.filter((o) => o.metrics.defragInflight === undefined);
   if (blind.length === 0) return '';
@@ -148,18 +210,26 @@ function requireNobodyDefragmenting(members: HealthyObservation[]): string {
 /** A single member's defragment blocks the whole cluster: only when the configuration accepts that. */
 function requireSeveralVoters(ctx: RunContext, voters: HealthyObservation[]): void {
   if (voters.length === 1 && !ctx.config.remediation.allowSingleMember) {
-    throw refuse('this is a single-member cluster: its defragment would block every read and write while it runs; set remediation.allowSingleMember: true to accept that');
+    throw refuse(
+      'this is a single-member cluster: its defragment would block every read and write while it runs; set remediation.allowSingleMember: true to accept that',
+    );
   }
 }
 
-async function requireRoomForSnapshot(ctx: RunContext, members: HealthyObservation[]): Promise<void> {
+async function requireRoomForSnapshot(
+  ctx: RunContext,
+  members: HealthyObservation[],
+): Promise<void> {
   if (!ctx.config.snapshot.required) return;
-  const needed = Math.max(...members.map((o) => o.metrics.dbSizeBytes)) + ctx.config.snapshot.marginBytes;
+  const needed =
+    Math.max(...members.map((o) => o.metrics.dbSizeBytes)) + ctx.config.snapshot.marginBytes;
   let space;
   try {
     space = await ctx.snapshots.freeBytes();
   } catch (err) {
-    throw refuse(`the free space for snapshots in ${ctx.snapshots.dir} could not be read (${errorMessage(err)})`);
+    throw refuse(
+      `the free space for snapshots in ${ctx.snapshots.dir} could not be read (${errorMessage(err)})`,
+    );
   }
   if (space.free < needed) {
     throw refuse(
@@ -209,18 +279,30 @@ export async function preflight(ctx: RunContext): Promise<StepResult<PreflightDe
     throw new StepStop('skipped', `nothing to do: ${need.why}${aliasNote}`, details);
   }
   const versions = requireKnownSafeVersions(ctx, members, noSpaceAlarms > 0, details);
-  const learnerNote = learners.length > 0 ? `; learner ${learners.map((o) => o.name).join(', ')} is skipped (learners do not count for quorum)` : '';
+  const learnerNote =
+    learners.length > 0
+      ? `; learner ${learners.map((o) => o.name).join(', ')} is skipped (learners do not count for quorum)`
+      : '';
   const why = need.needed ? need.why : `forced although ${need.why}`;
-  return succeeded(`${voters.length} members healthy, leader ${leader.name}; ${why}${learnerNote}${aliasNote}${blindNote}${versions.note}`, { ...details, hazards: versions.findings });
+  return succeeded(
+    `${voters.length} members healthy, leader ${leader.name}; ${why}${learnerNote}${aliasNote}${blindNote}${versions.note}`,
+    { ...details, hazards: versions.findings },
+  );
 }
 
 /** One minor version of etcd on every member, and no known hazard of it that refuses this run (src/etcd/hazards.ts). */
-function requireKnownSafeVersions(ctx: RunContext, members: HealthyObservation[], writesHeldBack: boolean, details: PreflightDetails): { findings: HazardFinding[]; note: string } {
+function requireKnownSafeVersions(
+  ctx: RunContext,
+  members: HealthyObservation[],
+  writesHeldBack: boolean,
+  details: PreflightDetails,
+): { findings: HazardFinding[]; note: string } {
   const check = checkVersions(
     members.map((o) => ({ name: o.name, version: o.status.version })),
     writesHeldBack,
     ctx.config.remediation.acceptHazards,
   );
-  if (!check.ok) throw refuse(`${check.problem}; ${check.fix}`, { ...details, hazards: check.findings });
+  if (!check.ok)
+    throw refuse(`${check.problem}; ${check.fix}`, { ...details, hazards: check.findings });
   return check;
 }

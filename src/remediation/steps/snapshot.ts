@@ -15,7 +15,10 @@ import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
  * the leader, and followers go by name (the order defrag takes them in); the
  * leader only when no follower is there. Shared with the `snapshot` command.
  */
-export function followerFirst<T extends { name: string }>(voters: T[], isLeader: (member: T) => boolean): T | undefined {
+export function followerFirst<T extends { name: string }>(
+  voters: T[],
+  isLeader: (member: T) => boolean,
+): T | undefined {
   const byName = [...voters].sort(compareNames);
   return byName.find((member) => !isLeader(member)) ?? byName[0];
 }
@@ -29,7 +32,9 @@ export function followerFirst<T extends { name: string }>(voters: T[], isLeader:
 function snapshotSources(ctx: RunContext): HealthyObservation[] {
   const voters = votersOf(ctx.facts.before);
   const first = followerFirst(voters, (o) => o.status.id === ctx.facts.leaderId);
-  const rest = [...voters].sort(compareNames).filter((o) => o !== first && o.status.id !== ctx.facts.leaderId);
+  const rest = [...voters]
+    .sort(compareNames)
+    .filter((o) => o !== first && o.status.id !== ctx.facts.leaderId);
   const leader = voters.filter((o) => o !== first && o.status.id === ctx.facts.leaderId);
   return first ? [first, ...rest, ...leader] : [];
 }
@@ -58,21 +63,35 @@ interface Saved {
 }
 
 /** The snapshot from the first source that gives a whole one, at most SNAPSHOT_ATTEMPTS tried. */
-async function saveFromFirstThatWorks(ctx: RunContext, sources: HealthyObservation[]): Promise<Saved> {
+async function saveFromFirstThatWorks(
+  ctx: RunContext,
+  sources: HealthyObservation[],
+): Promise<Saved> {
   const failedAttempts: string[] = [];
   for (const candidate of sources.slice(0, SNAPSHOT_ATTEMPTS)) {
     try {
       return { saved: await saveFrom(ctx, candidate), from: candidate, failedAttempts };
     } catch (err) {
-      const space = { databaseBytes: candidate.metrics.dbSizeBytes, marginBytes: ctx.config.snapshot.marginBytes };
+      const space = {
+        databaseBytes: candidate.metrics.dbSizeBytes,
+        marginBytes: ctx.config.snapshot.marginBytes,
+      };
       const { problem, fix } = describeSaveFailure(err, candidate.name, ctx.snapshots.dir, space);
       const last = failedAttempts.length + 1 >= Math.min(SNAPSHOT_ATTEMPTS, sources.length);
       if (last || !worthAnotherMember(err) || ctx.stopRequested()) {
-        const earlier = failedAttempts.length > 0 ? ` (and before it: ${failedAttempts.join('; ')})` : '';
-        throw fail(`${problem}${earlier}; nothing was changed: ${fix}`, { source: candidate.name, failedAttempts }, err);
+        const earlier =
+          failedAttempts.length > 0 ? ` (and before it: ${failedAttempts.join('; ')})` : '';
+        throw fail(
+          `${problem}${earlier}; nothing was changed: ${fix}`,
+          { source: candidate.name, failedAttempts },
+          err,
+        );
       }
       failedAttempts.push(problem);
-      ctx.log.warn({ run: ctx.run.id, source: candidate.name, err: problem }, 'snapshot failed; taking it from the next member');
+      ctx.log.warn(
+        { run: ctx.run.id, source: candidate.name, err: problem },
+        'snapshot failed; taking it from the next member',
+      );
     }
   }
   throw fail('no member to take the snapshot from');
@@ -98,7 +117,10 @@ export async function snapshot(ctx: RunContext): Promise<StepResult<SnapshotDeta
   if (!source) throw fail('no member to take the snapshot from');
   const target = `${ctx.snapshots.dir}/${ctx.snapshots.fileName(ctx.cluster.name, ctx.run.id, new Date())}`;
   if (ctx.dryRun) {
-    return skipped(`dry run: would stream ${formatBytes(source.metrics.dbSizeBytes)} from ${source.name} to ${target}`, { source: source.name });
+    return skipped(
+      `dry run: would stream ${formatBytes(source.metrics.dbSizeBytes)} from ${source.name} to ${target}`,
+      { source: source.name },
+    );
   }
   const started = Date.now();
   const { saved, from, failedAttempts } = await saveFromFirstThatWorks(ctx, sources);
@@ -106,14 +128,17 @@ export async function snapshot(ctx: RunContext): Promise<StepResult<SnapshotDeta
   const { removed, pruneError } = await pruneOld(ctx);
   const seconds = (Date.now() - started) / 1000;
   const retried = failedAttempts.length > 0 ? ` after ${failedAttempts.join('; ')}` : '';
-  return succeeded(`wrote and verified ${saved.path} (${formatBytes(saved.bytes)}) from ${from.name}${retried}`, {
-    path: saved.path,
-    bytes: saved.bytes,
-    sha256: saved.sha256,
-    source: from.name,
-    ...(failedAttempts.length > 0 ? { failedAttempts } : {}),
-    megabytesPerSecond: seconds > 0 ? Math.round(saved.bytes / 1e6 / seconds) : null,
-    removed,
-    ...(pruneError ? { pruneError } : {}),
-  });
+  return succeeded(
+    `wrote and verified ${saved.path} (${formatBytes(saved.bytes)}) from ${from.name}${retried}`,
+    {
+      path: saved.path,
+      bytes: saved.bytes,
+      sha256: saved.sha256,
+      source: from.name,
+      ...(failedAttempts.length > 0 ? { failedAttempts } : {}),
+      megabytesPerSecond: seconds > 0 ? Math.round(saved.bytes / 1e6 / seconds) : null,
+      removed,
+      ...(pruneError ? { pruneError } : {}),
+    },
+  );
 }

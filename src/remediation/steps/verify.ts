@@ -17,14 +17,19 @@ import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
  * first; a follower applies the disarm a moment later, and until it has, the
  * exporter and the webhook (which read one member's copy) would still see NOSPACE.
  */
-async function stillListingNoSpace(ctx: RunContext, members: HealthyObservation[], timeoutMs: number): Promise<string[]> {
+async function stillListingNoSpace(
+  ctx: RunContext,
+  members: HealthyObservation[],
+  timeoutMs: number,
+): Promise<string[]> {
   let behind: string[] = [];
   await poll(
     async () => {
       const listing = await Promise.all(
         members.map((o) =>
           o.client.status(ctx.readTimeoutMs).then(
-            (status) => (status.alarms.some((a) => a.alarm === 'NOSPACE') ? `${o.name}` : undefined),
+            (status) =>
+              status.alarms.some((a) => a.alarm === 'NOSPACE') ? `${o.name}` : undefined,
             (err: unknown) => `${o.name} (no answer: ${errorMessage(err)})`,
           ),
         ),
@@ -41,30 +46,47 @@ export async function verify(ctx: RunContext): Promise<StepResult<VerifyDetails>
   if (ctx.dryRun) return skipped('dry run: nothing to verify');
   const observations = await observe(ctx.cluster, ctx.readTimeoutMs);
   const members = observations.filter(isHealthy);
-  const before = new Map(ctx.facts.before.filter(isHealthy).map((o) => [o.status.id, o.metrics.dbSizeBytes]));
+  const before = new Map(
+    ctx.facts.before.filter(isHealthy).map((o) => [o.status.id, o.metrics.dbSizeBytes]),
+  );
   const perMember = members.map((o) => ({
     name: o.name,
     dbSizeBytes: o.metrics.dbSizeBytes,
     dbSizeInUseBytes: o.metrics.dbSizeInUseBytes,
-    fragmentationRatio: Number(fragmentationRatio(o.metrics.dbSizeBytes, o.metrics.dbSizeInUseBytes).toFixed(3)),
-    reclaimedBytes: Math.max(0, (before.get(o.status.id) ?? o.metrics.dbSizeBytes) - o.metrics.dbSizeBytes),
+    fragmentationRatio: Number(
+      fragmentationRatio(o.metrics.dbSizeBytes, o.metrics.dbSizeInUseBytes).toFixed(3),
+    ),
+    reclaimedBytes: Math.max(
+      0,
+      (before.get(o.status.id) ?? o.metrics.dbSizeBytes) - o.metrics.dbSizeBytes,
+    ),
   }));
   const reclaimed = perMember.reduce((sum, m) => sum + m.reclaimedBytes, 0);
   const details = { members: perMember, reclaimedBytes: reclaimed };
   const down = observations.filter((o) => !isHealthy(o));
-  if (down.length > 0) throw fail(`${down.map((o) => o.name).join(', ')} does not answer after the run`, details);
+  if (down.length > 0)
+    throw fail(`${down.map((o) => o.name).join(', ')} does not answer after the run`, details);
 
   const leader = members.find((o) => o.status.id === agreedLeader(members));
   if (!leader) throw fail('no leader after the run', details);
   const alarms = await leader.client.alarms(ctx.readTimeoutMs);
-  if (alarms.some((a) => a.alarm === 'NOSPACE')) throw fail('a NOSPACE alarm is still active', { ...details, alarms });
+  if (alarms.some((a) => a.alarm === 'NOSPACE'))
+    throw fail('a NOSPACE alarm is still active', { ...details, alarms });
   const behind = await stillListingNoSpace(ctx, members, ctx.readTimeoutMs);
-  if (behind.length > 0) throw fail(`the leader has no NOSPACE alarm, but ${behind.join(', ')} still lists one in its own alarm store`, details);
+  if (behind.length > 0)
+    throw fail(
+      `the leader has no NOSPACE alarm, but ${behind.join(', ')} still lists one in its own alarm store`,
+      details,
+    );
   // Learners are skipped by the runbook: reported, not judged.
-  const over = voters(members).filter((o) => o.metrics.quotaBytes !== undefined && o.metrics.dbSizeBytes >= o.metrics.quotaBytes);
-  if (over.length > 0) throw fail(`${over.map((o) => o.name).join(', ')} is still at or above its quota`, details);
+  const over = voters(members).filter(
+    (o) => o.metrics.quotaBytes !== undefined && o.metrics.dbSizeBytes >= o.metrics.quotaBytes,
+  );
+  if (over.length > 0)
+    throw fail(`${over.map((o) => o.name).join(', ')} is still at or above its quota`, details);
   const learners = learnersOf(members).map((o) => o.name);
-  const learnerNote = learners.length > 0 ? `; learner ${learners.join(', ')} was not defragmented` : '';
+  const learnerNote =
+    learners.length > 0 ? `; learner ${learners.join(', ')} was not defragmented` : '';
 
   let probe = '';
   const writeProbe = ctx.config.verify.writeProbe;
@@ -73,9 +95,18 @@ export async function verify(ctx: RunContext): Promise<StepResult<VerifyDetails>
       await leader.client.writeProbe(writeProbe.key, ctx.readTimeoutMs);
       probe = `; a write to ${writeProbe.key} was accepted`;
     } catch (err) {
-      throw fail(`the write probe to ${writeProbe.key} failed (${errorMessage(err)})`, details, err);
+      throw fail(
+        `the write probe to ${writeProbe.key} failed (${errorMessage(err)})`,
+        details,
+        err,
+      );
     }
   }
-  const fragmentation = perMember.map((m) => `${m.name} ${Math.round(m.fragmentationRatio * 100)}%`).join(', ');
-  return succeeded(`no NOSPACE alarm; ${formatBytes(reclaimed)} reclaimed; fragmentation now ${fragmentation}${probe}${learnerNote}`, details);
+  const fragmentation = perMember
+    .map((m) => `${m.name} ${Math.round(m.fragmentationRatio * 100)}%`)
+    .join(', ');
+  return succeeded(
+    `no NOSPACE alarm; ${formatBytes(reclaimed)} reclaimed; fragmentation now ${fragmentation}${probe}${learnerNote}`,
+    details,
+  );
 }

@@ -66,7 +66,11 @@ export class FakeMember implements RunbookMember {
     readonly cluster: FakeCluster,
     readonly state: FakeMemberState,
   ) {
-    this.target = { endpoint: this.endpoint, metricsUrl: `${this.endpoint}/metrics`, separateMetricsUrl: false };
+    this.target = {
+      endpoint: this.endpoint,
+      metricsUrl: `${this.endpoint}/metrics`,
+      separateMetricsUrl: false,
+    };
   }
 
   get endpoint(): string {
@@ -75,7 +79,13 @@ export class FakeMember implements RunbookMember {
 
   /** Throws as MemberClient does when the member does not answer. */
   answer(): void {
-    if (this.state.down) throw new EtcdAccessError(this.endpoint, 'unreachable', `cannot connect to etcd at ${this.endpoint} (${this.state.down})`, 'check the member');
+    if (this.state.down)
+      throw new EtcdAccessError(
+        this.endpoint,
+        'unreachable',
+        `cannot connect to etcd at ${this.endpoint} (${this.state.down})`,
+        'check the member',
+      );
   }
 
   status(): Promise<GrpcStatus> {
@@ -110,15 +120,19 @@ export class FakeMember implements RunbookMember {
   snapshot(): Promise<NodeJS.ReadableStream> {
     this.answer();
     this.cluster.calls.push(`snapshot ${this.state.name}`);
-    if (this.cluster.behaviour.snapshot) return Promise.resolve(this.cluster.behaviour.snapshot(this));
-    return Promise.resolve(Readable.from([snapshotBytes(Buffer.from(this.state.name.repeat(1024)))]));
+    if (this.cluster.behaviour.snapshot)
+      return Promise.resolve(this.cluster.behaviour.snapshot(this));
+    return Promise.resolve(
+      Readable.from([snapshotBytes(Buffer.from(this.state.name.repeat(1024)))]),
+    );
   }
 
   async compact(revision: number): Promise<void> {
     this.answer();
     this.cluster.calls.push(`compact ${revision}`);
     if (this.cluster.behaviour.compact) return this.cluster.behaviour.compact(this, revision);
-    for (const m of this.cluster.members) if (m.state.compactionsFinished !== undefined) m.state.compactionsFinished++;
+    for (const m of this.cluster.members)
+      if (m.state.compactionsFinished !== undefined) m.state.compactionsFinished++;
   }
 
   async defragment(): Promise<void> {
@@ -156,7 +170,8 @@ export class FakeMember implements RunbookMember {
     this.answer();
     this.cluster.calls.push(`put ${key}`);
     if (this.cluster.behaviour.writeProbe) return this.cluster.behaviour.writeProbe(this, key);
-    if (this.cluster.alarms.some((a) => a.alarm === 'NOSPACE')) throw new Error('etcdserver: mvcc: database space exceeded');
+    if (this.cluster.alarms.some((a) => a.alarm === 'NOSPACE'))
+      throw new Error('etcdserver: mvcc: database space exceeded');
   }
 
   metrics(): EtcdMetrics {
@@ -221,7 +236,8 @@ export class FakeCluster implements RunbookCluster {
         }),
     );
     this.leaderId = this.member(options.leader ?? 'm2').state.id;
-    if (options.atNoSpace !== false) this.alarms = this.members.map((m) => ({ memberId: m.state.id, alarm: 'NOSPACE' as const }));
+    if (options.atNoSpace !== false)
+      this.alarms = this.members.map((m) => ({ memberId: m.state.id, alarm: 'NOSPACE' as const }));
   }
 
   member(name: string): FakeMember {
@@ -236,7 +252,9 @@ export class FakeCluster implements RunbookCluster {
 
   /** The names of the members defragmented, in the order the calls came. */
   defragmented(): string[] {
-    return this.calls.filter((c) => c.startsWith('defragment ')).map((c) => c.slice('defragment '.length));
+    return this.calls
+      .filter((c) => c.startsWith('defragment '))
+      .map((c) => c.slice('defragment '.length));
   }
 
   /** A member that does not answer rejects, as a real read does. */
@@ -249,7 +267,12 @@ export class FakeCluster implements RunbookCluster {
   }
 
   memberList(): Promise<MemberInfo[]> {
-    const configured = this.members.map((m) => ({ id: m.state.id, name: m.state.name, clientUrls: [m.endpoint], isLearner: m.state.isLearner }));
+    const configured = this.members.map((m) => ({
+      id: m.state.id,
+      name: m.state.name,
+      clientUrls: [m.endpoint],
+      isLearner: m.state.isLearner,
+    }));
     return Promise.resolve([...configured, ...this.unconfigured]);
   }
 

@@ -44,7 +44,10 @@ export interface TestServer {
 }
 
 /** A fresh server for one test, closed after it. */
-export async function withTestServer(options: TestServerOptions, test: (server: TestServer) => Promise<void>): Promise<void> {
+export async function withTestServer(
+  options: TestServerOptions,
+  test: (server: TestServer) => Promise<void>,
+): Promise<void> {
   const server = await startTestServer(options);
   try {
     await test(server);
@@ -56,7 +59,9 @@ export async function withTestServer(options: TestServerOptions, test: (server: 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const log = pino({ level: 'silent' });
   const clusterNames = options.clusterNames ?? ['prod'];
-  const config = ConfigSchema.parse({ webhook: { cooldownSeconds: options.cooldownSeconds ?? 600 } });
+  const config = ConfigSchema.parse({
+    webhook: { cooldownSeconds: options.cooldownSeconds ?? 600 },
+  });
   const auth = options.auth ?? { kind: 'bearer', token: TOKEN, source: 'test' };
   const remediator = new FakeRemediator();
   const store = new FakeRunStore();
@@ -74,7 +79,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     log,
     isReady: () => true,
     before: options.webUsers ? [requireWebUser(new BasicAuthVerifier(options.webUsers))] : [],
-    routes: [webhookRouter({ config, auth, remediator, store, clusterNames, stillNoSpace, log, metrics }), runsRouter({ store, remediator, auth, clusterNames })],
+    routes: [
+      webhookRouter({ config, auth, remediator, store, clusterNames, stillNoSpace, log, metrics }),
+      runsRouter({ store, remediator, auth, clusterNames }),
+    ],
   });
   const server: Server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -85,10 +93,18 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     store,
     noSpace,
     webhookOutcomes: async () => {
-      const samples = parseExposition(await registry.metrics()).filter((s) => s.name === 'etcd_space_webhook_requests_total');
+      const samples = parseExposition(await registry.metrics()).filter(
+        (s) => s.name === 'etcd_space_webhook_requests_total',
+      );
       return Object.fromEntries(samples.map((s) => [s.labels.outcome ?? '', s.value]));
     },
-    post: (path, body, headers = BEARER) => send(`${url}${path}`, 'POST', typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body), headers),
+    post: (path, body, headers = BEARER) =>
+      send(
+        `${url}${path}`,
+        'POST',
+        typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+        headers,
+      ),
     get: (path, headers) => send(`${url}${path}`, 'GET', undefined, headers),
     close: () =>
       new Promise<void>((resolve, reject) => {
@@ -107,10 +123,17 @@ export interface Answer {
 }
 
 /** One request; a body is sent as application/json unless headers say otherwise. */
-export async function send(url: string, method: 'GET' | 'POST', body?: string | Buffer, headers: Record<string, string> = {}): Promise<Answer> {
+export async function send(
+  url: string,
+  method: 'GET' | 'POST',
+  body?: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const sent = body === undefined ? headers : { 'content-type': 'application/json', ...headers };
   const response = await request(url, { method, body, headers: sent });
   const text = await response.body.text();
-  const json = response.headers['content-type']?.includes('json') ? (JSON.parse(text) as Record<string, unknown>) : {};
+  const json = response.headers['content-type']?.includes('json')
+    ? (JSON.parse(text) as Record<string, unknown>)
+    : {};
   return { status: response.statusCode, json, text, headers: response.headers };
 }

@@ -5,14 +5,28 @@ import type { Remediator, StartResult } from '../../../src/remediation/runner.js
 import type { Run, RunRequest } from '../../../src/remediation/types.js';
 
 export function testRun(overrides: Partial<Run> = {}): Run {
-  return { id: 'r0000001abc', cluster: 'prod', trigger: 'webhook', dryRun: false, force: false, startedAt: '2026-11-24T10:00:00.000Z', outcome: 'running', steps: [], cause: {}, reclaimedBytes: 0, ...overrides };
+  return {
+    id: 'r0000001abc',
+    cluster: 'prod',
+    trigger: 'webhook',
+    dryRun: false,
+    force: false,
+    startedAt: '2026-11-24T10:00:00.000Z',
+    outcome: 'running',
+    steps: [],
+    cause: {},
+    reclaimedBytes: 0,
+    ...overrides,
+  };
 }
 
 /** What Remediator.startOrJoin can answer, short of a real run. */
 export type StartAnswer = StartResult['kind'];
 
 /** Remediator's side of the routes: answers set by the test, every request kept. */
-export class FakeRemediator implements Pick<Remediator, 'enabled' | 'joinableRun' | 'inProgressById' | 'startOrJoin'> {
+export class FakeRemediator
+  implements Pick<Remediator, 'enabled' | 'joinableRun' | 'inProgressById' | 'startOrJoin'>
+{
   enabled = true;
   /** The run in progress, which joinableRun offers to duplicates (a dry run only to dry runs, as Remediator does). */
   joinable: Run | undefined;
@@ -22,7 +36,9 @@ export class FakeRemediator implements Pick<Remediator, 'enabled' | 'joinableRun
   private started = 0;
 
   joinableRun(cluster: string, dryRun: boolean): Run | undefined {
-    return this.joinable?.cluster === cluster && (dryRun || !this.joinable.dryRun) ? this.joinable : undefined;
+    return this.joinable?.cluster === cluster && (dryRun || !this.joinable.dryRun)
+      ? this.joinable
+      : undefined;
   }
 
   inProgressById(id: string): Run | undefined {
@@ -31,7 +47,13 @@ export class FakeRemediator implements Pick<Remediator, 'enabled' | 'joinableRun
 
   startOrJoin(request: RunRequest): Promise<StartResult> {
     this.requests.push(request);
-    const run = testRun({ id: `r000000${++this.started}new`, cluster: request.cluster, trigger: request.trigger, dryRun: request.dryRun, force: request.force });
+    const run = testRun({
+      id: `r000000${++this.started}new`,
+      cluster: request.cluster,
+      trigger: request.trigger,
+      dryRun: request.dryRun,
+      force: request.force,
+    });
     const kind = this.answers.get(request.cluster) ?? 'started';
     const reason = `fake ${kind} for ${request.cluster}`;
     switch (kind) {

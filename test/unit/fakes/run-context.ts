@@ -13,7 +13,14 @@ import { StepStop } from '../../../src/remediation/step-result.js';
 import type { Waits } from '../../../src/remediation/waits.js';
 import type { FakeCluster } from './fake-cluster.js';
 
-export const FAST_WAITS: Waits = { clusterPollMs: 1, catchUpPollMs: 1, compactionPollMs: 1, settleWatchMs: 1, timedOutDefragmentPollMs: 1, notStartedAfterMs: 20 };
+export const FAST_WAITS: Waits = {
+  clusterPollMs: 1,
+  catchUpPollMs: 1,
+  compactionPollMs: 1,
+  settleWatchMs: 1,
+  timedOutDefragmentPollMs: 1,
+  notStartedAfterMs: 20,
+};
 
 export interface FakeRun {
   ctx: RunContext;
@@ -38,37 +45,75 @@ export interface FakeRunOptions {
 
 /** Preflight asks the snapshot store only for its free space. */
 function roomOnly(free: number | Error): SnapshotStore {
-  const freeBytes = () => (free instanceof Error ? Promise.reject(free) : Promise.resolve({ path: '/snap', free }));
+  const freeBytes = () =>
+    free instanceof Error ? Promise.reject(free) : Promise.resolve({ path: '/snap', free });
   return { dir: '/snap', freeBytes } as unknown as SnapshotStore;
 }
 
-export async function fakeRun(cluster: FakeCluster, config: Record<string, unknown> = {}, options: FakeRunOptions = {}): Promise<FakeRun> {
+export async function fakeRun(
+  cluster: FakeCluster,
+  config: Record<string, unknown> = {},
+  options: FakeRunOptions = {},
+): Promise<FakeRun> {
   const parsed: Config = ConfigSchema.parse({
     ...config,
-    defrag: { catchUpTimeoutSeconds: 0.2, timeoutSeconds: 1, ...(config.defrag as object | undefined) },
+    defrag: {
+      catchUpTimeoutSeconds: 0.2,
+      timeoutSeconds: 1,
+      ...(config.defrag as object | undefined),
+    },
     disarm: { backoffSeconds: 0.001, ...(config.disarm as object | undefined) },
   });
   const stopper = new AbortController();
   let lost: string | undefined;
   const warnings: string[] = [];
-  const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(String((JSON.parse(line) as { msg: string }).msg)) });
+  const log = pino(
+    { level: 'warn' },
+    {
+      write: (line: string) =>
+        void warnings.push(String((JSON.parse(line) as { msg: string }).msg)),
+    },
+  );
   const before = await observe(cluster, 100);
   const ctx: RunContext = {
-    run: { id: 'run1', cluster: cluster.name, trigger: 'cli', dryRun: options.dryRun ?? false, force: false, startedAt: new Date().toISOString(), outcome: 'running', steps: [], cause: {}, reclaimedBytes: 0 },
+    run: {
+      id: 'run1',
+      cluster: cluster.name,
+      trigger: 'cli',
+      dryRun: options.dryRun ?? false,
+      force: false,
+      startedAt: new Date().toISOString(),
+      outcome: 'running',
+      steps: [],
+      cause: {},
+      reclaimedBytes: 0,
+    },
     cluster,
     config: parsed,
     dryRun: options.dryRun ?? false,
     force: options.force ?? false,
     log,
-    snapshots: options.snapshotDir === undefined ? roomOnly(options.snapshotRoom ?? 2 ** 30) : new SnapshotStore(options.snapshotDir),
+    snapshots:
+      options.snapshotDir === undefined
+        ? roomOnly(options.snapshotRoom ?? 2 ** 30)
+        : new SnapshotStore(options.snapshotDir),
     hooks: new HookRunner(parsed.hooks),
-    lock: options.lockHolder === undefined ? { kind: 'held' } : { kind: 'taken', holder: options.lockHolder },
+    lock:
+      options.lockHolder === undefined
+        ? { kind: 'held' }
+        : { kind: 'taken', holder: options.lockHolder },
     lockLost: () => Promise.resolve(lost),
     readTimeoutMs: 100,
     waits: FAST_WAITS,
     stopRequested: () => stopper.signal.aborted,
     stopSignal: stopper.signal,
-    facts: { before, leaderId: agreedLeader(before) ?? '', alarms: [...cluster.alarms], defragmented: [], reclaimedBytes: 0 },
+    facts: {
+      before,
+      leaderId: agreedLeader(before) ?? '',
+      alarms: [...cluster.alarms],
+      defragmented: [],
+      reclaimedBytes: 0,
+    },
     progress: () => undefined,
   };
   return { ctx, stop: () => stopper.abort(), loseLock: (why) => (lost = why), warnings };
