@@ -4,7 +4,7 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { WebhookAuth } from '../config/resolve.js';
 import type { RunStore } from '../remediation/run-store.js';
-import type { Remediator } from '../remediation/runner.js';
+import type { Remediator, StartResult } from '../remediation/runner.js';
 import { RunOutcomeSchema } from '../remediation/types.js';
 import { requireAuth } from '../server/require-auth.js';
 import { jsonBody } from '../server/json-body.js';
@@ -36,6 +36,50 @@ export interface RunsApiDependencies {
   clusterNames: string[];
 }
 
+/** The answer to a start request: the status code and its JSON body. */
+function startAnswer(started: StartResult): { code: number; body: Record<string, unknown> } {
+  switch (started.kind) {
+    case 'started':
+    case 'in-progress':
+      return { code: 202, body: { status: started.kind, run: started.run } };
+    case 'disabled':
+      return { code: 200, body: { status: 'disabled', reason: started.reason } };
+    case 'unknown-cluster':
+      return { code: 404, body: { status: 'not found', reason: started.reason } };
+    case 'stopping':
+      return { code: 503, body: { status: 'unavailable', reason: started.reason } };
+  }
+}
+
+/** POST /api/runs: a run of the cluster named, or of the only one configured. */
+function startRun(deps: RunsApiDependencies) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const body = StartBody.safeParse(req.body);
+    if (!body.success) {
+      res.status(400).json({ status: 'invalid', reason: firstIssue(body.error) });
+      return;
+    }
+    const { clusterNames } = deps;
+    const cluster = body.data.cluster ?? (clusterNames.length === 1 ? clusterNames[0] : undefined);
+    if (cluster === undefined) {
+      const configured = `${clusterNames.length} clusters are configured (${clusterNames.join(', ')})`;
+      res.status(400).json({ status: 'invalid', reason: `cluster is required: ${configured}` });
+      return;
+    }
+    const { dryRun, force } = body.data;
+    const cause = { requestedBy: req.ip ?? 'unknown' };
+    const started = await deps.remediator.startOrJoin({
+      cluster,
+      trigger: 'api',
+      dryRun,
+      force,
+      cause,
+    });
+    const { code, body: answer } = startAnswer(started);
+    res.status(code).json(answer);
+  };
+}
+
 export function runsRouter(deps: RunsApiDependencies): Router {
   const router = Router();
 
@@ -54,58 +98,20 @@ export function runsRouter(deps: RunsApiDependencies): Router {
       ? (deps.remediator.inProgressById(id.data) ?? deps.store.get(id.data))
       : undefined;
     if (!run) {
-      res.status(404).json({
-        status: 'not found',
-        reason: `no run "${String(req.params.id)}"; GET /api/runs lists them`,
-      });
+      const reason = `no run "${String(req.params.id)}"; GET /api/runs lists them`;
+      res.status(404).json({ status: 'not found', reason });
       return;
     }
     res.json(run);
   });
 
+  // The runs API counts no requests (the webhook's counter is its own).
+  const uncounted = (): void => undefined;
   router.post(
     '/api/runs',
-    requireAuth(deps.auth, () => undefined),
-    ...jsonBody(() => undefined),
-    async (req: Request, res: Response) => {
-      const body = StartBody.safeParse(req.body);
-      if (!body.success) {
-        res.status(400).json({ status: 'invalid', reason: firstIssue(body.error) });
-        return;
-      }
-      const cluster =
-        body.data.cluster ?? (deps.clusterNames.length === 1 ? deps.clusterNames[0] : undefined);
-      if (cluster === undefined) {
-        res.status(400).json({
-          status: 'invalid',
-          reason: `cluster is required: ${deps.clusterNames.length} clusters are configured (${deps.clusterNames.join(', ')})`,
-        });
-        return;
-      }
-      const started = await deps.remediator.startOrJoin({
-        cluster,
-        trigger: 'api',
-        dryRun: body.data.dryRun,
-        force: body.data.force,
-        cause: { requestedBy: req.ip ?? 'unknown' },
-      });
-      switch (started.kind) {
-        case 'started':
-          res.status(202).json({ status: 'started', run: started.run });
-          return;
-        case 'in-progress':
-          res.status(202).json({ status: 'in-progress', run: started.run });
-          return;
-        case 'disabled':
-          res.status(200).json({ status: 'disabled', reason: started.reason });
-          return;
-        case 'unknown-cluster':
-          res.status(404).json({ status: 'not found', reason: started.reason });
-          return;
-        case 'stopping':
-          res.status(503).json({ status: 'unavailable', reason: started.reason });
-      }
-    },
+    requireAuth(deps.auth, uncounted),
+    ...jsonBody(uncounted),
+    startRun(deps),
   );
   return router;
 }

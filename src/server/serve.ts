@@ -74,6 +74,117 @@ function describeWeb(web: WebConfig | undefined): Record<string, unknown> {
   };
 }
 
+/** What serve runs: the clusters, the exporter's collector, the run history and the remediator. */
+interface Parts {
+  clusters: EtcdCluster[];
+  clusterNames: string[];
+  collector: ScrapeCollector;
+  processRegistry: ReturnType<typeof createProcessRegistry>;
+  metrics: RemediationMetrics;
+  store: RunStore;
+  remediator: Remediator;
+}
+
+async function startParts(loaded: LoadedConfig, log: Logger): Promise<Parts> {
+  const { config } = loaded;
+  const timeoutMs = config.scrape.timeoutSeconds * 1000;
+  const clusters = selectClusters(loaded).map((resolved) => new EtcdCluster(resolved, timeoutMs));
+  const clusterNames = clusters.map((c) => c.name);
+  const collector = new ScrapeCollector(clusters, timeoutMs, log);
+  const processRegistry = createProcessRegistry();
+  const metrics = new RemediationMetrics(processRegistry, clusterNames);
+  const store = await RunStore.open(config.state.dir, log, () => metrics.historyWriteErrors.inc());
+  metrics.restoreLastRuns(store.list().filter((run) => clusterNames.includes(run.cluster)));
+  const remediator = new Remediator({ clusters, config, store, log, metrics });
+  return { clusters, clusterNames, collector, processRegistry, metrics, store, remediator };
+}
+
+async function closeParts(parts: Parts): Promise<void> {
+  await Promise.all(parts.clusters.map((c) => c.close()));
+  await parts.store.close();
+}
+
+/** The exporter, the webhook and the runs API behind the web config's TLS and basic auth. */
+function appOf(
+  parts: Parts,
+  loaded: LoadedConfig,
+  auth: WebhookAuth,
+  web: WebConfig | undefined,
+  log: Logger,
+  isReady: () => boolean,
+): ReturnType<typeof createApp> {
+  const { config } = loaded;
+  const { collector, processRegistry, clusterNames, remediator, store, metrics } = parts;
+  const stillNoSpace = liveNoSpaceCheck(parts.clusters);
+  return createApp({
+    collector,
+    processRegistry,
+    clusterNames,
+    log,
+    isReady,
+    before: webMiddleware(web),
+    routes: [
+      webhookRouter({ config, auth, remediator, store, clusterNames, stillNoSpace, log, metrics }),
+      runsRouter({ store, remediator, auth, clusterNames }),
+    ],
+  });
+}
+
+/** Listens, or says which address could not be had (and lets go of the rest). */
+async function listenOrExplain(
+  server: WebServer,
+  parts: Parts,
+  listenOn: string,
+): Promise<AddressInfo> {
+  const { host, port } = parseListen(listenOn);
+  try {
+    return await listen(server, host, port);
+  } catch (err) {
+    await closeParts(parts);
+    throw new ConfigError(
+      `cannot listen on ${listenOn} (${errorCode(err) ?? errorMessage(err)})`,
+      'choose a free address with --listen',
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * SIGTERM's path: not ready, every run finishes its step in flight (a defragment
+ * cannot be cancelled) and starts nothing new, then the connections and clients close.
+ */
+function gracefulShutdown(
+  parts: Parts,
+  server: WebServer,
+  log: Logger,
+  beforeClose: () => void,
+): Pick<RunningServer, 'closed' | 'shutdown'> {
+  let resolveClosed: () => void = () => undefined;
+  const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (reason: string): Promise<void> => {
+    shuttingDown ??= (async () => {
+      beforeClose();
+      log.info({ reason }, 'shutting down');
+      const running = parts.clusterNames.flatMap((name) => parts.remediator.inProgress(name) ?? []);
+      if (running.length > 0)
+        log.info({ runs: running.map((r) => r.id) }, 'waiting for the steps in flight to finish');
+      await parts.remediator.stop();
+      const forced = setTimeout(() => server.closeAllConnections(), 10_000);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      clearTimeout(forced);
+      await closeParts(parts);
+      log.info('stopped');
+      resolveClosed();
+    })();
+    return shuttingDown;
+  };
+  return { closed, shutdown };
+}
+
 export async function startServer(
   loaded: LoadedConfig,
   log: Logger,
@@ -82,99 +193,34 @@ export async function startServer(
   const { config } = loaded;
   const web = await loadConfiguredWebConfig(loaded);
   const auth = webhookAuth(loaded, env, web);
-  const clusters = selectClusters(loaded).map(
-    (resolved) => new EtcdCluster(resolved, config.scrape.timeoutSeconds * 1000),
-  );
-  const clusterNames = clusters.map((c) => c.name);
-  const collector = new ScrapeCollector(clusters, config.scrape.timeoutSeconds * 1000, log);
-  const processRegistry = createProcessRegistry();
-  const metrics = new RemediationMetrics(processRegistry, clusterNames);
-  const store = await RunStore.open(config.state.dir, log, () => metrics.historyWriteErrors.inc());
-  metrics.restoreLastRuns(store.list().filter((run) => clusterNames.includes(run.cluster)));
-  const remediator = new Remediator({ clusters, config, store, log, metrics });
+  const parts = await startParts(loaded, log);
   let ready = false;
-  const app = createApp({
-    collector,
-    processRegistry,
-    clusterNames,
-    log,
-    isReady: () => ready,
-    before: webMiddleware(web),
-    routes: [
-      webhookRouter({
-        config,
-        auth,
-        remediator,
-        store,
-        clusterNames,
-        stillNoSpace: liveNoSpaceCheck(clusters),
-        log,
-        metrics,
-      }),
-      runsRouter({ store, remediator, auth, clusterNames }),
-    ],
-  });
-
-  const { host, port } = parseListen(config.listen);
+  const app = appOf(parts, loaded, auth, web, log, () => ready);
   const server = createWebServer(web, app, log);
-  let address: AddressInfo;
-  try {
-    address = await listen(server, host, port);
-  } catch (err) {
-    await Promise.all(clusters.map((c) => c.close()));
-    await store.close();
-    throw new ConfigError(
-      `cannot listen on ${config.listen} (${errorCode(err) ?? errorMessage(err)})`,
-      'choose a free address with --listen',
-      { cause: err },
-    );
-  }
+  const address = await listenOrExplain(server, parts, config.listen);
   // Prometheus keeps connections open between scrapes; keep them longer than its interval.
   server.keepAliveTimeout = 65_000;
   ready = true;
   log.info(
     {
       listen: `${address.address}:${address.port}`,
-      clusters: clusterNames,
+      clusters: parts.clusterNames,
       remediation: config.remediation.enabled,
       webhookAuth: auth.kind,
       web: describeWeb(web),
-      history: store.file,
+      history: parts.store.file,
     },
     'serving',
   );
 
   // A record the history could not take (a full state dir) is written again once it can.
   const retryRecords = setInterval(() => {
-    store.flush().catch((err: unknown) => log.error({ err }, 'run history flush failed'));
+    parts.store.flush().catch((err: unknown) => log.error({ err }, 'run history flush failed'));
   }, RECORD_RETRY_MS);
   retryRecords.unref();
-
-  let resolveClosed: () => void = () => undefined;
-  const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
-  let shuttingDown: Promise<void> | undefined;
-  const shutdown = (reason: string): Promise<void> => {
-    shuttingDown ??= (async () => {
-      ready = false;
-      log.info({ reason }, 'shutting down');
-      // A defragment cannot be cancelled: let each run finish its step in flight, start nothing new.
-      const running = clusterNames.flatMap((name) => remediator.inProgress(name) ?? []);
-      if (running.length > 0)
-        log.info({ runs: running.map((r) => r.id) }, 'waiting for the steps in flight to finish');
-      await remediator.stop();
-      const forced = setTimeout(() => server.closeAllConnections(), 10_000);
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
-      clearTimeout(forced);
-      clearInterval(retryRecords);
-      await Promise.all(clusters.map((c) => c.close()));
-      await store.close();
-      log.info('stopped');
-      resolveClosed();
-    })();
-    return shuttingDown;
-  };
-  return { address, closed, shutdown };
+  const stopping = gracefulShutdown(parts, server, log, () => {
+    ready = false;
+    clearInterval(retryRecords);
+  });
+  return { address, ...stopping };
 }
