@@ -90,6 +90,18 @@ describe('defrag (fake cluster)', () => {
     );
   });
 
+  it('a defragment that timed out on our side and is still busy at the catch-up timeout: said so', async () => {
+    const cluster = new FakeCluster({ leader: 'm2' });
+    cluster.behaviour.defragment = (m) => {
+      m.state.defragInflight = true;
+      return timedOut();
+    };
+    const { ctx } = await fakeRun(cluster);
+    const stop = await stopOf(defrag(ctx));
+    assert.match(stop.reason, /; m1 may still be defragmenting; no other member was touched$/);
+    assert.deepEqual(cluster.defragmented(), ['m1']);
+  });
+
   it('a defragment that timed out on our side but finished in etcd: said so', async () => {
     const cluster = new FakeCluster({ leader: 'm2' });
     cluster.behaviour.defragment = (m) => {

@@ -147,6 +147,17 @@ describe('preflight (fake cluster)', () => {
     );
   });
 
+  it('a known hazard of the version that refuses: refused, naming it and how to accept it', async () => {
+    const cluster = new FakeCluster({ version: '3.5.1' });
+    const stop = await stopOf(preflight((await fakeRun(cluster)).ctx));
+    assert.equal(stop.outcome, 'refused');
+    assert.match(
+      stop.reason,
+      /^etcd 3\.5\.1 has a known hazard, (etcd-\d+): .+; .+: to accept it, add \1 to remediation\.acceptHazards \(or pass --accept-hazard \1\); nothing was changed$/,
+    );
+    assert.deepEqual(cluster.calls, []);
+  });
+
   it('an etcd without etcd_disk_defrag_inflight: goes on, saying it cannot tell', async () => {
     const cluster = new FakeCluster({ version: '3.5.1' });
     for (const m of cluster.members) m.state.defragInflight = undefined;
