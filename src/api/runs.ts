@@ -1,9 +1,11 @@
 // The runs API: GET /api/runs (newest first), GET /api/runs/:id, and
-// POST /api/runs to start one by hand (with the webhook's authentication).
+// POST /api/runs to start one by hand (with the webhook's authentication);
+// GET /api/policy: the maintenance policy's decision for each cluster.
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { WebhookAuth } from '../config/resolve.js';
 import type { RunStore } from '../remediation/run-store.js';
+import type { PolicyEngine } from '../remediation/policy/engine.js';
 import type { Remediator, StartResult } from '../remediation/runner.js';
 import { RunOutcomeSchema } from '../remediation/types.js';
 import { requireAuth } from '../server/require-auth.js';
@@ -34,6 +36,8 @@ export interface RunsApiDependencies {
   remediator: Pick<Remediator, 'inProgressById' | 'startOrJoin'>;
   auth: WebhookAuth;
   clusterNames: string[];
+  /** The maintenance policy's decisions (serve's PolicyEngine). */
+  policy?: Pick<PolicyEngine, 'list'>;
 }
 
 /** The answer to a start request: the status code and its JSON body. */
@@ -103,6 +107,10 @@ export function runsRouter(deps: RunsApiDependencies): Router {
       return;
     }
     res.json(run);
+  });
+
+  router.get('/api/policy', (_req: Request, res: Response) => {
+    res.json({ clusters: deps.policy?.list() ?? [] });
   });
 
   // The runs API counts no requests (the webhook's counter is its own).

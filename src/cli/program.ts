@@ -109,10 +109,19 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
       '--force',
       'run although etcd shows no need (no alarm, quota usage below the trigger); the safety gates still apply',
     )
+    .option(
+      '--policy',
+      "run the maintenance policy's plan instead: only the members that meet policy (with --dry-run: what the policy would do now)",
+    )
     .action(
       run(async (options, command) => {
         const loaded = await loadFromOptions(options);
-        const own = command.opts<{ dryRun?: boolean; yes?: boolean; force?: boolean }>();
+        const own = command.opts<{
+          dryRun?: boolean;
+          yes?: boolean;
+          force?: boolean;
+          policy?: boolean;
+        }>();
         const [{ createLogger }, { remediateCommand }] = await Promise.all([
           import('../log.js'),
           import('./commands/remediate.js'),
@@ -124,7 +133,12 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
         );
         return remediateCommand(
           loaded,
-          { dryRun: own.dryRun ?? false, yes: own.yes ?? false, force: own.force ?? false },
+          {
+            dryRun: own.dryRun ?? false,
+            yes: own.yes ?? false,
+            force: own.force ?? false,
+            policy: own.policy ?? false,
+          },
           output,
           log,
         );

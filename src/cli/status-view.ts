@@ -46,7 +46,11 @@ export function memberJson(m: MemberReading): Record<string, unknown> {
   };
 }
 
-export function statusJson(readings: ClusterReading[]): string {
+/** `extra`: more of each cluster's state, e.g. the policy's decision (cli/policy-view.ts). */
+export function statusJson(
+  readings: ClusterReading[],
+  extra: (cluster: string) => Record<string, unknown> = () => ({}),
+): string {
   const clusters = readings.map((r) => ({
     name: r.cluster,
     readAt: r.readAt.toISOString(),
@@ -56,6 +60,7 @@ export function statusJson(readings: ClusterReading[]): string {
       : null,
     members: r.members.map(memberJson),
     otherMembers: r.otherMembers,
+    ...extra(r.cluster),
   }));
   return `${JSON.stringify({ clusters }, null, 2)}\n`;
 }

@@ -104,6 +104,20 @@ export const TlsSchema = z.strictObject({
   serverName: z.string().min(1).optional(),
 });
 
+/** The blocks a cluster may override for itself (clusters[].policy, clusters[].defrag, ...). */
+export const CLUSTER_BLOCKS = [
+  'trigger',
+  'snapshot',
+  'compaction',
+  'defrag',
+  'disarm',
+  'verify',
+  'remediation',
+  'policy',
+] as const;
+export type ClusterBlock = (typeof CLUSTER_BLOCKS)[number];
+const clusterOverride = z.record(z.string(), z.unknown()).optional();
+
 export const ClusterSchema = z
   .strictObject({
     name: z
@@ -116,6 +130,15 @@ export const ClusterSchema = z
     /** Where each member's /metrics is read, paired with endpoints by position. Default: endpoint + /metrics. */
     metricsUrls: z.array(httpUrl).optional(),
     tls: TlsSchema.prefault({}),
+    // This cluster's own settings over the global blocks of the same name (checked once merged).
+    trigger: clusterOverride,
+    snapshot: clusterOverride,
+    compaction: clusterOverride,
+    defrag: clusterOverride,
+    disarm: clusterOverride,
+    verify: clusterOverride,
+    remediation: clusterOverride,
+    policy: clusterOverride,
   })
   .superRefine((cluster, ctx) => {
     const twice = repeatedEndpoint(cluster.endpoints);
@@ -156,17 +179,57 @@ const CommandHookSchema = z.strictObject({
   timeoutSeconds: positiveSeconds.default(300),
 });
 
-const WindowSchema = z.strictObject({
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM');
+
+/** An IANA time zone name the runtime knows, e.g. "Europe/Berlin". */
+const timeZone = z.string().refine(
+  (zone) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: zone });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'is not an IANA time zone; write a name like "UTC" or "Europe/Berlin"' },
+);
+
+/** When maintenance may start: these days, from start to end (end before start: over midnight), in timezone. */
+export const WindowSchema = z.strictObject({
   days: z
     .array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']))
     .min(1)
     .default(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun']),
-  start: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM'),
-  end: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM'),
-  timezone: z.literal('UTC').default('UTC'),
+  start: hhmm,
+  end: hhmm,
+  timezone: timeZone.default('UTC'),
 });
+export type MaintenanceWindow = z.infer<typeof WindowSchema>;
 
-export const ConfigSchema = z.strictObject({
+/** Maintenance before the alarm (src/remediation/policy/): when a member is worth defragmenting, and when. */
+export const PolicySchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** A member qualifies when its file is at least this big... */
+  minDbSizeBytes: bytes.default(100 * 1024 * 1024),
+  /** ...this share of it is free pages... */
+  minFragmentationRatio: ratio.default(0.5),
+  /** ...and a defragment would return at least this much; */
+  minReclaimableBytes: bytes.default(0),
+  /** or when its file uses this share of the quota (and has free pages to return). */
+  minQuotaUsage: ratio.default(0.7),
+  /** The least time between two policy runs of a cluster; the policy looks this often, or every minute when shorter. */
+  interval: duration.default(6 * 3600),
+  window: WindowSchema.optional(),
+  /** Compact in policy runs too (after a verified snapshot); a defragment alone needs no backup. */
+  compact: z.boolean().default(false),
+  /** How many clusters the policy maintains at once. */
+  maxConcurrentClusters: z.number().int().min(1).default(1),
+  /** The least time between two policy runs starting, on any clusters: a fleet does not start together. */
+  staggerSeconds: seconds.default(30),
+});
+export type PolicyConfig = z.infer<typeof PolicySchema>;
+
+const ConfigShape = z.strictObject({
   clusters: z
     .array(ClusterSchema)
     .min(1, 'needs at least one cluster')
@@ -272,18 +335,33 @@ export const ConfigSchema = z.strictObject({
       acceptHazards: z.array(z.enum(HAZARD_IDS)).default([]),
     })
     .prefault({}),
-  policy: z
-    .strictObject({
-      enabled: z.boolean().default(false),
-      minFragmentationRatio: ratio.default(0.5),
-      minDbSizeBytes: bytes.default(100 * 1024 * 1024),
-      interval: duration.default(6 * 3600),
-      window: WindowSchema.optional(),
-    })
-    .prefault({}),
+  policy: PolicySchema.prefault({}),
   state: z.strictObject({ dir: filePath.default('./state') }).prefault({}),
 });
 
-export type Config = z.infer<typeof ConfigSchema>;
+/** The global block with a cluster's override over it: what that cluster's runs use. */
+export function mergeBlock<B extends ClusterBlock>(
+  global: Config[B],
+  override: Record<string, unknown>,
+  block: B,
+): z.ZodSafeParseResult<Config[B]> {
+  const schema = ConfigShape.shape[block] as unknown as z.ZodType<Config[B]>;
+  return schema.safeParse({ ...global, ...override });
+}
+
+export const ConfigSchema = ConfigShape.superRefine((config, ctx) => {
+  config.clusters.forEach((cluster, index) => {
+    for (const block of CLUSTER_BLOCKS) {
+      const override = cluster[block];
+      if (!override) continue;
+      const merged = mergeBlock(config[block], override, block);
+      for (const issue of merged.success ? [] : merged.error.issues) {
+        ctx.addIssue({ ...issue, path: ['clusters', index, block, ...issue.path] });
+      }
+    }
+  });
+});
+
+export type Config = z.infer<typeof ConfigShape>;
 export type ClusterConfig = Config['clusters'][number];
 export type TlsConfig = ClusterConfig['tls'];

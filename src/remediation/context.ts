@@ -18,6 +18,8 @@ export interface RunFacts {
   alarms: AlarmEntry[];
   snapshot?: SavedSnapshot;
   compactedRevision?: number;
+  /** The members to defragment (ids): every voter in the runbook, the ones that meet the policy in a policy run. */
+  targets?: string[];
   /** Member ids in the order they were defragmented. */
   defragmented: string[];
   /** What the defragments returned so far: the run's reclaimedBytes, also when it stopped halfway. */

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { errorMessage } from '../errors.js';
+import { configFor } from '../config/per-cluster.js';
 import type { Config } from '../config/schema.js';
 import type { RunbookCluster } from './etcd-access.js';
 import type { RunContext, RunLockState } from './context.js';
@@ -106,6 +107,11 @@ export class Remediator {
         kind: 'unknown-cluster',
         reason: `no cluster named "${request.cluster}" is configured`,
       };
+    if (!configFor(this.deps.config, cluster.name).remediation.enabled)
+      return {
+        kind: 'disabled',
+        reason: `remediation is disabled for cluster ${cluster.name} (clusters[].remediation.enabled: false): nothing was changed`,
+      };
     const current = this.running.get(cluster.name);
     if (current) return { kind: 'in-progress', run: current.run };
 
@@ -113,6 +119,7 @@ export class Remediator {
       id: newRunId(),
       cluster: cluster.name,
       trigger: request.trigger,
+      plan: request.plan ?? (request.trigger === 'policy' ? 'policy' : 'runbook'),
       dryRun: request.dryRun,
       force: request.force,
       startedAt: new Date().toISOString(),
@@ -192,7 +199,8 @@ export class Remediator {
     lock: RunLockState,
     held: () => HeldLock | undefined,
   ): RunContext {
-    const { config, log } = this.deps;
+    const { log } = this.deps;
+    const config = configFor(this.deps.config, cluster.name);
     return {
       run,
       cluster,

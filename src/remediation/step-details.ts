@@ -49,6 +49,8 @@ export const PreflightDetailsSchema = z.looseObject({
   alarms: z.array(AlarmDetailSchema).optional(),
   hazards: z.array(HazardFindingSchema).optional(),
   skippedLearners: z.array(z.string()).optional(),
+  /** A policy run: the members that meet the policy, the only ones it defragments. */
+  policyTargets: z.array(z.string()).optional(),
   /** Endpoints left out because they reach a member already configured. */
   ignoredAliases: z.array(z.string()).optional(),
   /** Refusals: the endpoints that did not answer, the members not configured, each member's leader. */

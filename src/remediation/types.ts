@@ -48,6 +48,14 @@ export const RunOutcomeSchema = z.enum([
 export type RunOutcome = z.infer<typeof RunOutcomeSchema>;
 
 export const TriggerSchema = z.enum(['webhook', 'api', 'cli', 'policy']);
+
+/**
+ * runbook: every voting member, after a snapshot and a compaction, then disarm and hooks.
+ * policy: maintenance before any alarm: only the members that meet the policy, compaction
+ * (and its snapshot) only when policy.compact, no hooks.
+ */
+export const PlanSchema = z.enum(['runbook', 'policy']);
+export type Plan = z.infer<typeof PlanSchema>;
 export type Trigger = z.infer<typeof TriggerSchema>;
 
 const stepFields = {
@@ -91,6 +99,7 @@ export const RunSchema = z.object({
   id: z.string(),
   cluster: z.string(),
   trigger: TriggerSchema,
+  plan: PlanSchema.default('runbook'),
   dryRun: z.boolean(),
   /** Proceed although etcd shows no need (the safety gates still apply). */
   force: z.boolean().default(false),
@@ -111,6 +120,8 @@ export type Run = z.infer<typeof RunSchema>;
 export interface RunRequest {
   cluster: string;
   trigger: Trigger;
+  /** Default: the policy's plan for the policy's runs, the runbook otherwise. */
+  plan?: Plan;
   dryRun: boolean;
   force: boolean;
   cause?: Record<string, unknown>;

@@ -7,6 +7,8 @@ import { resolveWebhookAuth, selectClusters, type WebhookAuth } from '../config/
 import { runsRouter } from '../api/runs.js';
 import { liveNoSpaceCheck } from '../remediation/alert-trigger.js';
 import { RemediationMetrics } from '../remediation/metrics.js';
+import { PolicyEngine } from '../remediation/policy/engine.js';
+import { PolicyMetrics } from '../remediation/policy/metrics.js';
 import { RunStore } from '../remediation/run-store.js';
 import { Remediator } from '../remediation/runner.js';
 import { webhookRouter } from '../webhook/route.js';
@@ -83,6 +85,7 @@ interface Parts {
   metrics: RemediationMetrics;
   store: RunStore;
   remediator: Remediator;
+  policy: PolicyEngine;
 }
 
 async function startParts(loaded: LoadedConfig, log: Logger): Promise<Parts> {
@@ -96,7 +99,16 @@ async function startParts(loaded: LoadedConfig, log: Logger): Promise<Parts> {
   const store = await RunStore.open(config.state.dir, log, () => metrics.historyWriteErrors.inc());
   metrics.restoreLastRuns(store.list().filter((run) => clusterNames.includes(run.cluster)));
   const remediator = new Remediator({ clusters, config, store, log, metrics });
-  return { clusters, clusterNames, collector, processRegistry, metrics, store, remediator };
+  const policyMetrics = new PolicyMetrics(processRegistry);
+  const policy = new PolicyEngine({
+    config,
+    clusters,
+    remediator,
+    store,
+    log,
+    metrics: policyMetrics,
+  });
+  return { clusters, clusterNames, collector, processRegistry, metrics, store, remediator, policy };
 }
 
 async function closeParts(parts: Parts): Promise<void> {
@@ -125,7 +137,7 @@ function appOf(
     before: webMiddleware(web),
     routes: [
       webhookRouter({ config, auth, remediator, store, clusterNames, stillNoSpace, log, metrics }),
-      runsRouter({ store, remediator, auth, clusterNames }),
+      runsRouter({ store, remediator, auth, clusterNames, policy: parts.policy }),
     ],
   });
 }
@@ -169,6 +181,7 @@ function gracefulShutdown(
       const running = parts.clusterNames.flatMap((name) => parts.remediator.inProgress(name) ?? []);
       if (running.length > 0)
         log.info({ runs: running.map((r) => r.id) }, 'waiting for the steps in flight to finish');
+      await parts.policy.stop();
       await parts.remediator.stop();
       const forced = setTimeout(() => server.closeAllConnections(), 10_000);
       await new Promise<void>((resolve) => {
@@ -218,6 +231,7 @@ export async function startServer(
     parts.store.flush().catch((err: unknown) => log.error({ err }, 'run history flush failed'));
   }, RECORD_RETRY_MS);
   retryRecords.unref();
+  parts.policy.start();
   const stopping = gracefulShutdown(parts, server, log, () => {
     ready = false;
     clearInterval(retryRecords);

@@ -55,7 +55,7 @@ describe('remediate at a terminal', () => {
     const term = terminal(answer);
     const code = await remediateCommand(
       loaded,
-      { dryRun: false, yes: false, force: false },
+      { dryRun: false, yes: false, force: false, policy: false },
       { out: (t) => (out += t), err: (t) => (err += t) },
       silent,
       term,

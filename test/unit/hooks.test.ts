@@ -8,6 +8,7 @@ const report: Run = {
   id: 'rtest',
   cluster: 'prod',
   trigger: 'cli',
+  plan: 'runbook',
   dryRun: false,
   force: false,
   startedAt: '2026-01-01T00:00:00Z',

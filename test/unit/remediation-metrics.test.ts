@@ -12,6 +12,7 @@ function run(overrides: Partial<Run>): Run {
     id: 'r1',
     cluster: 'prod',
     trigger: 'webhook',
+    plan: 'runbook',
     dryRun: false,
     force: false,
     startedAt: '2026-11-24T10:00:00.000Z',

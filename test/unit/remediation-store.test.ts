@@ -165,6 +165,7 @@ function run(id: string, outcome: Run['outcome'], startedAt: string, cluster = '
     id,
     cluster,
     trigger: 'webhook',
+    plan: 'runbook',
     dryRun: false,
     force: false,
     startedAt,

@@ -16,6 +16,8 @@ export interface RemediateOptions {
   dryRun: boolean;
   yes: boolean;
   force: boolean;
+  /** The maintenance policy's plan (only the members that meet it) instead of the runbook. */
+  policy: boolean;
 }
 
 export interface Terminal {
@@ -89,6 +91,7 @@ export async function remediateCommand(
       const started = remediator.start({
         cluster: resolved.name,
         trigger: 'cli',
+        plan: options.policy ? 'policy' : 'runbook',
         dryRun,
         force: options.force,
       });

@@ -2,6 +2,7 @@ import { selectClusters } from '../../config/resolve.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { EtcdCluster } from '../../etcd/cluster.js';
 import type { ClusterReading } from '../../etcd/types.js';
+import { policyLines, policyViews } from '../policy-view.js';
 import { sentence, type Output } from '../report.js';
 import { failureSummary, statusJson, statusTable } from '../status-view.js';
 
@@ -31,8 +32,10 @@ export async function statusCommand(
   const timeoutMs = (options.timeoutSeconds ?? loaded.config.scrape.timeoutSeconds) * 1000;
   const readings = await readClusters(loaded, timeoutMs);
   const anyOk = readings.some((r) => r.members.some((m) => m.ok));
-  if (options.output === 'json') output.out(statusJson(readings));
-  else if (anyOk) output.out(statusTable(readings));
+  const policies = policyViews(loaded.config, readings);
+  if (options.output === 'json')
+    output.out(statusJson(readings, (cluster) => ({ policy: policies.get(cluster) })));
+  else if (anyOk) output.out(statusTable(readings) + policyLines(policies));
   const failure = failureSummary(readings);
   if (failure === undefined) return 0;
   output.err(`etcd-space-guard: ${sentence(failure)}\n`);

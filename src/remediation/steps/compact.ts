@@ -5,6 +5,7 @@
 import { errorMessage } from '../../errors.js';
 import { poll } from '../../util/poll.js';
 import type { RunContext } from '../context.js';
+import { whyNotCompacting } from '../plan.js';
 import type { CompactDetails } from '../step-details.js';
 import { voters } from '../members.js';
 import type { HealthyObservation } from '../observe.js';
@@ -56,6 +57,8 @@ async function waitUntilCompactedEverywhere(
 }
 
 export async function compact(ctx: RunContext): Promise<StepResult<CompactDetails>> {
+  const noCompaction = whyNotCompacting(ctx);
+  if (noCompaction) return skipped(noCompaction);
   const members = voters(ctx.facts.before);
   const leader = members.find((o) => o.status.id === ctx.facts.leaderId);
   if (!leader) throw fail('the leader seen in preflight is gone');

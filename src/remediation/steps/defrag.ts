@@ -217,9 +217,12 @@ async function moveLeadership(
   members: HealthyObservation[],
   doneIds: string[],
 ): Promise<string> {
-  const candidates = members
-    .filter((o) => doneIds.includes(o.status.id))
+  // A member already defragmented; a policy run that defragments the leader alone hands it to a follower.
+  const byProgress = votersOf(members)
+    .filter((o) => o.status.id !== leader.status.id)
     .sort((a, b) => b.status.raftAppliedIndex - a.status.raftAppliedIndex);
+  const done = byProgress.filter((o) => doneIds.includes(o.status.id));
+  const candidates = done.length > 0 ? done : byProgress;
   const target = candidates[0];
   if (!target)
     throw fail(
@@ -302,9 +305,10 @@ function dryRunPlan(
 ): StepResult<DefragDetails> {
   const followers = voters.filter((o) => o !== startLeader).sort(compareNames);
   const order = [...followers, ...(startLeader ? [startLeader] : [])].map((o) => o.name);
+  const otherVoters = votersOf(ctx.facts.before).length > 1;
   const move =
-    ctx.config.defrag.moveLeader && startLeader && followers.length > 0
-      ? `, handing leadership from ${startLeader.name} to a defragmented follower first`
+    ctx.config.defrag.moveLeader && startLeader && otherVoters
+      ? `, handing leadership from ${startLeader.name} to a ${followers.length > 0 ? 'defragmented ' : ''}follower first`
       : '';
   return skipped(`dry run: would defragment ${order.join(', then ')}, one at a time${move}`, {
     order,
@@ -323,8 +327,10 @@ async function nextMember(
   const checkStarted = performance.now();
   const { members, leaderId } = await healthyCluster(ctx, catchUpMs);
   tally.spent.healthChecksSeconds += since(checkStarted);
+  const targets = ctx.facts.targets;
   const pending = members
     .filter((o) => !o.status.isLearner && !tally.ids().includes(o.status.id))
+    .filter((o) => targets === undefined || targets.includes(o.status.id))
     .sort(compareNames);
   const follower = pending.find((o) => o.status.id !== leaderId);
   if (follower) return { member: follower, wasLeader: false };
@@ -332,7 +338,7 @@ async function nextMember(
   if (!leader) throw fail('a member disappeared from the cluster during the run', tally.details());
   if (ctx.stopRequested())
     throw tally.interrupt(`stopped before moving leadership from ${leader.name}`);
-  if (ctx.config.defrag.moveLeader && tally.done.length > 0) {
+  if (ctx.config.defrag.moveLeader && votersOf(members).length > 1) {
     const moveStarted = performance.now();
     tally.movedLeadership.push(
       `${leader.name} -> ${await moveLeadership(ctx, leader, members, tally.ids())}`,
@@ -387,7 +393,10 @@ async function defragmentOne(
 
 export async function defrag(ctx: RunContext): Promise<StepResult<DefragDetails>> {
   const { settleSeconds } = ctx.config.defrag;
-  const voters = votersOf(ctx.facts.before);
+  const targets = ctx.facts.targets;
+  const voters = votersOf(ctx.facts.before).filter(
+    (o) => targets === undefined || targets.includes(o.status.id),
+  );
   const learners = learnersOf(ctx.facts.before).map((o) => o.name);
   const startLeader = voters.find((o) => o.status.id === ctx.facts.leaderId);
   if (ctx.dryRun) return dryRunPlan(ctx, voters, startLeader);

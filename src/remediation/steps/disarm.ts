@@ -81,6 +81,10 @@ async function disarmUntilClear(
 }
 
 export async function disarm(ctx: RunContext): Promise<StepResult<DisarmDetails>> {
+  // Maintenance disarms nothing it did not find: an alarm raised meanwhile fails verify instead.
+  if (ctx.run.plan === 'policy' && !ctx.facts.alarms.some((a) => a.alarm === 'NOSPACE')) {
+    return skipped('no NOSPACE alarm to disarm');
+  }
   const observations = await observe(ctx.cluster, ctx.readTimeoutMs);
   const members = observations.filter(isHealthy);
   const nameOf = (id: string) => nameAmong(members, id);

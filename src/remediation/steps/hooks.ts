@@ -7,6 +7,8 @@ import type { HooksDetails } from '../step-details.js';
 import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
 
 export async function hooks(ctx: RunContext): Promise<StepResult<HooksDetails>> {
+  // Hooks such as a kubelet restart answer an outage; maintenance before one needs none.
+  if (ctx.run.plan === 'policy') return skipped('a policy run: hooks run after remediations only');
   const configured = ctx.hooks.configured;
   if (configured.length === 0) return skipped('no hooks configured');
   if (ctx.dryRun) return skipped(`dry run: would run the ${configured.join(' and ')} hook`);

@@ -8,6 +8,8 @@ import type { Membership } from '../../etcd/member-client.js';
 import { fragmentationRatio, quotaUsageRatio } from '../../etcd/space.js';
 import type { AlarmEntry } from '../../etcd/types.js';
 import type { RunContext, RunLockState } from '../context.js';
+import { compacts } from '../plan.js';
+import { membersWorthDefragmenting } from '../policy/rule.js';
 import type { HazardFinding, MemberFacts, PreflightDetails } from '../step-details.js';
 import { checkIdentity, describeAliases } from '../identity.js';
 import {
@@ -82,6 +84,21 @@ export function needFor(
     needed: false,
     why: `no NOSPACE alarm and ${fullestText}, below trigger.minQuotaUsage ${percent(threshold)}`,
   };
+}
+
+/** A policy run defragments the voters that meet the policy (src/remediation/policy/rule.ts), and only them. */
+function policyNeed(
+  ctx: RunContext,
+  voters: HealthyObservation[],
+  details: PreflightDetails,
+): { needed: boolean; why: string } {
+  const spaces = voters.map((o) => ({ name: o.name, ...o.metrics }));
+  const { chosen, whyNot } = membersWorthDefragmenting(ctx.config.policy, spaces);
+  if (chosen.length === 0) return { needed: false, why: whyNot };
+  const names = chosen.map((c) => c.name);
+  ctx.facts.targets = voters.filter((o) => names.includes(o.name)).map((o) => o.status.id);
+  details.policyTargets = names;
+  return { needed: true, why: `policy: ${chosen.map((c) => c.why).join('; ')}` };
 }
 
 /** One run per cluster across processes: a lock that cannot be written (a full state dir) refuses too. */
@@ -220,7 +237,7 @@ async function requireRoomForSnapshot(
   ctx: RunContext,
   members: HealthyObservation[],
 ): Promise<void> {
-  if (!ctx.config.snapshot.required) return;
+  if (!ctx.config.snapshot.required || !compacts(ctx)) return;
   const needed =
     Math.max(...members.map((o) => o.metrics.dbSizeBytes)) + ctx.config.snapshot.marginBytes;
   let space;
@@ -274,8 +291,11 @@ export async function preflight(ctx: RunContext): Promise<StepResult<PreflightDe
   };
 
   const noSpaceAlarms = alarms.filter((a) => a.alarm === 'NOSPACE').length;
-  const need = needFor(ctx, voters, noSpaceAlarms);
-  if (!need.needed && !ctx.force) {
+  const need =
+    ctx.run.plan === 'policy'
+      ? policyNeed(ctx, voters, details)
+      : needFor(ctx, voters, noSpaceAlarms);
+  if (!need.needed && (!ctx.force || ctx.run.plan === 'policy')) {
     throw new StepStop('skipped', `nothing to do: ${need.why}${aliasNote}`, details);
   }
   const versions = requireKnownSafeVersions(ctx, members, noSpaceAlarms > 0, details);

@@ -4,6 +4,7 @@
 import { formatBytes } from '../../config/units.js';
 import { errorMessage } from '../../errors.js';
 import type { RunContext } from '../context.js';
+import { whyNotCompacting } from '../plan.js';
 import type { SnapshotDetails } from '../step-details.js';
 import { compareNames, voters as votersOf } from '../members.js';
 import type { HealthyObservation } from '../observe.js';
@@ -109,6 +110,8 @@ async function pruneOld(ctx: RunContext): Promise<{ removed: string[]; pruneErro
 }
 
 export async function snapshot(ctx: RunContext): Promise<StepResult<SnapshotDetails>> {
+  const noCompaction = whyNotCompacting(ctx);
+  if (noCompaction) return skipped(`${noCompaction}, so it needs no backup`);
   if (!ctx.config.snapshot.required) {
     return skipped('snapshot.required is false: compacting without a backup, as configured');
   }

@@ -9,6 +9,7 @@ export function testRun(overrides: Partial<Run> = {}): Run {
     id: 'r0000001abc',
     cluster: 'prod',
     trigger: 'webhook',
+    plan: 'runbook',
     dryRun: false,
     force: false,
     startedAt: '2026-11-24T10:00:00.000Z',

@@ -5,6 +5,7 @@ import { strict as assert } from 'node:assert';
 import { pino } from 'pino';
 import { ConfigSchema, type Config } from '../../../src/config/schema.js';
 import type { RunContext } from '../../../src/remediation/context.js';
+import type { Plan } from '../../../src/remediation/types.js';
 import { HookRunner } from '../../../src/remediation/hooks.js';
 import { agreedLeader } from '../../../src/remediation/members.js';
 import { observe } from '../../../src/remediation/observe.js';
@@ -35,6 +36,8 @@ export interface FakeRun {
 export interface FakeRunOptions {
   dryRun?: boolean;
   force?: boolean;
+  /** The policy's plan instead of the runbook. */
+  plan?: Plan;
   /** Who holds the run lock already (another run). */
   lockHolder?: string;
   /** Free bytes where snapshots are written (1 GiB by default), or why they cannot be told. */
@@ -80,6 +83,7 @@ export async function fakeRun(
       id: 'run1',
       cluster: cluster.name,
       trigger: 'cli',
+      plan: options.plan ?? 'runbook',
       dryRun: options.dryRun ?? false,
       force: false,
       startedAt: new Date().toISOString(),
