@@ -217,7 +217,7 @@ export const PolicySchema = z.strictObject({
   minReclaimableBytes: bytes.default(0),
   /** or when its file uses this share of the quota (and has free pages to return). */
   minQuotaUsage: ratio.default(0.7),
-  /** The least time between two policy runs of a cluster; the policy looks this often, or every minute when shorter. */
+  /** The least time between two policy runs of a cluster; the policy looks four times as often (at least every minute). */
   interval: duration.default(6 * 3600),
   window: WindowSchema.optional(),
   /** Compact in policy runs too (after a verified snapshot); a defragment alone needs no backup. */

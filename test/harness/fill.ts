@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
 import type { EtcdTestCluster } from './etcd-cluster.js';
+import { eventually } from './eventually.js';
 
 export interface FillOptions {
   /** Live keys written before the churn (default 200). */
@@ -151,4 +152,49 @@ async function waitForSettledFiles(members: Etcd3[]): Promise<void> {
 export async function readAll(client: Etcd3, prefix = 'live/'): Promise<Map<string, string>> {
   const all = await client.getAll().prefix(prefix).strings();
   return new Map(Object.entries(all));
+}
+
+/**
+ * Leaves every member's file mostly free pages, far from its quota: writes
+ * `values` values of `valueBytes` under frag/, overwrites each with an empty
+ * value, and compacts (physically) to the last write, as the API server's
+ * compaction would: the big old revisions go, their pages stay in the file.
+ * Returns the revision compacted to.
+ */
+export async function fragment(
+  cluster: EtcdTestCluster,
+  { values = 24, valueBytes = 512 * 1024, endpoints = cluster.endpoints } = {},
+): Promise<number> {
+  const client = cluster.client(endpoints);
+  try {
+    const value = 'x'.repeat(valueBytes);
+    for (let i = 0; i < values; i++) await client.put(`frag/${i}`).value(value).exec();
+    let revision = 0;
+    for (let i = 0; i < values; i++) {
+      const small = await client.put(`frag/${i}`).value('').exec();
+      revision = Number(small.header.revision);
+    }
+    const compacted = await cluster.etcdctl(['compact', String(revision), '--physical'], endpoints);
+    if (compacted.code !== 0) throw new Error(`etcdctl compact failed: ${compacted.stderr}`);
+    // bbolt frees the compaction's pages only once no read transaction predates it:
+    // etcd opens one after every commit, so a few more writes make them free pages.
+    const indexes = endpoints.map((e) => cluster.endpoints.indexOf(e));
+    await eventually('the compacted pages to be free on every member', async () => {
+      await client.put('frag-tick').value(String(Date.now())).exec();
+      const spaces = await Promise.all(indexes.map((i) => cluster.rawMetrics(i).then(spaceOf)));
+      return spaces.every((m) => m.inUse < m.size / 2) ? true : undefined;
+    });
+    return revision;
+  } finally {
+    client.close();
+  }
+}
+
+function spaceOf(page: string): { size: number; inUse: number } {
+  const value = (name: string): number =>
+    Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(page)?.[1] ?? Number.NaN);
+  return {
+    size: value('etcd_mvcc_db_total_size_in_bytes'),
+    inUse: value('etcd_mvcc_db_total_size_in_use_in_bytes'),
+  };
 }

@@ -1,5 +1,5 @@
-// The policy in `serve`: every cluster is looked at every policy.interval (at
-// most every minute), and a policy run starts where assessPolicy says so. Runs
+// The policy in `serve`: every cluster is looked at four times per policy.interval
+// (at least every minute), and a policy run starts where assessPolicy says so. Runs
 // go through the Remediator like any other: the same lock, gates and record.
 // What was decided, and why, is kept per cluster for the API, status and metrics.
 import type { Logger } from 'pino';
@@ -43,6 +43,10 @@ export interface PolicyEngineDependencies {
 
 const MAX_TICK_MS = 60_000;
 
+function summary(run: Run): NonNullable<PolicyClusterState['lastRun']> {
+  return { id: run.id, outcome: run.outcome, startedAt: run.startedAt, reason: run.reason };
+}
+
 /** The voting members that answered, with their space. */
 function spacesOf(reading: ClusterReading): MemberSpace[] {
   return reading.members.flatMap((m) =>
@@ -60,10 +64,14 @@ export class PolicyEngine {
     for (const { name } of deps.clusters) this.states.set(name, this.initialState(name));
   }
 
-  /** How often the clusters are looked at: the shortest interval, at most a minute. */
+  /**
+   * How often the clusters are looked at: a quarter of the shortest interval (so a
+   * run starts soon after it is due, and the state says meanwhile why it waits),
+   * at least every minute, at most every second.
+   */
   get tickMs(): number {
     const intervals = this.deps.clusters.map((c) => this.configOf(c.name).policy.interval * 1000);
-    return Math.max(250, Math.min(MAX_TICK_MS, ...intervals));
+    return Math.max(1_000, Math.min(MAX_TICK_MS, Math.min(...intervals) / 4));
   }
 
   get anyEnabled(): boolean {
@@ -86,8 +94,12 @@ export class PolicyEngine {
     await this.looking;
   }
 
+  /** Each cluster's state, with its last policy run as it is now (it may have ended since the last look). */
   list(): PolicyClusterState[] {
-    return [...this.states.values()];
+    return [...this.states.values()].map((state) => {
+      const last = this.lastPolicyRun(state.cluster);
+      return last ? { ...state, lastRun: summary(last) } : state;
+    });
   }
 
   /** One look at every cluster, one after the other (so that the fleet's limits see each start). */
@@ -217,16 +229,7 @@ export class PolicyEngine {
       wanted,
       pendingSeconds,
       intervalSeconds: config.policy.interval,
-      ...(lastRun
-        ? {
-            lastRun: {
-              id: lastRun.id,
-              outcome: lastRun.outcome,
-              startedAt: lastRun.startedAt,
-              reason: lastRun.reason,
-            },
-          }
-        : {}),
+      ...(lastRun ? { lastRun: summary(lastRun) } : {}),
     };
     if (state.decision !== previous.decision || state.reason !== previous.reason)
       this.deps.log.info({ cluster, decision: state.decision, reason: state.reason }, 'policy');
