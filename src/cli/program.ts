@@ -1,9 +1,11 @@
 // The command line: etcdctl's connection flags on every command, one
 // subcommand per job, exit codes 0 (ok), 1 (operation failed), 2 (usage/config).
 import { Command, CommanderError, Option } from 'commander';
+import { z } from 'zod';
 import { VERSION } from '../version.js';
 import { UsageError } from '../errors.js';
 import { FLAG_LIST, type CommandName, type ConfigFlags, type FlagScope } from '../config/flags.js';
+import { parseDurationSeconds } from '../config/units.js';
 import { loadFromOptions, parseCliOptions } from './context.js';
 import { processOutput, reportError, type Output } from './report.js';
 
@@ -17,6 +19,22 @@ function positiveNumber(flag: string) {
       );
     return n;
   };
+}
+
+/** At most the exporter's own window: for longer, its gauge is the tool. */
+const GrowthWindowSeconds = z
+  .string()
+  .transform((value) => parseDurationSeconds(value))
+  .pipe(z.number().max(600));
+
+function growthWindow(value: string): number {
+  const parsed = GrowthWindowSeconds.safeParse(value);
+  if (!parsed.success)
+    throw new UsageError(
+      `--growth-window "${value}" is not a duration of at most 10 minutes`,
+      'pass seconds or a duration, e.g. --growth-window 30s (0 reads once)',
+    );
+  return parsed.data;
 }
 
 /** A repeatable option's values, in order. */
@@ -89,12 +107,29 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
       'per-member timeout (default: scrape.timeoutSeconds)',
       positiveNumber('--timeout'),
     )
+    .option(
+      '--growth-window <duration>',
+      'read each member again over this window and show the time left to the quota at the growth measured (e.g. 30s; default: one read, no time left)',
+      growthWindow,
+    )
     .action(
       run(async (options, command) => {
         const loaded = await loadFromOptions(options);
-        const own = command.opts<{ output: 'table' | 'json'; timeout?: number }>();
+        const own = command.opts<{
+          output: 'table' | 'json';
+          timeout?: number;
+          growthWindow?: number;
+        }>();
         const { statusCommand } = await import('./commands/status.js');
-        return statusCommand(loaded, { output: own.output, timeoutSeconds: own.timeout }, output);
+        return statusCommand(
+          loaded,
+          {
+            output: own.output,
+            timeoutSeconds: own.timeout,
+            growthWindowSeconds: own.growthWindow,
+          },
+          output,
+        );
       }),
     );
 

@@ -1,12 +1,14 @@
 // `status` output: a table like `etcdctl endpoint status -w table`, with the
 // space columns that matter in a NOSPACE incident, or JSON for scripts.
 import Table from 'cli-table3';
-import { formatBytes } from '../config/units.js';
+import { formatBytes, formatDuration } from '../config/units.js';
+import { memberKey } from '../etcd/growth.js';
 import { hazardsOf } from '../etcd/hazards.js';
 import { fragmentationRatio, quotaUsageRatio, reclaimableBytes } from '../etcd/space.js';
 import type { ClusterReading, MemberReading } from '../etcd/types.js';
+import type { MeasuredGrowth, MemberGrowth } from './growth-sampling.js';
 
-export function memberJson(m: MemberReading): Record<string, unknown> {
+export function memberJson(m: MemberReading, growth?: MemberGrowth): Record<string, unknown> {
   if (!m.ok) {
     return {
       endpoint: m.target.endpoint,
@@ -33,6 +35,9 @@ export function memberJson(m: MemberReading): Record<string, unknown> {
     fragmentationRatio: fragmentationRatio(s.dbSizeBytes, s.dbSizeInUseBytes),
     quotaUsageRatio: quotaUsageRatio(s.dbSizeBytes, s.quotaBytes) ?? null,
     reclaimableBytes: reclaimableBytes(s.dbSizeBytes, s.dbSizeInUseBytes),
+    // null without --growth-window, or when the file did not grow within it.
+    growthBytesPerSecond: growth?.bytesPerSecond ?? null,
+    quotaExhaustionSeconds: growth?.quotaExhaustionSeconds ?? null,
     hazards: hazardsOf(s.version).map((h) => ({
       id: h.id,
       title: h.title,
@@ -49,16 +54,20 @@ export function memberJson(m: MemberReading): Record<string, unknown> {
 /** `extra`: more of each cluster's state, e.g. the policy's decision (cli/policy-view.ts). */
 export function statusJson(
   readings: ClusterReading[],
+  growth?: MeasuredGrowth,
   extra: (cluster: string) => Record<string, unknown> = () => ({}),
 ): string {
   const clusters = readings.map((r) => ({
     name: r.cluster,
     readAt: r.readAt.toISOString(),
+    growthWindowSeconds: growth?.windowSeconds ?? null,
     alarms: r.alarms ?? null,
     alarmsError: r.alarmsError
       ? { kind: r.alarmsError.kind, message: r.alarmsError.message }
       : null,
-    members: r.members.map(memberJson),
+    members: r.members.map((m) =>
+      memberJson(m, growth?.byMember.get(memberKey(r.cluster, m.target.endpoint))),
+    ),
     otherMembers: r.otherMembers,
     ...extra(r.cluster),
   }));
@@ -74,8 +83,16 @@ function percent(ratio: number | undefined): string {
   return ratio === undefined ? '-' : `${(ratio * 100).toFixed(1)}%`;
 }
 
-export function statusTable(readings: ClusterReading[]): string {
+/** The time-left cell: '-' while the file did not grow (or has no quota). */
+function timeLeftCell(growth: MemberGrowth | undefined): string {
+  const seconds = growth?.quotaExhaustionSeconds;
+  return seconds === undefined ? '-' : formatDuration(seconds);
+}
+
+/** With growth measured, a TIME LEFT column (named after its window) before ALARMS. */
+export function statusTable(readings: ClusterReading[], growth?: MeasuredGrowth): string {
   const multiCluster = readings.length > 1;
+  const timeLeftHead = growth ? [`TIME LEFT (${formatDuration(growth.windowSeconds)} GROWTH)`] : [];
   const head = [
     'ENDPOINT',
     'ID',
@@ -89,6 +106,7 @@ export function statusTable(readings: ClusterReading[]): string {
     'FRAGMENTED',
     'QUOTA',
     'QUOTA USED',
+    ...timeLeftHead,
     'ALARMS',
   ];
   const table = new Table({
@@ -100,6 +118,9 @@ export function statusTable(readings: ClusterReading[]): string {
   for (const reading of readings) {
     for (const m of reading.members) {
       const prefix = multiCluster ? [reading.cluster] : [];
+      const timeLeft = growth
+        ? [timeLeftCell(growth.byMember.get(memberKey(reading.cluster, m.target.endpoint)))]
+        : [];
       if (!m.ok) {
         table.push([
           ...prefix,
@@ -115,6 +136,7 @@ export function statusTable(readings: ClusterReading[]): string {
           '-',
           '-',
           '-',
+          ...timeLeft,
           alarmCell(m.alarms),
         ]);
         continue;
@@ -136,6 +158,7 @@ export function statusTable(readings: ClusterReading[]): string {
         percent(fragmentationRatio(s.dbSizeBytes, s.dbSizeInUseBytes)),
         s.quotaBytes === undefined ? 'off' : formatBytes(s.quotaBytes),
         percent(quotaUsageRatio(s.dbSizeBytes, s.quotaBytes)),
+        ...timeLeft,
         alarmCell(m.alarms),
       ]);
     }

@@ -66,3 +66,22 @@ export function formatBytes(bytes: number): string {
   }
   return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
 }
+
+const SHOWN_UNITS: [string, number][] = [
+  ['d', 86_400],
+  ['h', 3600],
+  ['m', 60],
+  ['s', 1],
+];
+
+/** A duration as a person reads it at a glance: its two largest units, "45s", "12m 5s", "3h 20m", "5d 2h". */
+export function formatDuration(seconds: number): string {
+  const total = Math.max(0, Math.round(seconds));
+  const first = SHOWN_UNITS.findIndex(([, size]) => total >= size);
+  if (first < 0) return '0s';
+  const [unit, size] = SHOWN_UNITS[first]!;
+  const shown = `${Math.floor(total / size)}${unit}`;
+  const next = SHOWN_UNITS[first + 1];
+  const rest = next ? Math.floor((total % size) / next[1]) : 0;
+  return next && rest > 0 ? `${shown} ${rest}${next[0]}` : shown;
+}

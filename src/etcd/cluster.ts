@@ -197,6 +197,8 @@ export class EtcdCluster {
           dbSizeBytes: metrics.dbSizeBytes,
           dbSizeInUseBytes: metrics.dbSizeInUseBytes,
           quotaBytes: metrics.quotaBytes,
+          currentRevision: metrics.currentRevision,
+          compactRevision: metrics.compactRevision,
         },
       };
     } catch (err) {

@@ -25,6 +25,10 @@ export interface EtcdMetrics {
   defragInflight: boolean | undefined;
   /** Compactions this member has finished physically (a histogram's count; etcd's debugging metric). */
   compactionsFinished: number | undefined;
+  /** The store's newest revision (etcd_debugging_mvcc_current_revision); undefined where the page lacks it. */
+  currentRevision?: number;
+  /** The revision of the last compaction, -1 before any (etcd_debugging_mvcc_compact_revision). */
+  compactRevision?: number;
   /**
    * The alarm store as this member's page lists it (etcd_debugging_server_alarms,
    * etcd >= 3.6, one series per active alarm and none without): for 3.6 and later an
@@ -44,6 +48,8 @@ export const ETCD_METRIC_NAMES = {
   version: 'etcd_server_version',
   defragInflight: 'etcd_disk_defrag_inflight',
   compactionsFinished: 'etcd_debugging_mvcc_db_compaction_total_duration_milliseconds_count',
+  currentRevision: 'etcd_debugging_mvcc_current_revision',
+  compactRevision: 'etcd_debugging_mvcc_compact_revision',
   alarms: 'etcd_debugging_server_alarms',
 } as const;
 
@@ -90,6 +96,8 @@ export function extractEtcdMetrics(page: Buffer | string): EtcdMetrics {
     version: byName.get(ETCD_METRIC_NAMES.version)?.labels.server_version,
     defragInflight: inflight === undefined ? undefined : inflight === 1,
     compactionsFinished: byName.get(ETCD_METRIC_NAMES.compactionsFinished)?.value,
+    currentRevision: byName.get(ETCD_METRIC_NAMES.currentRevision)?.value,
+    compactRevision: byName.get(ETCD_METRIC_NAMES.compactRevision)?.value,
     alarms: samples.flatMap((sample) =>
       sample.name === ETCD_METRIC_NAMES.alarms &&
       sample.value === 1 &&

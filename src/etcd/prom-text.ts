@@ -1,6 +1,6 @@
 // A small parser for the Prometheus text exposition format (0.0.4), the format
 // etcd serves on /metrics. An etcd page is ~150 KB and ~3,000 lines, and the
-// exporter needs five of its series: `findSamples` looks for those names in the
+// exporter needs a dozen of its series: `findSamples` looks for those names in the
 // raw bytes and decodes only their lines; `parseExposition` reads every line
 // and is the fallback for layouts the fast path does not expect.
 

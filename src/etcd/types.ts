@@ -23,6 +23,10 @@ export interface MemberStatus {
   dbSizeInUseBytes: number;
   /** The member's --quota-backend-bytes; undefined when the quota is disabled. */
   quotaBytes: number | undefined;
+  /** The store's newest revision, when the page has it (etcd's debugging gauges). */
+  currentRevision?: number;
+  /** The revision of the last compaction, -1 before any; when the page has it. */
+  compactRevision?: number;
   /** Alarms raised by this member (from the cluster's alarm store). */
   alarms: AlarmName[];
 }

@@ -4,9 +4,18 @@
 import type { Logger } from 'pino';
 import type { EtcdCluster } from '../etcd/cluster.js';
 import type { ClusterReading } from '../etcd/types.js';
+import { SpaceTrends, type Trends } from './space-trends.js';
+
+/** One read of every cluster, with the trends it added to. */
+export interface Scrape {
+  readings: ClusterReading[];
+  trends: Trends;
+}
 
 export class ScrapeCollector {
-  private inflight: Promise<ClusterReading[]> | undefined;
+  private inflight: Promise<Scrape> | undefined;
+  /** Each read adds one sample per member: shared reads count once. */
+  private readonly trends = new SpaceTrends();
   /** Logged once per member per change, not on every scrape. */
   private readonly lastErrors = new Map<string, string>();
 
@@ -20,7 +29,7 @@ export class ScrapeCollector {
    * @param scrapeTimeoutSeconds Prometheus's X-Prometheus-Scrape-Timeout-Seconds, when sent:
    * members are read within it (minus a margin for rendering), never beyond the configured timeout.
    */
-  collect(scrapeTimeoutSeconds?: number): Promise<ClusterReading[]> {
+  collect(scrapeTimeoutSeconds?: number): Promise<Scrape> {
     if (!this.inflight) {
       const timeoutMs = this.effectiveTimeoutMs(scrapeTimeoutSeconds);
       this.inflight = this.readAll(timeoutMs).finally(() => {
@@ -41,8 +50,9 @@ export class ScrapeCollector {
     return Math.max(250, Math.min(this.timeoutMs, withMargin));
   }
 
-  private async readAll(timeoutMs: number): Promise<ClusterReading[]> {
+  private async readAll(timeoutMs: number): Promise<Scrape> {
     const readings = await Promise.all(this.clusters.map((c) => c.read(timeoutMs)));
+    const trends = this.trends.observe(readings);
     for (const reading of readings) {
       this.logChange(
         `${reading.cluster}/alarms`,
@@ -59,7 +69,7 @@ export class ScrapeCollector {
         );
       }
     }
-    return readings;
+    return { readings, trends };
   }
 
   /** Logs a failure when it starts or changes, and its recovery; not on every scrape. */

@@ -4,7 +4,9 @@
 import { Gauge, Registry } from 'prom-client';
 import { hazardsOf } from '../etcd/hazards.js';
 import { fragmentationRatio, quotaUsageRatio, reclaimableBytes } from '../etcd/space.js';
+import { memberKey } from '../etcd/growth.js';
 import type { ClusterReading } from '../etcd/types.js';
+import type { MemberTrend, Trends } from './space-trends.js';
 
 export const MEMBER_METRIC_NAMES = [
   'etcd_space_up',
@@ -17,6 +19,8 @@ export const MEMBER_METRIC_NAMES = [
   'etcd_space_is_leader',
   'etcd_space_alarm_active',
   'etcd_space_scrape_duration_seconds',
+  'etcd_space_compaction_lag_revisions',
+  'etcd_space_compaction_age_seconds',
 ] as const;
 
 /** Alarms always exported (0 or 1) for a member whose alarms are known, so alerts and dashboards see 0, not nothing. */
@@ -24,9 +28,37 @@ const KNOWN_ALARMS = ['NOSPACE', 'CORRUPT'];
 
 const LABELS = ['cluster', 'member', 'endpoint'] as const;
 
-export function renderMemberMetrics(readings: ClusterReading[]): Registry {
+type GaugeMaker = (name: string, help: string, extraLabels?: string[]) => Gauge;
+type MemberLabels = Record<(typeof LABELS)[number], string>;
+
+/** The gauges of the guard's own history of each member (space-trends.ts); a value it lacks leaves its series out. */
+function trendGauges(gauge: GaugeMaker): (labels: MemberLabels, trend: MemberTrend) => void {
+  const exhaustion = gauge(
+    'etcd_space_quota_exhaustion_seconds',
+    'Seconds until the database file reaches the quota at its growth over the last 10 minutes of scrapes (at most 120; a least-squares fit, started again when the file shrinks). Absent while the file does not grow.',
+  );
+  const lag = gauge(
+    'etcd_space_compaction_lag_revisions',
+    'Revisions written since the last compaction: etcd_debugging_mvcc_current_revision - etcd_debugging_mvcc_compact_revision (from revision 1 before any compaction).',
+  );
+  const age = gauge(
+    'etcd_space_compaction_age_seconds',
+    'Seconds since the guard saw the compacted revision change; until it has seen a change, since it first read that revision (a lower bound: etcd keeps no compaction time).',
+  );
+  return (labels, trend) => {
+    if (trend.quotaExhaustionSeconds !== undefined)
+      exhaustion.set(labels, trend.quotaExhaustionSeconds);
+    if (trend.compactionLagRevisions !== undefined) lag.set(labels, trend.compactionLagRevisions);
+    if (trend.compactionAgeSeconds !== undefined) age.set(labels, trend.compactionAgeSeconds);
+  };
+}
+
+export function renderMemberMetrics(
+  readings: ClusterReading[],
+  trends: Trends = new Map(),
+): Registry {
   const registry = new Registry();
-  const gauge = (name: string, help: string, extraLabels: string[] = []): Gauge =>
+  const gauge: GaugeMaker = (name, help, extraLabels = []) =>
     new Gauge({ name, help, labelNames: [...LABELS, ...extraLabels], registers: [registry] });
 
   const up = gauge(
@@ -74,6 +106,7 @@ export function renderMemberMetrics(readings: ClusterReading[]): Registry {
     '1 for each known hazard of the etcd version the member runs (see docs/versions.md).',
     ['hazard'],
   );
+  const setTrend = trendGauges(gauge);
 
   for (const reading of readings) {
     for (const member of reading.members) {
@@ -105,6 +138,8 @@ export function renderMemberMetrics(readings: ClusterReading[]): Registry {
         quota.set(labels, s.quotaBytes);
         quotaUsage.set(labels, quotaUsageRatio(s.dbSizeBytes, s.quotaBytes) ?? 0);
       }
+      const trend = trends.get(memberKey(reading.cluster, member.target.endpoint));
+      if (trend) setTrend(labels, trend);
     }
     // A member outside the configured endpoints still blocks every write with its
     // NOSPACE alarm: export its alarms (nothing else is read from it).

@@ -36,12 +36,13 @@ export function createApp(deps: AppDependencies): express.Express {
 
   app.get('/metrics', async (req: Request, res: Response) => {
     const header = ScrapeTimeoutHeader.safeParse(req.get('X-Prometheus-Scrape-Timeout-Seconds'));
-    const readings = deps.collector.collect(header.success ? header.data : undefined);
+    const scrape = deps.collector.collect(header.success ? header.data : undefined);
     // The member reads wait on etcd; render the process metrics (CPU work) in the
     // meantime, once the requests have gone out (undici writes them on setImmediate).
     await new Promise((resolve) => setImmediate(resolve));
     const processText = await deps.processRegistry.metrics();
-    const members = renderMemberMetrics(await readings);
+    const { readings, trends } = await scrape;
+    const members = renderMemberMetrics(readings, trends);
     // The two registries hold disjoint names (etcd_space_* per member vs process metrics and build info).
     res.set('Content-Type', members.contentType).send(processText + (await members.metrics()));
   });

@@ -2,6 +2,8 @@
 // first (the data that must survive), then overwrites of a few keys, whose old
 // revisions pile up until etcd refuses writes.
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Etcd3 } from 'etcd3';
 import type { EtcdTestCluster } from './etcd-cluster.js';
 import { eventually } from './eventually.js';
@@ -146,6 +148,45 @@ async function waitForSettledFiles(members: Etcd3[]): Promise<void> {
     last = now;
   }
   throw new Error("the members' files did not settle within 10 s of NOSPACE");
+}
+
+export interface SteadyWriteOptions {
+  /** Size of each value; every write is a new key, so the data itself grows the file. */
+  valueBytes: number;
+  /** One write every this many milliseconds. */
+  periodMs: number;
+  /** Ends the writes early (a failed test). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Writes at a steady rate until etcd refuses a write with NOSPACE, and returns
+ * when the refused write was sent (performance.now()). The i-th write is due at
+ * start + i × period, whatever the answers took before it: on a busy machine a
+ * slow answer is caught up, and the mean rate holds.
+ */
+export async function writeSteadilyUntilNoSpace(
+  client: Etcd3,
+  options: SteadyWriteOptions,
+): Promise<{ noSpaceAtMs: number; writes: number }> {
+  const value = randomBytes(options.valueBytes);
+  const started = performance.now();
+  for (let i = 0; i < 100_000 && !options.signal?.aborted; i++) {
+    // Pacing the writer, not waiting for a state.
+    const due = started + i * options.periodMs;
+    if (due > performance.now()) await sleep(due - performance.now());
+    const sentAtMs = performance.now();
+    try {
+      await client
+        .put(`steady/${String(i).padStart(6, '0')}`)
+        .value(value)
+        .exec();
+    } catch (err) {
+      if (isNoSpace(err)) return { noSpaceAtMs: sentAtMs, writes: i };
+      throw err;
+    }
+  }
+  throw new Error('the steady writes ended before etcd reported NOSPACE');
 }
 
 /** Reads every key under the prefix; used to prove data is intact. */

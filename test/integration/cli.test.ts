@@ -49,6 +49,14 @@ describe('exit codes and usage', () => {
     assert.equal(timeout.code, 2);
     assert.match(timeout.stderr, /--timeout "soon" is not a positive number; pass seconds/);
     assert.equal(hasStackTrace(timeout.stderr), false);
+    for (const window of ['soon', '1h']) {
+      const growth = await runGuard(['status', '--growth-window', window]);
+      assert.equal(growth.code, 2);
+      assert.match(
+        growth.stderr,
+        new RegExp(`--growth-window "${window}" is not a duration of at most 10 minutes; pass`),
+      );
+    }
   });
 });
 

@@ -153,6 +153,31 @@ describe('the monitoring loop with real Prometheus and Alertmanager', () => {
     );
   });
 
+  it('writes after the run grow the file: Prometheus gets the time left to the quota', async () => {
+    // The fill happened before the guard started, and a file at NOSPACE does not grow: the
+    // guard has seen no growth yet. Write until it has, over three of Prometheus's scrapes.
+    const client = cluster.client();
+    const value = Buffer.alloc(64 * 1024, 'g');
+    let writes = 0;
+    try {
+      const timeLeft = await eventually(
+        'etcd_space_quota_exhaustion_seconds in Prometheus',
+        async () => {
+          // At most 12.5 MiB in all, well below the 32 MiB quota.
+          for (let i = 0; i < 4 && writes < 200; i++)
+            await client.put(`grow/${writes++}`).value(value).exec();
+          const result = await prometheus.query(
+            'etcd_space_quota_exhaustion_seconds{job="space-guard"}',
+          );
+          return result.length > 0 ? result : undefined;
+        },
+      );
+      assert.ok(timeLeft.every((s) => s.metric.cluster === 'default'));
+    } finally {
+      client.close();
+    }
+  });
+
   it('every query of the shipped Grafana dashboard returns data', async () => {
     const dashboard = JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')) as {
       panels: DashboardPanel[];

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { EtcdAccessError } from '../../src/errors.js';
 import { MEMBER_METRIC_NAMES, renderMemberMetrics } from '../../src/exporter/member-metrics.js';
+import { memberKey } from '../../src/etcd/growth.js';
 import { parseExposition } from '../../src/etcd/prom-text.js';
 import type { ClusterReading, MemberStatus } from '../../src/etcd/types.js';
 
@@ -70,8 +71,10 @@ const reading: ClusterReading = {
   ],
 };
 
-async function samples(): Promise<Map<string, number>> {
-  const text = await renderMemberMetrics([reading]).metrics();
+async function samples(
+  trends?: Parameters<typeof renderMemberMetrics>[1],
+): Promise<Map<string, number>> {
+  const text = await renderMemberMetrics([reading], trends).metrics();
   const byKey = new Map<string, number>();
   for (const s of parseExposition(text))
     byKey.set(`${s.name}|${s.labels.member ?? ''}|${s.labels.alarm ?? ''}`, s.value);
@@ -124,5 +127,30 @@ describe('renderMemberMetrics', () => {
     assert.equal(s.get('etcd_space_alarm_active|m3|NOSPACE'), 1);
     assert.equal(s.has('etcd_space_db_size_bytes|m3|'), false);
     assert.equal(s.get('etcd_space_up|m1|'), 1);
+  });
+
+  it("exports the guard's trends of each member: the time left only while the file grows", async () => {
+    const s = await samples(
+      new Map([
+        [
+          memberKey('prod', 'https://10.0.0.1:2379'),
+          { quotaExhaustionSeconds: 420, compactionLagRevisions: 1500, compactionAgeSeconds: 90 },
+        ],
+        [
+          memberKey('prod', 'https://10.0.0.2:2379'),
+          {
+            quotaExhaustionSeconds: undefined,
+            compactionLagRevisions: 7,
+            compactionAgeSeconds: 0,
+          },
+        ],
+      ]),
+    );
+    assert.equal(s.get('etcd_space_quota_exhaustion_seconds|m1|'), 420);
+    assert.equal(s.get('etcd_space_compaction_lag_revisions|m1|'), 1500);
+    assert.equal(s.get('etcd_space_compaction_age_seconds|m1|'), 90);
+    assert.equal(s.has('etcd_space_quota_exhaustion_seconds|m2|'), false, 'not growing: absent');
+    assert.equal(s.get('etcd_space_compaction_lag_revisions|m2|'), 7);
+    assert.equal(s.has('etcd_space_compaction_lag_revisions|m3|'), false, 'a dead member: absent');
   });
 });

@@ -8,6 +8,7 @@ import { headingAnchors } from '../harness/markdown.js';
 import { run } from '../harness/processes.js';
 import {
   ALERTMANAGER_EXAMPLE,
+  DASHBOARD_FILE,
   PROMETHEUS_EXAMPLE,
   RULES_FILE,
   RULES_TESTS,
@@ -84,6 +85,47 @@ describe('Prometheus rules', () => {
   it('the trigger alert keeps the cluster label the webhook matches on', () => {
     const trigger = rules.find((r) => r.alert === 'EtcdSpaceNoSpace');
     assert.match(trigger?.expr ?? '', /by \(cluster\)/);
+  });
+});
+
+/** The guard's metric names an expression reads, histogram series named after their histogram. */
+function guardMetricNames(expr: string): string[] {
+  return [...expr.matchAll(/\betcd_space_\w+/g)].map((m) =>
+    m[0].replace(/_(sum|count|bucket)$/, ''),
+  );
+}
+
+describe('the rules and the dashboard read metrics the guard serves', () => {
+  const documented = readFileSync(new URL('../../docs/metrics.md', import.meta.url), 'utf8');
+  const dashboard = JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')) as {
+    panels: { title: string; targets?: { expr: string }[] }[];
+  };
+  const reads = [
+    ...rules.map((r) => ({ where: `rule ${r.alert ?? ''}`, expr: r.expr })),
+    ...dashboard.panels.flatMap((p) =>
+      (p.targets ?? []).map((t) => ({ where: `panel "${p.title}"`, expr: t.expr })),
+    ),
+  ];
+
+  it('every etcd_space_* name they use is a metric of docs/metrics.md', () => {
+    const unknown = reads.flatMap(({ where, expr }) =>
+      guardMetricNames(expr)
+        .filter((name) => !documented.includes(`\`${name}`))
+        .map((name) => `${where}: ${name}`),
+    );
+    assert.deepEqual(unknown, []);
+  });
+
+  it('the dashboard shows the time left and the compaction lag and age', () => {
+    const used = new Set(
+      reads.filter((r) => r.where.startsWith('panel')).flatMap((r) => guardMetricNames(r.expr)),
+    );
+    for (const name of [
+      'etcd_space_quota_exhaustion_seconds',
+      'etcd_space_compaction_lag_revisions',
+      'etcd_space_compaction_age_seconds',
+    ])
+      assert.ok(used.has(name), name);
   });
 });
 

@@ -81,6 +81,8 @@ describe('extractEtcdMetrics', () => {
     assert.equal(m.quotaBytes, 33_554_432);
     assert.equal(m.isLeader, false);
     assert.equal(m.hasLeader, true);
+    assert.equal(m.currentRevision, 254);
+    assert.equal(m.compactRevision, -1, 'never compacted');
   });
 
   it('reads a page without the optional gauges (etcd before 3.4 has no etcd_server_id)', () => {

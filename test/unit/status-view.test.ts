@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { EtcdAccessError } from '../../src/errors.js';
 import { failureSummary, statusJson, statusTable } from '../../src/cli/status-view.js';
+import { memberKey } from '../../src/etcd/growth.js';
 import type { ClusterReading, MemberReading } from '../../src/etcd/types.js';
 
 function down(endpoint: string, kind: 'timeout' | 'tls'): MemberReading {
@@ -13,6 +14,32 @@ function down(endpoint: string, kind: 'timeout' | 'tls'): MemberReading {
     alarms: undefined,
     durationSeconds: 1,
     error: new EtcdAccessError(endpoint, kind, `${endpoint} failed`, 'fix it'),
+  };
+}
+
+function up(endpoint: string): MemberReading {
+  const target = { endpoint, metricsUrl: `${endpoint}/metrics`, separateMetricsUrl: false };
+  return {
+    ok: true,
+    target,
+    name: 'm1',
+    id: 'a1',
+    alarms: [],
+    durationSeconds: 0.01,
+    status: {
+      endpoint,
+      metricsUrl: target.metricsUrl,
+      id: 'a1',
+      name: 'm1',
+      isLeader: true,
+      hasLeader: true,
+      isLearner: false,
+      version: '3.5.30',
+      dbSizeBytes: 30 * 2 ** 20,
+      dbSizeInUseBytes: 30 * 2 ** 20,
+      quotaBytes: 32 * 2 ** 20,
+      alarms: [],
+    },
   };
 }
 
@@ -54,5 +81,37 @@ describe('status output', () => {
     };
     assert.equal(json.clusters[0]?.members[0]?.ok, false);
     assert.equal(json.clusters[0]?.members[0]?.error.kind, 'timeout');
+  });
+
+  it('with --growth-window: a TIME LEFT column named after the window, and the JSON fields', () => {
+    const members = [up('https://a:1'), down('https://b:1', 'timeout')];
+    const growth = {
+      windowSeconds: 30,
+      byMember: new Map([
+        [memberKey('c', 'https://a:1'), { bytesPerSecond: 2048, quotaExhaustionSeconds: 1024 }],
+      ]),
+    };
+    const table = statusTable(readings(members), growth);
+    assert.match(table, /QUOTA USED │ TIME LEFT \(30s GROWTH\) │ ALARMS/);
+    assert.match(table, /https:\/\/a:1 .* 93\.8% +│ 17m 4s +│ none/);
+    assert.match(table, /https:\/\/b:1 .* down: timeout .*│ - +│ unknown/);
+    const json = JSON.parse(statusJson(readings(members), growth)) as {
+      clusters: {
+        growthWindowSeconds: number | null;
+        members: { growthBytesPerSecond?: number | null; quotaExhaustionSeconds?: number | null }[];
+      }[];
+    };
+    assert.equal(json.clusters[0]?.growthWindowSeconds, 30);
+    assert.equal(json.clusters[0]?.members[0]?.quotaExhaustionSeconds, 1024);
+    assert.equal(json.clusters[0]?.members[0]?.growthBytesPerSecond, 2048);
+  });
+
+  it('without --growth-window: no column, and null in JSON (one read measures no growth)', () => {
+    assert.doesNotMatch(statusTable(readings([up('https://a:1')])), /TIME LEFT/);
+    const json = JSON.parse(statusJson(readings([up('https://a:1')]))) as {
+      clusters: { growthWindowSeconds: null; members: { quotaExhaustionSeconds: null }[] }[];
+    };
+    assert.equal(json.clusters[0]?.growthWindowSeconds, null);
+    assert.equal(json.clusters[0]?.members[0]?.quotaExhaustionSeconds, null);
   });
 });

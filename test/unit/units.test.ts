@@ -1,6 +1,11 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { formatBytes, parseBytes, parseDurationSeconds } from '../../src/config/units.js';
+import {
+  formatBytes,
+  formatDuration,
+  parseBytes,
+  parseDurationSeconds,
+} from '../../src/config/units.js';
 
 describe('parseBytes', () => {
   it('accepts plain numbers and SI and IEC units', () => {
@@ -39,5 +44,14 @@ describe('formatBytes', () => {
     assert.equal(formatBytes(512), '512 B');
     assert.equal(formatBytes(33_845_248), '32.3 MiB');
     assert.equal(formatBytes(2 * 2 ** 30), '2.0 GiB');
+  });
+});
+
+describe('formatDuration', () => {
+  it('shows the two largest units', () => {
+    assert.deepEqual(
+      [0, 0.4, 45, 725, 3600, 3601, 12_000, 5 * 86_400 + 7200 + 59].map(formatDuration),
+      ['0s', '0s', '45s', '12m 5s', '1h', '1h', '3h 20m', '5d 2h'],
+    );
   });
 });

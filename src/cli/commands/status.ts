@@ -3,21 +3,35 @@ import type { LoadedConfig } from '../../config/load.js';
 import { EtcdCluster } from '../../etcd/cluster.js';
 import type { ClusterReading } from '../../etcd/types.js';
 import { policyLines, policyViews } from '../policy-view.js';
+import { measureGrowth, type MeasuredGrowth } from '../growth-sampling.js';
 import { sentence, type Output } from '../report.js';
 import { failureSummary, statusJson, statusTable } from '../status-view.js';
 
 export interface StatusOptions {
   output: 'table' | 'json';
   timeoutSeconds?: number;
+  /** Reads each answering member again over this many seconds to measure growth; 0 or unset: one read. */
+  growthWindowSeconds?: number;
 }
 
-export async function readClusters(
+interface StatusReading {
+  readings: ClusterReading[];
+  growth: MeasuredGrowth | undefined;
+}
+
+async function readClusters(
   loaded: LoadedConfig,
   timeoutMs: number,
-): Promise<ClusterReading[]> {
+  growthWindowSeconds: number,
+): Promise<StatusReading> {
   const clusters = selectClusters(loaded).map((resolved) => new EtcdCluster(resolved, timeoutMs));
   try {
-    return await Promise.all(clusters.map((c) => c.read(timeoutMs)));
+    const readings = await Promise.all(clusters.map((c) => c.read(timeoutMs)));
+    const growth =
+      growthWindowSeconds > 0
+        ? await measureGrowth(clusters, readings, growthWindowSeconds, timeoutMs)
+        : undefined;
+    return { readings, growth };
   } finally {
     await Promise.all(clusters.map((c) => c.close()));
   }
@@ -30,12 +44,16 @@ export async function statusCommand(
   output: Output,
 ): Promise<number> {
   const timeoutMs = (options.timeoutSeconds ?? loaded.config.scrape.timeoutSeconds) * 1000;
-  const readings = await readClusters(loaded, timeoutMs);
+  const { readings, growth } = await readClusters(
+    loaded,
+    timeoutMs,
+    options.growthWindowSeconds ?? 0,
+  );
   const anyOk = readings.some((r) => r.members.some((m) => m.ok));
   const policies = policyViews(loaded.config, readings);
   if (options.output === 'json')
-    output.out(statusJson(readings, (cluster) => ({ policy: policies.get(cluster) })));
-  else if (anyOk) output.out(statusTable(readings) + policyLines(policies));
+    output.out(statusJson(readings, growth, (cluster) => ({ policy: policies.get(cluster) })));
+  else if (anyOk) output.out(statusTable(readings, growth) + policyLines(policies));
   const failure = failureSummary(readings);
   if (failure === undefined) return 0;
   output.err(`etcd-space-guard: ${sentence(failure)}\n`);
