@@ -186,6 +186,20 @@ describe('the maintenance policy on a healthy, fragmented 3-member cluster', () 
     );
   });
 
+  it('remediate --policy --dry-run says what the policy would do now', async () => {
+    const plan = await runGuard([
+      'remediate',
+      '--config',
+      configFile,
+      '--cluster',
+      'below',
+      '--policy',
+      '--dry-run',
+    ]);
+    assert.equal(plan.code, 0, plan.stderr);
+    assert.match(plan.stdout + plan.stderr, /nothing to do: no member meets the policy: /);
+  });
+
   it('the minimum interval holds: fragmented again, the next policy run waits for policy.interval', async () => {
     await fragment(cluster);
     await eventually('the policy to say it waits for the interval', async () => {
