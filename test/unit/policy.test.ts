@@ -3,7 +3,9 @@
 // Remediator against an in-memory cluster: only the members that meet the
 // rule, leader last, no snapshot, compaction, disarm or hooks.
 import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { pino } from 'pino';
 import { configFor } from '../../src/config/per-cluster.js';
 import { ConfigSchema, type Config } from '../../src/config/schema.js';
@@ -193,6 +195,31 @@ describe('the policy decision', () => {
     assert.deepEqual(assessPolicy(inputs(config, { members: undefined })), {
       kind: 'needs-reading',
     });
+  });
+});
+
+describe('the example configurations (examples/)', () => {
+  for (const name of ['policy-openshift-like.yaml', 'policy-nightly-window.yaml']) {
+    it(`${name} is valid and turns the policy on`, () => {
+      const raw: unknown = parseYaml(
+        readFileSync(new URL(`../../examples/${name}`, import.meta.url), 'utf8'),
+      );
+      const config = ConfigSchema.parse(raw);
+      assert.equal(config.policy.enabled, true);
+    });
+  }
+
+  it('the nightly example: its window, its fleet limits, and one cluster left out', () => {
+    const raw: unknown = parseYaml(
+      readFileSync(new URL('../../examples/policy-nightly-window.yaml', import.meta.url), 'utf8'),
+    );
+    const config = ConfigSchema.parse(raw);
+    assert.equal(configFor(config, 'payments').policy.enabled, false);
+    assert.equal(configFor(config, 'prod-us').policy.minFragmentationRatio, 0.3);
+    // Monday 2026-11-30, 02:00 in Berlin is 01:00 UTC.
+    const window = config.policy.window;
+    assert.ok(window && isOpen(window, at('2026-11-30T01:00:00Z')));
+    assert.ok(window && !isOpen(window, at('2026-11-28T01:00:00Z')), 'not on Saturday');
   });
 });
 
