@@ -61,7 +61,12 @@ export class PolicyEngine {
   private stopped = false;
 
   constructor(private readonly deps: PolicyEngineDependencies) {
-    for (const { name } of deps.clusters) this.states.set(name, this.initialState(name));
+    // Every configured cluster has its series from the start, the policy on or not.
+    for (const { name } of deps.clusters) {
+      const state = this.initialState(name);
+      this.states.set(name, state);
+      deps.metrics?.record(state);
+    }
   }
 
   /**
@@ -234,6 +239,6 @@ export class PolicyEngine {
     if (state.decision !== previous.decision || state.reason !== previous.reason)
       this.deps.log.info({ cluster, decision: state.decision, reason: state.reason }, 'policy');
     this.states.set(cluster, state);
-    this.deps.metrics?.record(state, now);
+    this.deps.metrics?.record(state);
   }
 }

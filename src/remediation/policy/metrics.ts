@@ -41,13 +41,15 @@ export class PolicyMetrics {
     );
   }
 
-  record(state: PolicyClusterState, now: Date): void {
+  /** The cluster's state; the evaluation time only once the policy has looked. */
+  record(state: PolicyClusterState): void {
     const labels = { cluster: state.cluster };
     this.enabled.set(labels, state.enabled ? 1 : 0);
     this.windowOpen.set(labels, state.window === undefined || state.window.open ? 1 : 0);
     this.wanted.set(labels, state.wanted.length);
     this.pending.set(labels, state.pendingSeconds);
     this.interval.set(labels, state.intervalSeconds);
-    this.lastEvaluation.set(labels, now.getTime() / 1000);
+    if (state.lastEvaluation !== undefined)
+      this.lastEvaluation.set(labels, Date.parse(state.lastEvaluation) / 1000);
   }
 }
