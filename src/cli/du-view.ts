@@ -80,7 +80,7 @@ function tableReport(report: DuReport, top: number): string {
   const total = totals(result.tally.all());
   const where = [
     report.cluster === undefined ? undefined : `cluster ${report.cluster}`,
-    report.source,
+    report.cluster === undefined ? report.source : `member ${report.source}`,
     report.revision === undefined ? undefined : `revision ${report.revision}`,
     report.prefix === '' ? undefined : `prefix ${report.prefix}`,
   ].filter((part) => part !== undefined);

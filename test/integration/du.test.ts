@@ -177,7 +177,10 @@ describe('du online on a 3-member cluster', () => {
   it('the table has a row per group and a total line', async () => {
     const result = await runGuard(['du', '--top', '3', ...cluster.connectionArgs()]);
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /^cluster default, m\d, revision \d+: 27 keys read in [\d.]+ s$/m);
+    assert.match(
+      result.stdout,
+      /^cluster default, member m\d, revision \d+: 27 keys read in [\d.]+ s$/m,
+    );
     assert.match(result.stdout, /GROUP\s+│\s+KEYS\s+│\s+LIVE\s+│\s+SHARE/);
     assert.match(result.stdout, /│ \/registry\/events\/ns-a\s+│\s+18 │\s+[\d.]+ KiB │\s+[\d.]+% │/);
     assert.match(result.stdout, /│ other\s+│/);
