@@ -21,6 +21,24 @@ function positiveNumber(flag: string) {
   };
 }
 
+function wholeNumber(flag: string, example: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > max)
+      throw new UsageError(
+        `${flag} "${value}" is not a whole number from 1 to ${max}`,
+        `pass e.g. ${flag} ${example}`,
+      );
+    return n;
+  };
+}
+
+/** An option taking a whole number from 1 to max, with its default (the example its error gives). */
+function wholeNumberOption(flags: string, help: string, byDefault: number, max: number): Option {
+  const flag = flags.split(' ')[0]!;
+  return new Option(flags, help).argParser(wholeNumber(flag, byDefault, max)).default(byDefault);
+}
+
 /** At most the exporter's own window: for longer, its gauge is the tool. */
 const GrowthWindowSeconds = z
   .string()
@@ -196,6 +214,74 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
         const own = command.opts<{ output: 'text' | 'json' }>();
         const { snapshotCommand } = await import('./commands/snapshot.js');
         return snapshotCommand(loaded, { output: own.output }, output);
+      }),
+    );
+
+  program
+    .command('du')
+    .description(
+      'what uses the space: keys and live bytes by group (Kubernetes resource, then namespace), read from a follower at a bounded rate',
+    )
+    .addOption(
+      new Option('-o, --output <format>', 'output format')
+        .choices(['table', 'json'])
+        .default('table'),
+    )
+    .addOption(
+      wholeNumberOption('--top <n>', 'show the n biggest groups, the rest as other', 20, 1e6),
+    )
+    .addOption(
+      wholeNumberOption(
+        '--depth <n>',
+        'group levels: 1 the resource (or first path segment), 2 adds the namespace',
+        2,
+        100,
+      ),
+    )
+    .option('--prefix <prefix>', 'only the keys under this prefix', '')
+    .option('--no-kubernetes', 'group /registry/ keys by path segments like any other key')
+    .addOption(wholeNumberOption('--page-size <keys>', 'keys per Range request', 1000, 10_000))
+    .addOption(
+      wholeNumberOption(
+        '--max-keys-per-second <keys>',
+        'read no faster than this, to spare the member',
+        20_000,
+        1e9,
+      ),
+    )
+    .option('--snapshot <file>', 'read a snapshot file instead of etcd (with every revision kept)')
+    .action(
+      run(async (options, command) => {
+        const own = command.opts<{
+          output: 'table' | 'json';
+          top: number;
+          depth: number;
+          prefix: string;
+          kubernetes: boolean;
+          pageSize: number;
+          maxKeysPerSecond: number;
+          snapshot?: string;
+        }>();
+        if (own.snapshot !== undefined)
+          throw new UsageError(
+            `du --snapshot is not available in this build (${own.snapshot} was not read)`,
+            'run du without --snapshot to read the cluster online',
+          );
+        const loaded = await loadFromOptions(options);
+        const { duCommand } = await import('./commands/du.js');
+        return duCommand(
+          loaded,
+          {
+            output: own.output,
+            top: own.top,
+            groups: { depth: own.depth, kubernetes: own.kubernetes },
+            prefix: own.prefix,
+            pageSize: own.pageSize,
+            maxKeysPerSecond: own.maxKeysPerSecond,
+            progress: { write: output.err, tty: process.stderr.isTTY === true },
+          },
+          output,
+        );
       }),
     );
 

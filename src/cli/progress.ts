@@ -57,3 +57,29 @@ export function progressPrinter(
     },
   };
 }
+
+/** `du`'s bar on a terminal: keys walked of the keys in the range; nothing elsewhere. */
+export function keysProgress(
+  write: (text: string) => void,
+  tty: boolean,
+): { update(walked: number, total: number): void; close(): void } {
+  let shown = 0;
+  let drawn = false;
+  return {
+    update(walked, total) {
+      const now = Date.now();
+      if (!tty || (now - shown < 100 && walked < total)) return;
+      shown = now;
+      drawn = true;
+      const width = 30;
+      const done = total > 0 ? Math.min(width, Math.round((walked / total) * width)) : width;
+      const percent = total > 0 ? Math.floor((walked / total) * 100) : 100;
+      write(
+        `\r\x1b[2K[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${percent}% ${walked}/${total} keys`,
+      );
+    },
+    close() {
+      if (drawn) write('\r\x1b[2K');
+    },
+  };
+}

@@ -13,6 +13,7 @@ export type CommandName =
   | 'status'
   | 'remediate'
   | 'snapshot'
+  | 'du'
   | 'check-config'
   | 'discover';
 /** 'global': a flag of the program itself, which every command takes. */

@@ -15,6 +15,7 @@ import {
 import { EtcdAccessError, errorMessage } from '../errors.js';
 import type { MemberTarget, TlsMaterial } from '../config/resolve.js';
 import { diagnoseConnection } from './diagnose.js';
+import type { RangePage } from '../insight/online.js';
 import { memberIdDecimal, memberIdHex } from './space.js';
 import type { AlarmEntry, AlarmName } from './types.js';
 
@@ -207,6 +208,32 @@ export class MemberClient {
       this.etcd.maintenance.snapshot({ deadline }),
     );
     return stream as unknown as NodeJS.ReadableStream;
+  }
+
+  /**
+   * At most `limit` keys of [start, end) at `revision` (0: the newest), with their value
+   * sizes, read by this member alone (serializable: no round trip to the leader). Keys come
+   * in key order without asking for a sort: a sort makes etcd read the whole range.
+   */
+  async rangePage(
+    start: Buffer,
+    end: Buffer,
+    limit: number,
+    revision: number,
+    timeoutMs: number,
+  ): Promise<RangePage> {
+    const response = await this.call('range', timeoutMs, (deadline) =>
+      this.etcd.kv.range(
+        { key: start, range_end: end, limit, revision, serializable: true },
+        { deadline },
+      ),
+    );
+    return {
+      kvs: response.kvs.map((kv) => ({ key: kv.key, valueBytes: kv.value.length })),
+      more: Boolean(response.more),
+      revision: Number(response.header.revision),
+      count: Number(response.count),
+    };
   }
 
   /** Writes then deletes `key`: proof that the cluster accepts writes. */

@@ -43,6 +43,7 @@ const COMMANDS: CommandName[] = [
   'status',
   'remediate',
   'snapshot',
+  'du',
   'check-config',
   'discover',
 ];

@@ -1,0 +1,117 @@
+// `du`'s output, the same whether the usage was read online or from a snapshot file:
+// the groups biggest first, the `--top N` of them and an `other` row, a total line.
+import Table from 'cli-table3';
+import { formatBytes } from '../config/units.js';
+import type { GroupUsage, UsageResult } from '../insight/groups.js';
+
+/** What one walk read, and where from. */
+export interface DuReport {
+  /** The cluster (online), absent for a snapshot file. */
+  cluster?: string;
+  /** The member read (online) or the snapshot file. */
+  source: string;
+  /** The revision read at (online). */
+  revision?: number;
+  prefix: string;
+  /** Whether the history columns were measured: a snapshot file has every revision, a Range only the live ones. */
+  history: boolean;
+  result: UsageResult;
+}
+
+export interface DuViewOptions {
+  output: 'table' | 'json';
+  top: number;
+}
+
+function bytesOf(u: GroupUsage): number {
+  return u.liveBytes + u.historyBytes;
+}
+
+function totals(groups: GroupUsage[]): GroupUsage {
+  const total: GroupUsage = {
+    group: 'total',
+    keys: 0,
+    liveBytes: 0,
+    historyRevisions: 0,
+    historyBytes: 0,
+  };
+  for (const u of groups) {
+    total.keys += u.keys;
+    total.liveBytes += u.liveBytes;
+    total.historyRevisions += u.historyRevisions;
+    total.historyBytes += u.historyBytes;
+  }
+  return total;
+}
+
+function share(u: GroupUsage, total: GroupUsage): number {
+  const all = bytesOf(total);
+  return all === 0 ? 0 : bytesOf(u) / all;
+}
+
+function jsonGroup(u: GroupUsage, total: GroupUsage, history: boolean) {
+  return {
+    group: u.group,
+    keys: u.keys,
+    liveBytes: u.liveBytes,
+    historyRevisions: history ? u.historyRevisions : null,
+    historyBytes: history ? u.historyBytes : null,
+    share: Number(share(u, total).toFixed(4)),
+  };
+}
+
+function jsonReport(report: DuReport, top: number) {
+  const total = totals(report.result.tally.all());
+  const { cluster, source, revision, prefix, history } = report;
+  const { group: _, share: __, ...sums } = jsonGroup(total, total, history);
+  return {
+    ...(cluster === undefined ? {} : { cluster }),
+    source,
+    ...(revision === undefined ? {} : { revision }),
+    prefix,
+    groups: report.result.tally.top(top).map((u) => jsonGroup(u, total, history)),
+    total: { groups: report.result.tally.all().length, ...sums },
+    seconds: Number(report.result.seconds.toFixed(3)),
+  };
+}
+
+function tableReport(report: DuReport, top: number): string {
+  const { result, history } = report;
+  const total = totals(result.tally.all());
+  const where = [
+    report.cluster === undefined ? undefined : `cluster ${report.cluster}`,
+    report.cluster === undefined ? report.source : `member ${report.source}`,
+    report.revision === undefined ? undefined : `revision ${report.revision}`,
+    report.prefix === '' ? undefined : `prefix ${report.prefix}`,
+  ].filter((part) => part !== undefined);
+  const historyHead = history ? ['HISTORY REVS', 'HISTORY'] : [];
+  const table = new Table({
+    head: ['GROUP', 'KEYS', 'LIVE', ...historyHead, 'SHARE'],
+    style: { head: [], border: [] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+    colAligns: ['left', 'right', 'right', ...historyHead.map(() => 'right' as const), 'right'],
+  });
+  const row = (u: GroupUsage): string[] => [
+    u.group,
+    String(u.keys),
+    formatBytes(u.liveBytes),
+    ...(history ? [String(u.historyRevisions), formatBytes(u.historyBytes)] : []),
+    `${(share(u, total) * 100).toFixed(1)}%`,
+  ];
+  for (const u of result.tally.top(top)) table.push(row(u));
+  table.push(row(total));
+  const note = history
+    ? ''
+    : 'History revisions (what a compaction frees) are read from a snapshot file: du --snapshot FILE.\n';
+  return `${where.join(', ')}: ${result.keys} keys read in ${result.seconds.toFixed(1)} s\n${table.toString()}\n${note}`;
+}
+
+export function renderDu(reports: DuReport[], options: DuViewOptions): string {
+  if (options.output === 'json')
+    return `${JSON.stringify(
+      reports.map((r) => jsonReport(r, options.top)),
+      null,
+      2,
+    )}\n`;
+  return reports.map((r) => tableReport(r, options.top)).join('\n');
+}
