@@ -170,8 +170,12 @@ export class BoltReader {
     return new OperationError(`${basename(this.file)} is damaged: ${problem}`, SNAPSHOT_FIX);
   }
 
-  private async readAt(position: number, length: number): Promise<Buffer> {
-    const buf = Buffer.allocUnsafe(length);
+  /** The file's bytes [position, position + length), into `buf` (default: a new buffer). */
+  private async readAt(
+    position: number,
+    length: number,
+    buf: Buffer = Buffer.allocUnsafe(length),
+  ): Promise<Buffer> {
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.handle.read(buf, done, length - done, position + done);
@@ -184,10 +188,14 @@ export class BoltReader {
         `${basename(this.file)} is truncated: it ends at byte ${position + done}, before byte ${position + length}`,
         TRUNCATED_FIX,
       );
-    return buf;
+    return buf.subarray(0, length);
   }
 
-  /** The file's bytes [offset, offset + length) within one cached block, or undefined. */
+  /**
+   * The file's bytes [offset, offset + length) within one cached block, or undefined. The
+   * blocks' memory is reused (no garbage for the collector to catch up with): what this
+   * returns is valid until the next read.
+   */
   private async cached(offset: number, length: number): Promise<Buffer | undefined> {
     const index = Math.floor(offset / BLOCK_BYTES);
     const start = index * BLOCK_BYTES;
@@ -196,15 +204,23 @@ export class BoltReader {
     if (block) {
       this.blocks.delete(index); // most recently used last
     } else {
+      let memory: Buffer | undefined;
+      if (this.blocks.size >= CACHED_BLOCKS) {
+        const [oldest, evicted] = this.blocks.entries().next().value!;
+        this.blocks.delete(oldest);
+        memory = Buffer.from(evicted.buffer, evicted.byteOffset, BLOCK_BYTES);
+      }
       const end = Math.min(this.meta.pageCount * this.meta.pageSize, start + BLOCK_BYTES);
-      block = await this.readAt(start, end - start);
-      if (this.blocks.size >= CACHED_BLOCKS) this.blocks.delete(this.blocks.keys().next().value!);
+      block = await this.readAt(start, end - start, memory ?? Buffer.allocUnsafeSlow(BLOCK_BYTES));
     }
     this.blocks.set(index, block);
     return block.subarray(offset - start, offset - start + length);
   }
 
-  /** Page `id` with its overflow pages, checked to lie within the pages in use. */
+  /**
+   * Page `id` with its overflow pages, checked to lie within the pages in use. Its memory is
+   * reused: it is valid until the next page is read.
+   */
   async page(id: number): Promise<Buffer> {
     const { pageSize, pageCount } = this.meta;
     if (!Number.isSafeInteger(id) || id < 2 || id >= pageCount)
@@ -226,7 +242,8 @@ export class BoltReader {
   private bucketRoot(value: Buffer, name: string): BucketRoot {
     if (value.length < BUCKET_HEADER) throw this.damaged(`bucket ${name} has a short header`);
     const root = value.readBigUInt64LE(0);
-    if (root === 0n) return { inline: value.subarray(BUCKET_HEADER) };
+    // A copy: the page holding it is reused once the next page is read.
+    if (root === 0n) return { inline: Buffer.from(value.subarray(BUCKET_HEADER)) };
     if (root >= BigInt(this.meta.pageCount))
       throw this.damaged(
         `bucket ${name} starts at page ${root}, beyond its ${this.meta.pageCount} pages`,
@@ -245,7 +262,9 @@ export class BoltReader {
 
   /**
    * Every key and value of the bucket, in key order. `onLeaf` is told how far through the
-   * bucket each leaf page is (0 to 1, by position in the tree), for a progress bar.
+   * bucket each leaf page is (0 to 1, by position in the tree), for a progress bar. An
+   * entry's key and value are valid until the next entry is asked for (the pages' memory is
+   * reused): copy what you keep.
    */
   async *entries(root: BucketRoot, onLeaf?: (fraction: number) => void): AsyncGenerator<BoltEntry> {
     if ('inline' in root) {
