@@ -262,26 +262,20 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
           maxKeysPerSecond: number;
           snapshot?: string;
         }>();
-        if (own.snapshot !== undefined)
-          throw new UsageError(
-            `du --snapshot is not available in this build (${own.snapshot} was not read)`,
-            'run du without --snapshot to read the cluster online',
-          );
+        const { duCommand, duSnapshotCommand } = await import('./commands/du.js');
+        const duOptions = {
+          output: own.output,
+          top: own.top,
+          groups: { depth: own.depth, kubernetes: own.kubernetes },
+          prefix: own.prefix,
+          pageSize: own.pageSize,
+          maxKeysPerSecond: own.maxKeysPerSecond,
+          progress: { write: output.err, tty: process.stderr.isTTY === true },
+        };
+        // A snapshot file needs no cluster, and so no configuration.
+        if (own.snapshot !== undefined) return duSnapshotCommand(own.snapshot, duOptions, output);
         const loaded = await loadFromOptions(options);
-        const { duCommand } = await import('./commands/du.js');
-        return duCommand(
-          loaded,
-          {
-            output: own.output,
-            top: own.top,
-            groups: { depth: own.depth, kubernetes: own.kubernetes },
-            prefix: own.prefix,
-            pageSize: own.pageSize,
-            maxKeysPerSecond: own.maxKeysPerSecond,
-            progress: { write: output.err, tty: process.stderr.isTTY === true },
-          },
-          output,
-        );
+        return duCommand(loaded, duOptions, output);
       }),
     );
 

@@ -1,6 +1,7 @@
 // Live progress of a run: on a terminal the running step's line updates in
 // place (elapsed time, member being defragmented); elsewhere (CI, logs, pipes)
 // one plain line per step start and end.
+import { formatBytes } from '../config/units.js';
 import type { RunListener } from '../remediation/runner.js';
 import type { Run, Step } from '../remediation/types.js';
 
@@ -58,11 +59,15 @@ export function progressPrinter(
   };
 }
 
-/** `du`'s bar on a terminal: keys walked of the keys in the range; nothing elsewhere. */
-export function keysProgress(
+/** `du`'s bar: keys walked of the range online, bytes of a snapshot file. */
+type BarProgress = { update(done: number, total: number): void; close(): void };
+
+/** A bar on a terminal, redrawn at most every 100 ms; nothing elsewhere. */
+function barProgress(
   write: (text: string) => void,
   tty: boolean,
-): { update(walked: number, total: number): void; close(): void } {
+  describe: (done: number, total: number) => string,
+): BarProgress {
   let shown = 0;
   let drawn = false;
   return {
@@ -75,11 +80,19 @@ export function keysProgress(
       const done = total > 0 ? Math.min(width, Math.round((walked / total) * width)) : width;
       const percent = total > 0 ? Math.floor((walked / total) * 100) : 100;
       write(
-        `\r\x1b[2K[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${percent}% ${walked}/${total} keys`,
+        `\r\x1b[2K[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${percent}% ${describe(walked, total)}`,
       );
     },
     close() {
       if (drawn) write('\r\x1b[2K');
     },
   };
+}
+
+export function keysProgress(write: (text: string) => void, tty: boolean): BarProgress {
+  return barProgress(write, tty, (done, total) => `${done}/${total} keys`);
+}
+
+export function bytesProgress(write: (text: string) => void, tty: boolean): BarProgress {
+  return barProgress(write, tty, (done, total) => `${formatBytes(done)} of ${formatBytes(total)}`);
 }

@@ -9,6 +9,7 @@ import { OperationError } from '../../src/errors.js';
 import { UsageTally, type GroupUsage } from '../../src/insight/groups.js';
 import { snapshotUsage } from '../../src/insight/snapshot-usage.js';
 import { EtcdTestCluster } from '../harness/etcd-cluster.js';
+import { assertOneSentence, runGuard } from '../harness/guard.js';
 import { makeTempDir } from '../harness/processes.js';
 
 const GROUPS = { depth: 2, kubernetes: true };
@@ -137,6 +138,23 @@ describe('du --snapshot on a real etcd snapshot', () => {
     assert.equal(result.revisions, 3 + 2 + 2);
   });
 
+  it('the du command: -o json gives the same groups, in the same order', async () => {
+    const result = await runGuard(['du', '--snapshot', snapshot, '-o', 'json', '--top', '1000']);
+    assert.equal(result.code, 0, result.stderr);
+    const [report] = JSON.parse(result.stdout) as { source: string; groups: GroupUsage[] }[];
+    assert.equal(report?.source, snapshot);
+    assert.deepEqual(
+      report?.groups.map(({ group, keys, liveBytes, historyRevisions, historyBytes }) => ({
+        group,
+        keys,
+        liveBytes,
+        historyRevisions,
+        historyBytes,
+      })),
+      expected(ops),
+    );
+  });
+
   it("reads a stopped member's member/snap/db (no checksum trailer) the same", async () => {
     await cluster.stopMember(0);
     const db = join(dir, 'member.db');
@@ -157,5 +175,9 @@ describe('du --snapshot on a real etcd snapshot', () => {
           err.message,
         ),
     );
+    const cli = await runGuard(['du', '--snapshot', cut]);
+    assert.equal(cli.code, 1);
+    assertOneSentence(cli.stderr);
+    assert.match(cli.stderr, /cut\.db is truncated: /);
   });
 });

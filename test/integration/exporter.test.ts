@@ -48,18 +48,18 @@ describe('serve /metrics on a 3-member mTLS cluster at NOSPACE', () => {
   }
 
   it('serves every per-member metric for every member, NOSPACE active on each', async () => {
-    // A scrape in which every member answered within the scrape timeout: on a busy
-    // machine one may not (that case has its own tests below).
+    // A scrape in which every member, and the alarm list, answered within the scrape
+    // timeout: on a busy machine one may not (that case has its own tests below).
     const { headers, samples } = await eventually(
       'a scrape with every member up',
       async () => {
         const { status, body, headers } = await get(`${guard.url}/metrics`);
         assert.equal(status, 200);
         const samples = parseExposition(body);
-        return [...byMember(samples, 'etcd_space_up').values()].filter((up) => up === 1).length ===
-          3
-          ? { headers, samples }
-          : undefined;
+        // The alarm list is its own read: on a busy machine it may time out while every member is up.
+        const up = [...byMember(samples, 'etcd_space_up').values()].filter((v) => v === 1).length;
+        const alarmsKnown = byMember(samples, 'etcd_space_alarm_active', { alarm: 'NOSPACE' }).size;
+        return up === 3 && alarmsKnown === 3 ? { headers, samples } : undefined;
       },
       30_000,
     );

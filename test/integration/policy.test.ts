@@ -95,8 +95,9 @@ describe('the maintenance policy on a healthy, fragmented 3-member cluster', () 
         window: { start: '00:00', end: '00:00', timezone: 'Europe/Berlin' },
       },
     });
-    startedAt = Date.now();
     guard = await startGuard(['serve', '--config', configFile]);
+    // Ready: the policy has looked once, or is about to (a busy machine may take seconds to start serve).
+    startedAt = Date.now();
     first = await nthPolicyRun(guard.url, 'open', 1);
   });
 

@@ -1,14 +1,16 @@
 // `du`: what uses the space, by group of keys. Online it reads one follower (the leader
 // only when alone) with serializable Range requests: bounded pages, all at the revision the
 // first page was read at, no faster than --max-keys-per-second. Reads are allowed at NOSPACE.
+// From a snapshot file (--snapshot) it reads the bbolt file itself, every revision included.
 import { selectClusters } from '../../config/resolve.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { EtcdCluster } from '../../etcd/cluster.js';
 import { EtcdAccessError, OperationError } from '../../errors.js';
 import type { GroupOptions } from '../../insight/groups.js';
 import { walkKeyspace } from '../../insight/online.js';
+import { snapshotUsage } from '../../insight/snapshot-usage.js';
 import { renderDu, type DuReport } from '../du-view.js';
-import { keysProgress } from '../progress.js';
+import { bytesProgress, keysProgress } from '../progress.js';
 import type { Output } from '../report.js';
 import { followerToRead } from '../source-member.js';
 
@@ -61,6 +63,31 @@ async function duOnline(
         { cause: err },
       );
     throw err;
+  } finally {
+    progress.close();
+  }
+}
+
+/** `du --snapshot FILE`: every revision the file holds, so the history columns too; no etcd needed. */
+export async function duSnapshotCommand(
+  file: string,
+  options: DuOptions,
+  output: Output,
+): Promise<number> {
+  const progress = bytesProgress(
+    options.progress?.write ?? (() => {}),
+    options.progress?.tty ?? false,
+  );
+  try {
+    const result = await snapshotUsage(file, {
+      groups: options.groups,
+      prefix: options.prefix,
+      onProgress: (done, total) => progress.update(done, total),
+    });
+    output.out(
+      renderDu([{ source: file, prefix: options.prefix, history: true, result }], options),
+    );
+    return 0;
   } finally {
     progress.close();
   }
