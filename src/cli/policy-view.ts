@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import type { ClusterReading } from '../etcd/types.js';
 import { assessPolicy } from '../remediation/policy/assess.js';
 import { lastPolicyRuns } from '../remediation/policy/history.js';
+import { spacesOf } from '../remediation/policy/rule.js';
 import { windowState } from '../remediation/policy/window.js';
 
 export interface PolicyView {
@@ -27,9 +28,7 @@ export function policyViews(
   for (const reading of readings) {
     const own = configFor(config, reading.cluster);
     const last = history.get(reading.cluster);
-    const members = reading.members.flatMap((m) =>
-      m.ok && !m.status.isLearner ? [{ ...m.status, name: m.name }] : [],
-    );
+    const members = spacesOf(reading);
     const decision = assessPolicy({
       config: own,
       now,

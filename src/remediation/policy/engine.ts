@@ -11,7 +11,7 @@ import type { Remediator } from '../runner.js';
 import type { Run } from '../types.js';
 import { assessPolicy, type PolicyDecision, type PolicyInputs } from './assess.js';
 import type { PolicyMetrics } from './metrics.js';
-import { membersWorthDefragmenting, type MemberSpace } from './rule.js';
+import { membersWorthDefragmenting, spacesOf } from './rule.js';
 import { windowState } from './window.js';
 
 export interface PolicyClusterState {
@@ -45,13 +45,6 @@ const MAX_TICK_MS = 60_000;
 
 function summary(run: Run): NonNullable<PolicyClusterState['lastRun']> {
   return { id: run.id, outcome: run.outcome, startedAt: run.startedAt, reason: run.reason };
-}
-
-/** The voting members that answered, with their space. */
-function spacesOf(reading: ClusterReading): MemberSpace[] {
-  return reading.members.flatMap((m) =>
-    m.ok && !m.status.isLearner ? [{ ...m.status, name: m.name }] : [],
-  );
 }
 
 export class PolicyEngine {

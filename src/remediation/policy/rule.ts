@@ -4,12 +4,20 @@
 import type { PolicyConfig } from '../../config/schema.js';
 import { formatBytes } from '../../config/units.js';
 import { fragmentationRatio, quotaUsageRatio } from '../../etcd/space.js';
+import type { ClusterReading } from '../../etcd/types.js';
 
 export interface MemberSpace {
   name: string;
   dbSizeBytes: number;
   dbSizeInUseBytes: number;
   quotaBytes: number | undefined;
+}
+
+/** The voting members of a reading that answered, with their space: what the rule looks at. */
+export function spacesOf(reading: ClusterReading): MemberSpace[] {
+  return reading.members.flatMap((m) =>
+    m.ok && !m.status.isLearner ? [{ ...m.status, name: m.name }] : [],
+  );
 }
 
 export type PolicyRule = Pick<
