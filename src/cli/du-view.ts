@@ -102,7 +102,7 @@ function tableReport(report: DuReport, top: number): string {
   table.push(row(total));
   const note = history
     ? ''
-    : 'History revisions (what a compaction frees) are read from a snapshot file: du --snapshot FILE.\n';
+    : 'History revisions (what a compaction frees): du --history, or du --snapshot FILE.\n';
   return `${where.join(', ')}: ${result.keys} keys read in ${result.seconds.toFixed(1)} s\n${table.toString()}\n${note}`;
 }
 

@@ -249,6 +249,10 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
         1e9,
       ),
     )
+    .option(
+      '--history',
+      'also count the revisions kept besides the live ones (a watch of the whole history)',
+    )
     .option('--snapshot <file>', 'read a snapshot file instead of etcd (with every revision kept)')
     .action(
       run(async (options, command) => {
@@ -260,6 +264,7 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
           kubernetes: boolean;
           pageSize: number;
           maxKeysPerSecond: number;
+          history?: boolean;
           snapshot?: string;
         }>();
         const { duCommand, duSnapshotCommand } = await import('./commands/du.js');
@@ -270,6 +275,7 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
           prefix: own.prefix,
           pageSize: own.pageSize,
           maxKeysPerSecond: own.maxKeysPerSecond,
+          history: own.history === true,
           progress: { write: output.err, tty: process.stderr.isTTY === true },
         };
         // A snapshot file needs no cluster, and so no configuration.

@@ -93,6 +93,10 @@ export function keysProgress(write: (text: string) => void, tty: boolean): BarPr
   return barProgress(write, tty, (done, total) => `${done}/${total} keys`);
 }
 
+export function revisionsProgress(write: (text: string) => void, tty: boolean): BarProgress {
+  return barProgress(write, tty, (done, total) => `${done}/${total} revisions of history`);
+}
+
 export function bytesProgress(write: (text: string) => void, tty: boolean): BarProgress {
   return barProgress(write, tty, (done, total) => `${formatBytes(done)} of ${formatBytes(total)}`);
 }

@@ -15,7 +15,9 @@ import {
 import { EtcdAccessError, errorMessage } from '../errors.js';
 import type { MemberTarget, TlsMaterial } from '../config/resolve.js';
 import { diagnoseConnection } from './diagnose.js';
+import type { HistoryEvent } from '../insight/history.js';
 import type { RangePage } from '../insight/online.js';
+import { HistoryCompactedError, watchHistory, type WatchStream } from './history-watch.js';
 import { memberIdDecimal, memberIdHex } from './space.js';
 import type { AlarmEntry, AlarmName } from './types.js';
 
@@ -229,11 +231,53 @@ export class MemberClient {
       ),
     );
     return {
-      kvs: response.kvs.map((kv) => ({ key: kv.key, valueBytes: kv.value.length })),
+      kvs: response.kvs.map((kv) => ({
+        key: kv.key,
+        valueBytes: kv.value.length,
+        modRevision: Number(kv.mod_revision),
+      })),
       more: Boolean(response.more),
       revision: Number(response.header.revision),
       count: Number(response.count),
     };
+  }
+
+  /**
+   * Every revision this member keeps from `startRevision` on, with each one's previous
+   * value, one batch per watch answer, until the caller stops reading. Throws
+   * HistoryCompactedError when `startRevision` was compacted.
+   */
+  async *history(startRevision: number, timeoutMs: number): AsyncGenerator<HistoryEvent[]> {
+    const silent = (): EtcdAccessError =>
+      new EtcdAccessError(
+        this.endpoint,
+        'timeout',
+        `etcd at ${this.endpoint} sent nothing on a watch for ${timeoutMs} ms`,
+        'check that the member is running and not overloaded',
+      );
+    try {
+      const stream = (await this.etcd.watchClient.watch()) as unknown as WatchStream;
+      yield* watchHistory(stream, startRevision, timeoutMs, silent);
+    } catch (err) {
+      if (err instanceof HistoryCompactedError || err instanceof EtcdAccessError) throw err;
+      throw await this.explain('watch', timeoutMs, err);
+    }
+  }
+
+  /** The revision this member's history was compacted at; 0 when it never was. */
+  async compactRevision(timeoutMs: number): Promise<number> {
+    // An empty store has no event that would answer the watch below.
+    if ((await this.status(timeoutMs)).revision < 2) return 0;
+    const fromTheStart = this.history(1, timeoutMs);
+    try {
+      await fromTheStart.next(); // events from revision 1 on: nothing was compacted
+      return 0;
+    } catch (err) {
+      if (err instanceof HistoryCompactedError) return err.compactRevision;
+      throw err;
+    } finally {
+      await fromTheStart.return(undefined);
+    }
   }
 
   /** Writes then deletes `key`: proof that the cluster accepts writes. */

@@ -67,9 +67,9 @@ export class UsageTally {
   }
 
   /** A revision of the key that is not its live one (an older version, or a deletion). */
-  addHistory(key: string, bytes: number): void {
+  addHistory(key: string, bytes: number, revisions = 1): void {
     const usage = this.entry(key);
-    usage.historyRevisions++;
+    usage.historyRevisions += revisions;
     usage.historyBytes += bytes;
   }
 

@@ -7,7 +7,7 @@ import { UsageTally, type GroupOptions, type UsageResult } from './groups.js';
 
 /** One Range answer: the keys in key order, with the size of each value. */
 export interface RangePage {
-  kvs: { key: Buffer; valueBytes: number }[];
+  kvs: { key: Buffer; valueBytes: number; modRevision: number }[];
   /** More keys follow in the range. */
   more: boolean;
   /** The revision the page was read at (the response header's). */
@@ -39,6 +39,12 @@ export interface WalkOptions {
   prefix: string;
   pageSize: number;
   maxKeysPerSecond: number;
+  /**
+   * With `du --history`: the compaction's revision. A live key written after it is also one
+   * of the watched revisions (history.ts), where it must not count as history: it is taken
+   * out here, so that the two walks together count each revision once.
+   */
+  historyAfter?: number;
   /** After each page: keys walked so far, and in all (the first page's count). */
   onProgress?: (walked: number, total: number) => void;
   pacer?: Pacer;
@@ -97,8 +103,11 @@ export async function walkKeyspace(source: PageSource, options: WalkOptions): Pr
       revision = page.revision;
       total = page.count;
     }
-    for (const { key, valueBytes } of page.kvs) {
-      tally.addLive(key.toString(), key.length + valueBytes);
+    for (const { key, valueBytes, modRevision } of page.kvs) {
+      const text = key.toString();
+      tally.addLive(text, key.length + valueBytes);
+      if (options.historyAfter !== undefined && modRevision > options.historyAfter)
+        tally.addHistory(text, -(key.length + valueBytes), -1);
       bytesRead += key.length + valueBytes;
     }
     keys += page.kvs.length;

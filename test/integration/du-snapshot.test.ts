@@ -21,6 +21,32 @@ function value(bytes: number, seed: number): string {
   return String.fromCharCode(97 + (seed % 26)).repeat(bytes);
 }
 
+type Write = (op: Revision) => Promise<void>;
+
+/** A single member given `content` (one revision per write, each value of its own letter), then saved to `snapshot`. */
+async function writtenAndSaved(
+  snapshot: string,
+  content: (write: Write, cluster: EtcdTestCluster) => Promise<void>,
+): Promise<EtcdTestCluster> {
+  const cluster = await EtcdTestCluster.start({ size: 1 });
+  const client = cluster.client();
+  let seed = 0;
+  try {
+    await content(async (op) => {
+      if ('deleted' in op) await client.delete().key(op.key).exec();
+      else await client.put(op.key).value(value(op.valueBytes, seed++)).exec();
+    }, cluster);
+    const saved = await cluster.etcdctl(['snapshot', 'save', snapshot]);
+    assert.equal(saved.code, 0, saved.stderr);
+    return cluster;
+  } catch (err) {
+    await cluster.stop(); // the suite's after() never sees a cluster that was not returned
+    throw err;
+  } finally {
+    client.close();
+  }
+}
+
 /** The fixture: pods, events, configmaps, a secret spanning overflow pages, a custom resource. */
 function fixture(): Revision[] {
   const ops: Revision[] = [];
@@ -71,19 +97,9 @@ describe('du --snapshot on a real etcd snapshot', () => {
   let cluster: EtcdTestCluster;
 
   before(async () => {
-    cluster = await EtcdTestCluster.start({ size: 1 });
-    const client = cluster.client();
-    try {
-      let seed = 0;
-      for (const op of ops) {
-        if ('deleted' in op) await client.delete().key(op.key).exec();
-        else await client.put(op.key).value(value(op.valueBytes, seed++)).exec();
-      }
-    } finally {
-      client.close();
-    }
-    const saved = await cluster.etcdctl(['snapshot', 'save', snapshot]);
-    assert.equal(saved.code, 0, saved.stderr);
+    cluster = await writtenAndSaved(snapshot, async (write) => {
+      for (const op of ops) await write(op);
+    });
   });
   after(() => cluster?.stop());
 
@@ -179,5 +195,86 @@ describe('du --snapshot on a real etcd snapshot', () => {
     assert.equal(cli.code, 1);
     assertOneSentence(cli.stderr);
     assert.match(cli.stderr, /cut\.db is truncated: /);
+  });
+});
+
+/** The revisions a compaction after `before` keeps of it: each key's newest, unless a deletion. */
+function keptByCompaction(before: Revision[]): Revision[] {
+  const newest = new Map<string, Revision>();
+  for (const op of before) newest.set(op.key, op);
+  return before.filter((op) => newest.get(op.key) === op && !('deleted' in op));
+}
+
+/** After the compaction: keys kept from before overwritten and deleted, new keys churned. */
+function afterCompaction(): Revision[] {
+  const ops: Revision[] = [];
+  const put = (key: string, valueBytes: number): void => void ops.push({ key, valueBytes });
+  const del = (key: string): void => void ops.push({ key, deleted: true });
+  put('/registry/pods/ns-a/p2', 250); // p2@200 is kept by the compaction, replaced here
+  del('/registry/events/ns-a/e6'); // e6 kept, then deleted: both history
+  for (let i = 1; i <= 4; i++) put(`/registry/leases/kube-node-lease/n${i}`, 30);
+  for (let i = 1; i <= 4; i++) put(`/registry/leases/kube-node-lease/n${i}`, 31);
+  put('/registry/configmaps/ns-b/c3', 44); // deleted before the compaction: a new key now
+  return ops;
+}
+
+describe('du --history online and du --snapshot after a compaction: the same, as written', () => {
+  const dir = makeTempDir('du-history');
+  const snapshot = join(dir, 'snapshot.db');
+  const beforeCompaction = fixture();
+  const afterCompacting = afterCompaction();
+  let cluster: EtcdTestCluster;
+
+  before(async () => {
+    cluster = await writtenAndSaved(snapshot, async (write, etcd) => {
+      for (const op of beforeCompaction) await write(op);
+      // Each operation is one revision after the empty store's 1.
+      const compactAt = 1 + beforeCompaction.length;
+      const compacted = await etcd.etcdctl(['compact', String(compactAt), '--physical']);
+      assert.equal(compacted.code, 0, compacted.stderr);
+      for (const op of afterCompacting) await write(op);
+    });
+  });
+  after(() => cluster?.stop());
+
+  const groupsOf = (stdout: string): GroupUsage[] => {
+    const [report] = JSON.parse(stdout) as { groups: GroupUsage[] }[];
+    return (report?.groups ?? []).map(
+      ({ group, keys, liveBytes, historyRevisions, historyBytes }) => ({
+        group,
+        keys,
+        liveBytes,
+        historyRevisions,
+        historyBytes,
+      }),
+    );
+  };
+
+  it('online: the live keys and every kept revision per group, from the watch', async () => {
+    const result = await runGuard([
+      'du',
+      '--history',
+      '-o',
+      'json',
+      '--top',
+      '1000',
+      ...cluster.connectionArgs(),
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const expectedGroups = expected([...keptByCompaction(beforeCompaction), ...afterCompacting]);
+    assert.deepEqual(groupsOf(result.stdout), expectedGroups);
+    const pods = expectedGroups.find((g) => g.group === '/registry/pods/ns-a');
+    assert.equal(pods?.historyRevisions, 1, 'p2@200, kept by the compaction, replaced after it');
+    const leases = expectedGroups.find((g) => g.group === '/registry/leases/kube-node-lease');
+    assert.deepEqual([leases?.keys, leases?.historyRevisions], [4, 4]);
+  });
+
+  it('from the snapshot file: the same groups', async () => {
+    const result = await runGuard(['du', '--snapshot', snapshot, '-o', 'json', '--top', '1000']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(
+      groupsOf(result.stdout),
+      expected([...keptByCompaction(beforeCompaction), ...afterCompacting]),
+    );
   });
 });

@@ -130,6 +130,40 @@ describe('du online on a 3-member cluster', () => {
     assert.ok(Math.abs(shares - 1) < 0.001, `shares add up to ${shares}`);
   });
 
+  it('--history: every group\u2019s older versions and deletions, from the watch of a follower', async () => {
+    const report = await du(cluster, ['--history']);
+    const { writes, deletes } = fixture();
+    const history = new Map<string, { historyRevisions: number; historyBytes: number }>();
+    const add = (key: string, bytes: number): void => {
+      const h = history.get(depth2(key)) ?? { historyRevisions: 0, historyBytes: 0 };
+      h.historyRevisions++;
+      h.historyBytes += Buffer.byteLength(key) + bytes;
+      history.set(depth2(key), h);
+    };
+    const newest = new Map<string, number>();
+    for (const [key, size] of writes) {
+      const before = newest.get(key);
+      if (before !== undefined) add(key, before);
+      newest.set(key, size);
+    }
+    for (const key of deletes) {
+      add(key, newest.get(key)!);
+      add(key, 0); // the deletion itself: a revision with the key and no value
+    }
+    assert.deepEqual(
+      new Map(
+        report.groups
+          .filter((g) => g.historyRevisions !== 0)
+          .map((g) => [
+            g.group,
+            { historyRevisions: g.historyRevisions, historyBytes: g.historyBytes },
+          ]),
+      ),
+      history,
+    );
+    assert.deepEqual(byGroup(report), expectedGroups(depth2), 'the live columns as without it');
+  });
+
   it('--prefix reads only its keys, --depth 1 groups by resource', async () => {
     const report = await du(cluster, ['--prefix', '/registry/', '--depth', '1']);
     assert.equal(report.prefix, '/registry/');
@@ -203,6 +237,9 @@ describe('du at NOSPACE, on a single member', () => {
     assert.equal(report.source, 'm1', 'the leader, being alone');
     assert.equal(report.groups[0]?.group, 'churn');
     assert.equal(report.groups.find((g) => g.group === 'live')?.keys, 200);
+    const withHistory = await du(cluster, ['--history']);
+    assert.equal(withHistory.groups[0]?.group, 'churn');
+    assert.ok((withHistory.groups[0]?.historyRevisions ?? 0) > 0, 'the overwrites are history');
   });
 });
 

@@ -23,7 +23,9 @@ function fakeSource(keys: Record<string, number>, revision = 42) {
     const inRange = sorted.filter(
       (k) => Buffer.compare(k, start) >= 0 && (all || Buffer.compare(k, end) < 0),
     );
-    const kvs = inRange.slice(0, limit).map((key) => ({ key, valueBytes: keys[key.toString()]! }));
+    const kvs = inRange
+      .slice(0, limit)
+      .map((key) => ({ key, valueBytes: keys[key.toString()]!, modRevision: 1 }));
     return Promise.resolve({
       kvs,
       more: inRange.length > limit,
