@@ -191,6 +191,17 @@ export const FLAGS = {
       to: (disabled) => (disabled ? false : undefined),
     },
   }),
+  watchAlarmsDisabled: flag({
+    flag: '--watch-alarms-disabled',
+    value: z.boolean(),
+    help: {
+      serve: "start runs only from alerts and the API: do not watch etcd's alarms",
+    },
+    overrides: {
+      path: ['trigger', 'watchAlarms', 'enabled'],
+      to: (disabled) => (disabled ? false : undefined),
+    },
+  }),
   acceptHazard: flag({
     flag: '--accept-hazard',
     arg: '<id>',

@@ -278,7 +278,20 @@ const ConfigShape = z.strictObject({
       configFile: filePath.optional(),
     })
     .prefault({}),
-  trigger: z.strictObject({ minQuotaUsage: ratio.default(0.8) }).prefault({}),
+  trigger: z
+    .strictObject({
+      minQuotaUsage: ratio.default(0.8),
+      /** serve's own watch of every cluster's alarm store: a run starts when NOSPACE appears. */
+      watchAlarms: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          intervalSeconds: z.number().min(0.1).max(3600).default(1),
+          /** After a run that left the alarm in place (it refused or failed): the wait before the next. */
+          retrySeconds: seconds.default(300),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   snapshot: z
     .strictObject({
       dir: filePath.default('./snapshots'),
@@ -346,7 +359,28 @@ export function mergeBlock<B extends ClusterBlock>(
   block: B,
 ): z.ZodSafeParseResult<Config[B]> {
   const schema = ConfigShape.shape[block] as unknown as z.ZodType<Config[B]>;
-  return schema.safeParse({ ...global, ...override });
+  return schema.safeParse(mergeDeep(global, override));
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The override over the global settings, key by key at every level: a cluster that sets
+ * trigger.watchAlarms.intervalSeconds keeps the global trigger.watchAlarms.enabled (a kill
+ * switch must not come undone by an unrelated override). Lists are replaced whole.
+ */
+function mergeDeep(
+  global: Record<string, unknown>,
+  override: Record<string, unknown>,
+): Record<string, unknown> {
+  const merged = { ...global };
+  for (const [key, value] of Object.entries(override)) {
+    const under = merged[key];
+    merged[key] = isPlainObject(under) && isPlainObject(value) ? mergeDeep(under, value) : value;
+  }
+  return merged;
 }
 
 export const ConfigSchema = ConfigShape.superRefine((config, ctx) => {

@@ -47,7 +47,8 @@ export const RunOutcomeSchema = z.enum([
 ]);
 export type RunOutcome = z.infer<typeof RunOutcomeSchema>;
 
-export const TriggerSchema = z.enum(['webhook', 'api', 'cli', 'policy']);
+/** alarm: serve saw the NOSPACE alarm itself (trigger.watchAlarms). */
+export const TriggerSchema = z.enum(['webhook', 'api', 'cli', 'policy', 'alarm']);
 
 /**
  * runbook: every voting member, after a snapshot and a compaction, then disarm and hooks.

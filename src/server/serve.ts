@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { LoadedConfig } from '../config/load.js';
 import { resolveWebhookAuth, selectClusters, type WebhookAuth } from '../config/resolve.js';
 import { runsRouter } from '../api/runs.js';
+import { AlarmWatcher, watchedClusters } from '../remediation/alarm-watch.js';
+import { PromAlarmWatchMetrics } from '../remediation/alarm-watch-metrics.js';
 import { liveNoSpaceCheck } from '../remediation/alert-trigger.js';
 import { RemediationMetrics } from '../remediation/metrics.js';
 import { PolicyEngine } from '../remediation/policy/engine.js';
@@ -86,6 +88,7 @@ interface Parts {
   store: RunStore;
   remediator: Remediator;
   policy: PolicyEngine;
+  alarmWatch: AlarmWatcher;
 }
 
 async function startParts(loaded: LoadedConfig, log: Logger): Promise<Parts> {
@@ -108,7 +111,24 @@ async function startParts(loaded: LoadedConfig, log: Logger): Promise<Parts> {
     log,
     metrics: policyMetrics,
   });
-  return { clusters, clusterNames, collector, processRegistry, metrics, store, remediator, policy };
+  const alarmWatch = new AlarmWatcher({
+    config,
+    clusters,
+    remediator,
+    log,
+    metrics: new PromAlarmWatchMetrics(processRegistry, watchedClusters(config, clusterNames)),
+  });
+  return {
+    clusters,
+    clusterNames,
+    collector,
+    processRegistry,
+    metrics,
+    store,
+    remediator,
+    policy,
+    alarmWatch,
+  };
 }
 
 async function closeParts(parts: Parts): Promise<void> {
@@ -181,6 +201,7 @@ function gracefulShutdown(
       const running = parts.clusterNames.flatMap((name) => parts.remediator.inProgress(name) ?? []);
       if (running.length > 0)
         log.info({ runs: running.map((r) => r.id) }, 'waiting for the steps in flight to finish');
+      await parts.alarmWatch.stop();
       await parts.policy.stop();
       await parts.remediator.stop();
       const forced = setTimeout(() => server.closeAllConnections(), 10_000);
@@ -232,6 +253,9 @@ export async function startServer(
   }, RECORD_RETRY_MS);
   retryRecords.unref();
   parts.policy.start();
+  const watched = parts.alarmWatch.start();
+  if (watched.length > 0)
+    log.info({ clusters: watched }, 'watching the alarms: a run starts when NOSPACE appears');
   const stopping = gracefulShutdown(parts, server, log, () => {
     ready = false;
     clearInterval(retryRecords);

@@ -107,6 +107,11 @@ const LANDS_ON: Record<
     setting: ['remediation', 'enabled'],
     value: false,
   },
+  watchAlarmsDisabled: {
+    args: ['--watch-alarms-disabled'],
+    setting: ['trigger', 'watchAlarms', 'enabled'],
+    value: false,
+  },
   acceptHazard: {
     args: ['--accept-hazard', 'etcd-14733', '--accept-hazard', 'etcd-18810'],
     setting: ['remediation', 'acceptHazards'],

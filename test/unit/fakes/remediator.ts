@@ -34,7 +34,15 @@ export class FakeRemediator
   /** What startOrJoin answers for a cluster ('started' when not set). */
   readonly answers = new Map<string, StartAnswer>();
   readonly requests: RunRequest[] = [];
+  /** Started runs stay in progress (joinable) until finishRun(); otherwise they end at once. */
+  holdRuns = false;
+  private finishHeld: ((outcome: Run['outcome']) => void) | undefined;
   private started = 0;
+
+  /** Ends the run held in progress with that outcome. */
+  finishRun(outcome: Run['outcome']): void {
+    this.finishHeld?.(outcome);
+  }
 
   joinableRun(cluster: string, dryRun: boolean): Run | undefined {
     return this.joinable?.cluster === cluster && (dryRun || !this.joinable.dryRun)
@@ -58,8 +66,17 @@ export class FakeRemediator
     const kind = this.answers.get(request.cluster) ?? 'started';
     const reason = `fake ${kind} for ${request.cluster}`;
     switch (kind) {
-      case 'started':
-        return Promise.resolve({ kind, run, done: Promise.resolve(run) });
+      case 'started': {
+        if (!this.holdRuns) return Promise.resolve({ kind, run, done: Promise.resolve(run) });
+        this.joinable = run;
+        const done = new Promise<Run>((resolve) => {
+          this.finishHeld = (outcome) => {
+            this.joinable = undefined;
+            resolve({ ...run, outcome });
+          };
+        });
+        return Promise.resolve({ kind, run, done });
+      }
       case 'in-progress':
         return Promise.resolve({ kind, run: this.joinable ?? run });
       default:
