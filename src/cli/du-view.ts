@@ -2,7 +2,7 @@
 // the groups biggest first, the `--top N` of them and an `other` row, a total line.
 import Table from 'cli-table3';
 import { formatBytes } from '../config/units.js';
-import type { GroupUsage, UsageResult } from '../insight/groups.js';
+import { sumOf, type GroupUsage, type UsageResult } from '../insight/groups.js';
 
 /** What one walk read, and where from. */
 export interface DuReport {
@@ -27,23 +27,6 @@ function bytesOf(u: GroupUsage): number {
   return u.liveBytes + u.historyBytes;
 }
 
-function totals(groups: GroupUsage[]): GroupUsage {
-  const total: GroupUsage = {
-    group: 'total',
-    keys: 0,
-    liveBytes: 0,
-    historyRevisions: 0,
-    historyBytes: 0,
-  };
-  for (const u of groups) {
-    total.keys += u.keys;
-    total.liveBytes += u.liveBytes;
-    total.historyRevisions += u.historyRevisions;
-    total.historyBytes += u.historyBytes;
-  }
-  return total;
-}
-
 function share(u: GroupUsage, total: GroupUsage): number {
   const all = bytesOf(total);
   return all === 0 ? 0 : bytesOf(u) / all;
@@ -61,7 +44,7 @@ function jsonGroup(u: GroupUsage, total: GroupUsage, history: boolean) {
 }
 
 function jsonReport(report: DuReport, top: number) {
-  const total = totals(report.result.tally.all());
+  const total = sumOf(report.result.tally.all(), 'total');
   const { cluster, source, revision, prefix, history } = report;
   const { group: _, share: __, ...sums } = jsonGroup(total, total, history);
   return {
@@ -75,15 +58,11 @@ function jsonReport(report: DuReport, top: number) {
   };
 }
 
-function tableReport(report: DuReport, top: number): string {
-  const { result, history } = report;
-  const total = totals(result.tally.all());
-  const where = [
-    report.cluster === undefined ? undefined : `cluster ${report.cluster}`,
-    report.cluster === undefined ? report.source : `member ${report.source}`,
-    report.revision === undefined ? undefined : `revision ${report.revision}`,
-    report.prefix === '' ? undefined : `prefix ${report.prefix}`,
-  ].filter((part) => part !== undefined);
+/**
+ * The table of groups and a total row; without `history` (an online walk, which reads only the
+ * live revisions) the history columns are left out. Shared with `remediate`'s report.
+ */
+export function usageTable(rows: GroupUsage[], total: GroupUsage, history: boolean): string {
   const historyHead = history ? ['HISTORY REVS', 'HISTORY'] : [];
   const table = new Table({
     head: ['GROUP', 'KEYS', 'LIVE', ...historyHead, 'SHARE'],
@@ -98,12 +77,25 @@ function tableReport(report: DuReport, top: number): string {
     ...(history ? [String(u.historyRevisions), formatBytes(u.historyBytes)] : []),
     `${(share(u, total) * 100).toFixed(1)}%`,
   ];
-  for (const u of result.tally.top(top)) table.push(row(u));
+  for (const u of rows) table.push(row(u));
   table.push(row(total));
+  return table.toString();
+}
+
+function tableReport(report: DuReport, top: number): string {
+  const { result, history } = report;
+  const total = sumOf(result.tally.all(), 'total');
+  const where = [
+    report.cluster === undefined ? undefined : `cluster ${report.cluster}`,
+    report.cluster === undefined ? report.source : `member ${report.source}`,
+    report.revision === undefined ? undefined : `revision ${report.revision}`,
+    report.prefix === '' ? undefined : `prefix ${report.prefix}`,
+  ].filter((part) => part !== undefined);
+  const table = usageTable(result.tally.top(top), total, history);
   const note = history
     ? ''
     : 'History revisions (what a compaction frees): du --history, or du --snapshot FILE.\n';
-  return `${where.join(', ')}: ${result.keys} keys read in ${result.seconds.toFixed(1)} s\n${table.toString()}\n${note}`;
+  return `${where.join(', ')}: ${result.keys} keys read in ${result.seconds.toFixed(1)} s\n${table}\n${note}`;
 }
 
 export function renderDu(reports: DuReport[], options: DuViewOptions): string {

@@ -301,6 +301,8 @@ const ConfigShape = z.strictObject({
       /** Free space demanded beyond one database's size. */
       marginBytes: bytes.default(64 * 1024 * 1024),
       timeoutSeconds: positiveSeconds.default(1800),
+      /** Read the run's snapshot, once the cluster is fixed, for what used the space (the usage step). */
+      analyse: z.boolean().default(true),
     })
     .prefault({}),
   compaction: z

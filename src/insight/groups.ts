@@ -32,8 +32,11 @@ export function groupOf(key: string, options: GroupOptions): string {
   return leading + parts.slice(0, kept).join('/');
 }
 
-/** What one group holds: its live keys and values, and the older revisions kept in history. */
-export interface GroupUsage {
+/**
+ * What one group holds: its live keys and values, and the older revisions kept in history.
+ * A type, not an interface: a run's record (a zod loose object) takes it as it is.
+ */
+export type GroupUsage = {
   group: string;
   keys: number;
   /** Bytes of the live keys and values. */
@@ -41,7 +44,7 @@ export interface GroupUsage {
   /** Revisions kept besides the live ones: older versions and deletions (what a compaction frees). */
   historyRevisions: number;
   historyBytes: number;
-}
+};
 
 /** Sums keys into groups; memory grows with the number of groups, not of keys. */
 export class UsageTally {
@@ -85,21 +88,26 @@ export class UsageTally {
   top(n: number): GroupUsage[] {
     const all = this.all();
     if (all.length <= n) return all;
-    const other: GroupUsage = {
-      group: 'other',
-      keys: 0,
-      liveBytes: 0,
-      historyRevisions: 0,
-      historyBytes: 0,
-    };
-    for (const u of all.slice(n)) {
-      other.keys += u.keys;
-      other.liveBytes += u.liveBytes;
-      other.historyRevisions += u.historyRevisions;
-      other.historyBytes += u.historyBytes;
-    }
-    return [...all.slice(0, n), other];
+    return [...all.slice(0, n), sumOf(all.slice(n), 'other')];
   }
+}
+
+/** The groups summed into one row of that name (`other`, `total`). */
+export function sumOf(groups: GroupUsage[], name: string): GroupUsage {
+  const sum: GroupUsage = {
+    group: name,
+    keys: 0,
+    liveBytes: 0,
+    historyRevisions: 0,
+    historyBytes: 0,
+  };
+  for (const u of groups) {
+    sum.keys += u.keys;
+    sum.liveBytes += u.liveBytes;
+    sum.historyRevisions += u.historyRevisions;
+    sum.historyBytes += u.historyBytes;
+  }
+  return sum;
 }
 
 /** What a walk of the keyspace (online, or of a snapshot file) found. */

@@ -70,7 +70,7 @@ export class RemediationMetrics {
     for (const cluster of clusters) {
       this.inProgress.set({ cluster }, 0);
       this.reclaimed.inc({ cluster }, 0);
-      // Not the step histograms: 7 steps x 14 series per cluster would double the page
+      // Not the step histograms: 8 steps x 14 series per cluster would double the page
       // for every scrape; the dashboard reads their since-start means instead.
       this.duration.zero({ cluster });
       for (const trigger of TriggerSchema.options)

@@ -10,6 +10,7 @@ import { disarm } from './steps/disarm.js';
 import { hooks } from './steps/hooks.js';
 import { preflight } from './steps/preflight.js';
 import { snapshot } from './steps/snapshot.js';
+import { usage } from './steps/usage.js';
 import { verify } from './steps/verify.js';
 import type { AnyStepDetails, DetailsOf, Run, Step, StepName } from './types.js';
 
@@ -25,6 +26,7 @@ export const RUNBOOK: readonly RunbookRow[] = [
   ['defrag', defrag], //       etcdctl defrag, member by member, leader last
   ['disarm', disarm], //       etcdctl alarm disarm (again, if needed)
   ['verify', verify], //       etcdctl alarm list is empty, the files are small again
+  ['usage', usage], //         what used the space, read from the snapshot (a report: never fails the run)
   ['hooks', hooks], //         e.g. restart kubelet on every node
 ];
 

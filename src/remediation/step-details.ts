@@ -136,6 +136,39 @@ export const VerifyDetailsSchema = z.looseObject({
   alarms: z.array(AlarmDetailSchema).optional(),
 });
 
+/** A group of keys as `du` counts them (src/insight/groups.ts). */
+export const GroupUsageSchema = z.looseObject({
+  group: z.string(),
+  keys: z.number(),
+  liveBytes: z.number(),
+  historyRevisions: z.number(),
+  historyBytes: z.number(),
+});
+
+/**
+ * What used the space: the run's snapshot, taken before anything was changed, read as
+ * `du --snapshot` reads it. The run's `usage`, in the API, the history and the hooks' report.
+ */
+export const UsageReportSchema = z.looseObject({
+  snapshot: z.string(),
+  /** The grouping: Kubernetes-aware, this many levels (2: resource, then namespace). */
+  depth: z.number(),
+  /** The biggest groups (live and history bytes together), then `other` for the rest. */
+  groups: z.array(GroupUsageSchema),
+  /** Every group summed, and how many groups there are. */
+  total: GroupUsageSchema.omit({ group: true }).extend({ groups: z.number() }),
+  seconds: z.number(),
+});
+export type UsageReport = z.infer<typeof UsageReportSchema>;
+
+/** The usage step's own record; its findings are the run's `usage`. */
+export const UsageDetailsSchema = z.looseObject({
+  snapshot: z.string().optional(),
+  seconds: z.number().optional(),
+  /** Why the snapshot could not be read: the step is skipped, the run goes on. */
+  error: z.string().optional(),
+});
+
 /** Each hook's one-line answer. */
 export const HooksDetailsSchema = z.looseObject({
   http: z.string().optional(),
@@ -148,4 +181,5 @@ export type CompactDetails = z.infer<typeof CompactDetailsSchema>;
 export type DefragDetails = z.infer<typeof DefragDetailsSchema>;
 export type DisarmDetails = z.infer<typeof DisarmDetailsSchema>;
 export type VerifyDetails = z.infer<typeof VerifyDetailsSchema>;
+export type UsageDetails = z.infer<typeof UsageDetailsSchema>;
 export type HooksDetails = z.infer<typeof HooksDetailsSchema>;

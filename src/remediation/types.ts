@@ -9,6 +9,8 @@ import {
   HooksDetailsSchema,
   PreflightDetailsSchema,
   SnapshotDetailsSchema,
+  UsageDetailsSchema,
+  UsageReportSchema,
   VerifyDetailsSchema,
 } from './step-details.js';
 
@@ -19,6 +21,7 @@ export const STEP_NAMES = [
   'defrag',
   'disarm',
   'verify',
+  'usage',
   'hooks',
 ] as const;
 export const StepNameSchema = z.enum(STEP_NAMES);
@@ -88,6 +91,7 @@ export const StepSchema = z.discriminatedUnion('name', [
   z.object({ name: z.literal('defrag'), ...stepFields, details: DefragDetailsSchema.default({}) }),
   z.object({ name: z.literal('disarm'), ...stepFields, details: DisarmDetailsSchema.default({}) }),
   z.object({ name: z.literal('verify'), ...stepFields, details: VerifyDetailsSchema.default({}) }),
+  z.object({ name: z.literal('usage'), ...stepFields, details: UsageDetailsSchema.default({}) }),
   z.object({ name: z.literal('hooks'), ...stepFields, details: HooksDetailsSchema.default({}) }),
 ]);
 export type Step = z.infer<typeof StepSchema>;
@@ -113,6 +117,8 @@ export const RunSchema = z.object({
   /** What triggered it, e.g. the alert names and fingerprints. */
   cause: z.record(z.string(), z.unknown()).default({}),
   reclaimedBytes: z.number().default(0),
+  /** What used the space before the run, read from its snapshot (the usage step). */
+  usage: UsageReportSchema.optional(),
   /** Why the run's last state could not be written to the history when it ended (a full or read-only state dir). */
   recordError: z.string().optional(),
 });

@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { RunSchema, stepNamed } from '../../src/remediation/types.js';
 import { EtcdTestCluster } from '../harness/etcd-cluster.js';
 import { fillToNoSpace } from '../harness/fill.js';
 import { hasStackTrace, runGuard } from '../harness/guard.js';
@@ -21,6 +22,8 @@ describe('safety gates on a 3-member mTLS cluster at NOSPACE', () => {
   let cluster: EtcdTestCluster;
   let gauges: MemberGauges;
   let baseline: Untouched;
+  /** The overwrites of the fill's four churn/ keys, all kept in history (nothing is compacted before the run). */
+  let churnWrites: number;
   const dir = makeTempDir('gates');
   const stateDir = join(dir, 'state');
   const snapshotDir = join(dir, 'snapshots');
@@ -68,7 +71,7 @@ describe('safety gates on a 3-member mTLS cluster at NOSPACE', () => {
 
   before(async () => {
     cluster = await EtcdTestCluster.start({ tls: true });
-    await fillToNoSpace(cluster);
+    churnWrites = (await fillToNoSpace(cluster)).churnWrites;
     gauges = new MemberGauges(cluster);
     baseline = await state();
     assert.deepEqual(baseline.compactRevision, [-1, -1, -1], 'a fresh cluster was never compacted');
@@ -286,7 +289,7 @@ describe('safety gates on a 3-member mTLS cluster at NOSPACE', () => {
     await assertUntouched();
   });
 
-  it('then a real run succeeds and calls both hooks with the run report', async () => {
+  it('then a real run succeeds, says what used the space, and calls both hooks with the run report', async () => {
     const received: { body: string; auth: string | undefined }[] = [];
     const server = createServer((req: IncomingMessage, res) => {
       let body = '';
@@ -340,21 +343,40 @@ describe('safety gates on a 3-member mTLS cluster at NOSPACE', () => {
         result.stdout,
         /✔ hooks succeeded .*kubelet restart would run here for default/,
       );
+      // The fill wrote 200 live/ keys of 512 bytes, then overwrote churn/0..3 with 512 KiB each.
+      const churn = {
+        group: 'churn',
+        keys: 4,
+        liveBytes: 4 * ('churn/0'.length + 512 * 1024),
+        historyRevisions: churnWrites - 4,
+        historyBytes: (churnWrites - 4) * ('churn/0'.length + 512 * 1024),
+      };
+      const live = {
+        group: 'live',
+        keys: 200,
+        liveBytes: 200 * ('live/000000'.length + 512),
+        historyRevisions: 0,
+        historyBytes: 0,
+      };
+      assert.match(
+        result.stdout,
+        /✔ usage succeeded .*: 2 group\(s\), the largest churn \(4 keys, /,
+      );
+      assert.match(
+        result.stdout,
+        /What used the space \(from the snapshot before the run\):\n.*\n│ GROUP .*\n│ churn +│ +4 │.*\n│ live +│ +200 │.*\n│ total +│ +204 │/,
+      );
       assert.equal(received.length, 1);
       assert.equal(received[0]?.auth, 'Bearer hook-secret');
-      const report = JSON.parse(received[0]?.body ?? '{}') as {
-        cluster: string;
-        steps: { name: string }[];
-      };
+      const report = RunSchema.parse(JSON.parse(received[0]?.body ?? '{}'));
       assert.equal(report.cluster, 'default');
-      assert.deepEqual(report.steps.map((s) => s.name).slice(0, 6), [
-        'preflight',
-        'snapshot',
-        'compact',
-        'defrag',
-        'disarm',
-        'verify',
-      ]);
+      assert.deepEqual(
+        report.steps.map((s) => s.name),
+        ['preflight', 'snapshot', 'compact', 'defrag', 'disarm', 'verify', 'usage', 'hooks'],
+      );
+      assert.deepEqual(report.usage?.groups, [churn, live]);
+      assert.equal(report.usage?.snapshot, stepNamed(report, 'snapshot')?.details.path);
+      assert.ok(report.reclaimedBytes > 0, 'the report says what was reclaimed');
       const fromStdin = JSON.parse(readFileSync(commandOut, 'utf8')) as { id: string };
       assert.match(fromStdin.id, /^r[0-9a-z]+$/);
       assert.deepEqual(await cluster.alarms(), []);

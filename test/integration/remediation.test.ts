@@ -26,6 +26,7 @@ describe('one Alertmanager alert remediates a 3-member mTLS cluster at NOSPACE',
   let cluster: EtcdTestCluster;
   let guard: RunningGuard;
   let live: Map<string, string>;
+  let churnWrites: number;
   let gauges: MemberGauges;
   let leaderAtStart: number;
   let stateDir: string;
@@ -36,7 +37,9 @@ describe('one Alertmanager alert remediates a 3-member mTLS cluster at NOSPACE',
   before(async () => {
     cluster = await EtcdTestCluster.start({ tls: true, quotaBytes: 64 * 2 ** 20 });
     // Enough live data that each defragment takes long enough to be watched.
-    live = (await fillToNoSpace(cluster, { liveKeys: 3000, liveValueBytes: 8192 })).live;
+    const fill = await fillToNoSpace(cluster, { liveKeys: 3000, liveValueBytes: 8192 });
+    live = fill.live;
+    churnWrites = fill.churnWrites;
     gauges = new MemberGauges(cluster);
     leaderAtStart = (await gauges.read('etcd_server_is_leader')).indexOf(1);
     stateDir = join(dir, 'state');
@@ -84,9 +87,32 @@ describe('one Alertmanager alert remediates a 3-member mTLS cluster at NOSPACE',
         ['defrag', 'succeeded'],
         ['disarm', 'succeeded'],
         ['verify', 'succeeded'],
+        ['usage', 'succeeded'],
         ['hooks', 'skipped'],
       ],
     );
+  });
+
+  it('the run, as the API serves it, says what used the space: the groups the fill wrote', () => {
+    const churnBytes = 'churn/0'.length + 512 * 1024;
+    assert.deepEqual(run.usage?.groups, [
+      {
+        group: 'churn',
+        keys: 4,
+        liveBytes: 4 * churnBytes,
+        historyRevisions: churnWrites - 4,
+        historyBytes: (churnWrites - 4) * churnBytes,
+      },
+      {
+        group: 'live',
+        keys: 3000,
+        liveBytes: 3000 * ('live/000000'.length + 8192),
+        historyRevisions: 0,
+        historyBytes: 0,
+      },
+    ]);
+    assert.equal(run.usage?.total.keys, 3004);
+    assert.equal(run.usage?.snapshot, stepNamed(run, 'snapshot')?.details.path);
   });
 
   it('the alarm is cleared: etcdctl alarm list prints nothing', async () => {

@@ -309,6 +309,7 @@ describe('policy runs (fake cluster)', () => {
         'defrag succeeded',
         'disarm skipped',
         'verify succeeded',
+        'usage skipped',
         'hooks skipped',
       ],
     );

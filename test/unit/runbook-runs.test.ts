@@ -3,7 +3,7 @@
 // details read back through their schemas, unchanged), the lock taken before
 // the pipeline and released after it, and what each kind of ending records.
 import { strict as assert } from 'node:assert';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
@@ -13,8 +13,9 @@ import { runPipeline } from '../../src/remediation/pipeline.js';
 import { RunLock } from '../../src/remediation/run-lock.js';
 import { RunStore } from '../../src/remediation/run-store.js';
 import { Remediator } from '../../src/remediation/runner.js';
-import { RunSchema, STEP_NAMES, type Run } from '../../src/remediation/types.js';
+import { RunSchema, STEP_NAMES, stepNamed, type Run } from '../../src/remediation/types.js';
 import { makeTempDir } from '../harness/processes.js';
+import { USAGE_FIXTURE } from './fakes/bolt-file.js';
 import { FakeCluster, snapshotBytes } from './fakes/fake-cluster.js';
 import { FAST_WAITS, fakeRun } from './fakes/run-context.js';
 
@@ -105,6 +106,7 @@ const writes = (cluster: FakeCluster): string[] =>
 describe('runs through the Remediator (fake cluster)', () => {
   it('a run at NOSPACE: every step in order, the alarm gone, the record whole on disk', async () => {
     const cluster = new FakeCluster({ leader: 'm2' });
+    cluster.behaviour.snapshot = () => Readable.from([snapshotBytes(USAGE_FIXTURE)]);
     const guard = await guardFor(cluster);
     const run = await runOnce(guard);
     assert.equal(run.outcome, 'succeeded', run.reason);
@@ -115,8 +117,10 @@ describe('runs through the Remediator (fake cluster)', () => {
       'defrag succeeded',
       'disarm succeeded',
       'verify succeeded',
+      'usage succeeded',
       'hooks skipped',
     ]);
+    assert.equal(run.usage?.groups[0]?.group, '/registry/events/ns1');
     assert.deepEqual(
       run.steps.map((s) => s.name),
       [...STEP_NAMES],
@@ -124,6 +128,44 @@ describe('runs through the Remediator (fake cluster)', () => {
     assert.deepEqual(cluster.defragmented(), ['m1', 'm3', 'm2']);
     assert.deepEqual(cluster.alarms, []);
     assert.equal(run.reclaimedBytes, 3 * 13 * MiB);
+    await assertRecordedWhole(guard, run);
+  });
+
+  it('the hooks get the run report with what used the space and what was reclaimed', async () => {
+    const cluster = new FakeCluster({ leader: 'm2' });
+    cluster.behaviour.snapshot = () => Readable.from([snapshotBytes(USAGE_FIXTURE)]);
+    const report = join(tempDir(), 'report.json');
+    const guard = await guardFor(cluster, {
+      hooks: { command: { argv: ['sh', '-c', `cat > ${report}`] } },
+    });
+    const run = await runOnce(guard);
+    assert.equal(run.outcome, 'succeeded', run.reason);
+    const sent = RunSchema.parse(JSON.parse(readFileSync(report, 'utf8')));
+    assert.deepEqual(sent.usage, run.usage);
+    assert.deepEqual(
+      sent.usage?.groups.map((g) => [g.group, g.keys]),
+      [
+        ['/registry/events/ns1', 3],
+        ['/registry/pods/ns2', 1],
+        ['/app', 1],
+      ],
+    );
+    assert.equal(sent.reclaimedBytes, 3 * 13 * MiB);
+    assert.deepEqual(sent.steps.map((s) => s.name).slice(-2), ['usage', 'hooks']);
+  });
+
+  it('a snapshot that cannot be read for what used the space: the run succeeds all the same, and the hooks run', async () => {
+    const cluster = new FakeCluster({ leader: 'm2' });
+    const guard = await guardFor(cluster, { hooks: { command: { argv: ['true'] } } });
+    const run = await runOnce(guard);
+    assert.equal(run.outcome, 'succeeded', run.reason);
+    assert.deepEqual(stepsOf(run).slice(-3), [
+      'verify succeeded',
+      'usage skipped',
+      'hooks succeeded',
+    ]);
+    assert.match(stepNamed(run, 'usage')?.reason ?? '', /is not an etcd snapshot/);
+    assert.equal(run.usage, undefined);
     await assertRecordedWhole(guard, run);
   });
 

@@ -8,7 +8,9 @@ import { EtcdCluster } from '../../etcd/cluster.js';
 import { OperationError, UsageError } from '../../errors.js';
 import { RunStore } from '../../remediation/run-store.js';
 import { Remediator } from '../../remediation/runner.js';
+import type { UsageReport } from '../../remediation/step-details.js';
 import { stepNamed, type Run } from '../../remediation/types.js';
+import { usageTable } from '../du-view.js';
 import { progressPrinter } from '../progress.js';
 import { sentence, type Output } from '../report.js';
 
@@ -42,6 +44,15 @@ function summary(run: Run): string {
   const at =
     where && run.outcome !== 'succeeded' && run.outcome !== 'skipped' ? ` at ${where}` : '';
   return `run ${run.id} on cluster ${run.cluster} ${run.outcome}${at} in ${(run.durationSeconds ?? 0).toFixed(1)} s: ${run.reason ?? ''}`;
+}
+
+/** The run's "what used the space", in `du --snapshot`'s table. */
+function usageSection(usage: UsageReport): string {
+  const named = usage.groups.filter((g) => g.group !== 'other').length;
+  const of =
+    usage.total.groups > named ? ` (the largest ${named} of ${usage.total.groups} groups)` : '';
+  const table = usageTable(usage.groups, { ...usage.total, group: 'total' }, true);
+  return `What used the space (from the snapshot before the run)${of}:\n${table}\n`;
 }
 
 export async function remediateCommand(
@@ -126,6 +137,7 @@ export async function remediateCommand(
     else output.err(line);
     const snapshot = stepNamed(run, 'snapshot')?.details.path;
     if (snapshot !== undefined) output.out(`snapshot: ${snapshot}\n`);
+    if (run.usage) output.out(usageSection(run.usage));
     return ok ? 0 : 1;
   } finally {
     process.off('SIGINT', onSignal);

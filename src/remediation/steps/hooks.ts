@@ -1,4 +1,4 @@
-// Step 7: tell the world. The configured hooks get the run report; the
+// Step 8: tell the world. The configured hooks get the run report; the
 // runbook's kubelet restart is one such hook. Run only after a run that got
 // this far, so a failed remediation never triggers node restarts.
 import { errorMessage } from '../../errors.js';
@@ -12,7 +12,12 @@ export async function hooks(ctx: RunContext): Promise<StepResult<HooksDetails>> 
   const configured = ctx.hooks.configured;
   if (configured.length === 0) return skipped('no hooks configured');
   if (ctx.dryRun) return skipped(`dry run: would run the ${configured.join(' and ')} hook`);
-  const report = { ...ctx.run, outcome: 'succeeded' as const };
+  // The run as it will end; its reclaimedBytes is copied from the facts only once it has ended.
+  const report = {
+    ...ctx.run,
+    outcome: 'succeeded' as const,
+    reclaimedBytes: ctx.facts.reclaimedBytes,
+  };
   const results: Record<string, string> = {};
   try {
     if (ctx.config.hooks.http) results.http = await ctx.hooks.postReport(report);
