@@ -14,7 +14,11 @@ import { Remediator } from '../remediation/runner.js';
 import { webhookRouter } from '../webhook/route.js';
 import { EtcdCluster } from '../etcd/cluster.js';
 import { ConfigError, errorCode, errorMessage } from '../errors.js';
+import { configFor } from '../config/per-cluster.js';
 import { ScrapeCollector } from '../exporter/collector.js';
+import { KeyspaceRefresher } from '../exporter/keyspace.js';
+import { registerKeyspaceMetrics } from '../exporter/keyspace-metrics.js';
+import { followerPages } from '../exporter/keyspace-source.js';
 import { createProcessRegistry } from '../exporter/process-metrics.js';
 import { createApp } from './app.js';
 import { parseListen } from './listen.js';
@@ -86,6 +90,32 @@ interface Parts {
   store: RunStore;
   remediator: Remediator;
   policy: PolicyEngine;
+  keyspace: KeyspaceRefresher;
+}
+
+/** The keyspace breakdown's background walks, and their series on the process registry. */
+function keyspaceRefresher(
+  loaded: LoadedConfig,
+  clusters: EtcdCluster[],
+  remediator: Remediator,
+  registry: ReturnType<typeof createProcessRegistry>,
+  log: Logger,
+): KeyspaceRefresher {
+  const { config } = loaded;
+  const byName = new Map(clusters.map((c) => [c.name, c]));
+  const refresher = new KeyspaceRefresher({
+    config,
+    clusters: clusters.map((c) => c.name),
+    openSource: (name) =>
+      followerPages(
+        byName.get(name)!,
+        configFor(config, name).remediation.readTimeoutSeconds * 1000,
+      ),
+    busy: (name) => remediator.inProgress(name) !== undefined,
+    log,
+  });
+  registerKeyspaceMetrics(registry, () => refresher.list());
+  return refresher;
 }
 
 async function startParts(loaded: LoadedConfig, log: Logger): Promise<Parts> {
@@ -108,7 +138,18 @@ async function startParts(loaded: LoadedConfig, log: Logger): Promise<Parts> {
     log,
     metrics: policyMetrics,
   });
-  return { clusters, clusterNames, collector, processRegistry, metrics, store, remediator, policy };
+  const keyspace = keyspaceRefresher(loaded, clusters, remediator, processRegistry, log);
+  return {
+    clusters,
+    clusterNames,
+    collector,
+    processRegistry,
+    metrics,
+    store,
+    remediator,
+    policy,
+    keyspace,
+  };
 }
 
 async function closeParts(parts: Parts): Promise<void> {
@@ -181,6 +222,7 @@ function gracefulShutdown(
       const running = parts.clusterNames.flatMap((name) => parts.remediator.inProgress(name) ?? []);
       if (running.length > 0)
         log.info({ runs: running.map((r) => r.id) }, 'waiting for the steps in flight to finish');
+      await parts.keyspace.stop();
       await parts.policy.stop();
       await parts.remediator.stop();
       const forced = setTimeout(() => server.closeAllConnections(), 10_000);
@@ -232,6 +274,7 @@ export async function startServer(
   }, RECORD_RETRY_MS);
   retryRecords.unref();
   parts.policy.start();
+  parts.keyspace.start();
   const stopping = gracefulShutdown(parts, server, log, () => {
     ready = false;
     clearInterval(retryRecords);
