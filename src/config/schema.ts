@@ -114,6 +114,7 @@ export const CLUSTER_BLOCKS = [
   'verify',
   'remediation',
   'policy',
+  'insight',
 ] as const;
 export type ClusterBlock = (typeof CLUSTER_BLOCKS)[number];
 const clusterOverride = z.record(z.string(), z.unknown()).optional();
@@ -139,6 +140,7 @@ export const ClusterSchema = z
     verify: clusterOverride,
     remediation: clusterOverride,
     policy: clusterOverride,
+    insight: clusterOverride,
   })
   .superRefine((cluster, ctx) => {
     const twice = repeatedEndpoint(cluster.endpoints);
@@ -228,6 +230,28 @@ export const PolicySchema = z.strictObject({
   staggerSeconds: seconds.default(30),
 });
 export type PolicyConfig = z.infer<typeof PolicySchema>;
+
+/**
+ * The exporter's keyspace breakdown (src/exporter/keyspace.ts): online `du` in the background,
+ * its top groups as series. The walk reads a follower at most maxKeysPerSecond keys a second.
+ */
+export const InsightSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** From the end of one walk to the start of the next (jittered by 10%). */
+  intervalSeconds: z
+    .number()
+    .min(1)
+    .max(7 * 86_400)
+    .default(300),
+  /** Groups exported per cluster; the rest are summed as `other` (the series stay bounded). */
+  topGroups: z.number().int().min(1).max(50).default(10),
+  /** 1: the Kubernetes resource (or first path segment); 2 adds the namespace. */
+  depth: z.number().int().min(1).max(100).default(1),
+  maxKeysPerSecond: z.number().int().min(1).default(10_000),
+  /** Keys per Range request. */
+  pageSize: z.number().int().min(1).max(10_000).default(500),
+});
+export type InsightConfig = z.infer<typeof InsightSchema>;
 
 const ConfigShape = z.strictObject({
   clusters: z
@@ -351,6 +375,7 @@ const ConfigShape = z.strictObject({
     })
     .prefault({}),
   policy: PolicySchema.prefault({}),
+  insight: InsightSchema.prefault({}),
   state: z.strictObject({ dir: filePath.default('./state') }).prefault({}),
 });
 

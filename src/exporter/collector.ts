@@ -4,6 +4,7 @@
 import type { Logger } from 'pino';
 import type { EtcdCluster } from '../etcd/cluster.js';
 import type { ClusterReading } from '../etcd/types.js';
+import { ChangeLog } from './change-log.js';
 import { SpaceTrends, type Trends } from './space-trends.js';
 
 /** One read of every cluster, with the trends it added to. */
@@ -17,13 +18,15 @@ export class ScrapeCollector {
   /** Each read adds one sample per member: shared reads count once. */
   private readonly trends = new SpaceTrends();
   /** Logged once per member per change, not on every scrape. */
-  private readonly lastErrors = new Map<string, string>();
+  private readonly changes: ChangeLog;
 
   constructor(
     private readonly clusters: EtcdCluster[],
     private readonly timeoutMs: number,
-    private readonly log: Logger,
-  ) {}
+    log: Logger,
+  ) {
+    this.changes = new ChangeLog(log);
+  }
 
   /**
    * @param scrapeTimeoutSeconds Prometheus's X-Prometheus-Scrape-Timeout-Seconds, when sent:
@@ -54,14 +57,14 @@ export class ScrapeCollector {
     const readings = await Promise.all(this.clusters.map((c) => c.read(timeoutMs)));
     const trends = this.trends.observe(readings);
     for (const reading of readings) {
-      this.logChange(
+      this.changes.note(
         `${reading.cluster}/alarms`,
         reading.alarmsError?.message,
         { cluster: reading.cluster },
         'alarm list unreadable: alarm series omitted',
       );
       for (const m of reading.members) {
-        this.logChange(
+        this.changes.note(
           `${reading.cluster}/${m.target.endpoint}`,
           m.ok ? undefined : m.error.message,
           { cluster: reading.cluster, endpoint: m.target.endpoint },
@@ -70,22 +73,5 @@ export class ScrapeCollector {
       }
     }
     return { readings, trends };
-  }
-
-  /** Logs a failure when it starts or changes, and its recovery; not on every scrape. */
-  private logChange(
-    key: string,
-    error: string | undefined,
-    context: Record<string, string>,
-    message: string,
-  ): void {
-    const previous = this.lastErrors.get(key);
-    if (error !== undefined && previous !== error) {
-      this.log.warn({ ...context, err: error }, message);
-      this.lastErrors.set(key, error);
-    } else if (error === undefined && previous !== undefined) {
-      this.log.info(context, `${message.split(':')[0] ?? message}: recovered`);
-      this.lastErrors.delete(key);
-    }
   }
 }

@@ -1,6 +1,6 @@
 // What one scrape cannot say alone: how fast each member's file grows and how
-// long its compacted revision has stood. The exporter reads etcd only at scrape
-// time, so each read adds one sample here; no background loop reads etcd.
+// long its compacted revision has stood. The exporter reads the members only at
+// scrape time, so each read adds one sample here; no background loop reads them.
 import { performance } from 'node:perf_hooks';
 import { CompactionClock, compactionLagRevisions } from '../etcd/compaction.js';
 import { GrowthHistory, memberKey } from '../etcd/growth.js';

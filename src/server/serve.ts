@@ -16,7 +16,11 @@ import { Remediator } from '../remediation/runner.js';
 import { webhookRouter } from '../webhook/route.js';
 import { EtcdCluster } from '../etcd/cluster.js';
 import { ConfigError, errorCode, errorMessage } from '../errors.js';
+import { configFor } from '../config/per-cluster.js';
 import { ScrapeCollector } from '../exporter/collector.js';
+import { KeyspaceRefresher } from '../exporter/keyspace.js';
+import { registerKeyspaceMetrics } from '../exporter/keyspace-metrics.js';
+import { followerPages } from '../exporter/keyspace-source.js';
 import { createProcessRegistry } from '../exporter/process-metrics.js';
 import { createApp } from './app.js';
 import { parseListen } from './listen.js';
@@ -89,6 +93,32 @@ interface Parts {
   remediator: Remediator;
   policy: PolicyEngine;
   alarmWatch: AlarmWatcher;
+  keyspace: KeyspaceRefresher;
+}
+
+/** The keyspace breakdown's background walks, and their series on the process registry. */
+function keyspaceRefresher(
+  loaded: LoadedConfig,
+  clusters: EtcdCluster[],
+  remediator: Remediator,
+  registry: ReturnType<typeof createProcessRegistry>,
+  log: Logger,
+): KeyspaceRefresher {
+  const { config } = loaded;
+  const byName = new Map(clusters.map((c) => [c.name, c]));
+  const refresher = new KeyspaceRefresher({
+    config,
+    clusters: clusters.map((c) => c.name),
+    openSource: (name) =>
+      followerPages(
+        byName.get(name)!,
+        configFor(config, name).remediation.readTimeoutSeconds * 1000,
+      ),
+    busy: (name) => remediator.inProgress(name) !== undefined,
+    log,
+  });
+  registerKeyspaceMetrics(registry, () => refresher.list());
+  return refresher;
 }
 
 async function startParts(loaded: LoadedConfig, log: Logger): Promise<Parts> {
@@ -118,6 +148,7 @@ async function startParts(loaded: LoadedConfig, log: Logger): Promise<Parts> {
     log,
     metrics: new PromAlarmWatchMetrics(processRegistry, watchedClusters(config, clusterNames)),
   });
+  const keyspace = keyspaceRefresher(loaded, clusters, remediator, processRegistry, log);
   return {
     clusters,
     clusterNames,
@@ -128,6 +159,7 @@ async function startParts(loaded: LoadedConfig, log: Logger): Promise<Parts> {
     remediator,
     policy,
     alarmWatch,
+    keyspace,
   };
 }
 
@@ -202,6 +234,7 @@ function gracefulShutdown(
       if (running.length > 0)
         log.info({ runs: running.map((r) => r.id) }, 'waiting for the steps in flight to finish');
       await parts.alarmWatch.stop();
+      await parts.keyspace.stop();
       await parts.policy.stop();
       await parts.remediator.stop();
       const forced = setTimeout(() => server.closeAllConnections(), 10_000);
@@ -256,6 +289,7 @@ export async function startServer(
   const watched = parts.alarmWatch.start();
   if (watched.length > 0)
     log.info({ clusters: watched }, 'watching the alarms: a run starts when NOSPACE appears');
+  parts.keyspace.start();
   const stopping = gracefulShutdown(parts, server, log, () => {
     ready = false;
     clearInterval(retryRecords);

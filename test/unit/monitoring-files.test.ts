@@ -127,6 +127,29 @@ describe('the rules and the dashboard read metrics the guard serves', () => {
     ])
       assert.ok(used.has(name), name);
   });
+
+  it('the dashboard shows what uses the space, stacked per group, and the fastest-growing groups', () => {
+    const panel = (title: string) => dashboard.panels.find((p) => p.title === title);
+    const exprs = (title: string) => (panel(title)?.targets ?? []).map((t) => t.expr);
+    assert.ok(panel('What uses the space'), 'the row');
+    const bytes = panel('Live bytes per group') as
+      | { fieldConfig?: { defaults?: { custom?: { stacking?: { mode?: string } } } } }
+      | undefined;
+    assert.equal(bytes?.fieldConfig?.defaults?.custom?.stacking?.mode, 'normal');
+    assert.match(
+      exprs('Live bytes per group').join(),
+      /^etcd_space_keyspace_group_bytes\{.*cluster="\$cluster"/,
+    );
+    assert.match(
+      exprs('Fastest-growing groups').join(),
+      /^topk\(5, deriv\(etcd_space_keyspace_group_bytes\{/,
+    );
+    assert.deepEqual(exprs('Keyspace walk').flatMap(guardMetricNames), [
+      'etcd_space_keyspace_scan_age_seconds',
+      'etcd_space_keyspace_scan_duration_seconds',
+      'etcd_space_keyspace_scan_failures_total',
+    ]);
+  });
 });
 
 describe('example configurations', () => {
