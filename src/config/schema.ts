@@ -372,6 +372,8 @@ const ConfigShape = z.strictObject({
       readTimeoutSeconds: positiveSeconds.max(120).default(10),
       /** Known hazards of etcd versions (src/etcd/hazards.ts) under which a run goes on although their policy refuses. */
       acceptHazards: z.array(z.enum(HAZARD_IDS)).default([]),
+      /** Defragment first (the backup and compaction after writes are accepted) when that alone fixes NOSPACE. */
+      defragFirst: z.boolean().default(true),
     })
     .prefault({}),
   policy: PolicySchema.prefault({}),

@@ -3,6 +3,7 @@
 // stops at the first step that refuses or fails: nothing after it runs.
 import { errorMessage } from '../errors.js';
 import type { RunContext } from './context.js';
+import { STEP_ORDER } from './plan.js';
 import { StepStop, type StepResult } from './step-result.js';
 import { compact } from './steps/compact.js';
 import { defrag } from './steps/defrag.js';
@@ -14,21 +15,19 @@ import { usage } from './steps/usage.js';
 import { verify } from './steps/verify.js';
 import type { AnyStepDetails, DetailsOf, Run, Step, StepName } from './types.js';
 
-/** A row of the runbook: a step's name and the function that does it, returning that step's details. */
-type RunbookRow = {
-  [N in StepName]: readonly [N, (ctx: RunContext) => Promise<StepResult<DetailsOf<N>>>];
-}[StepName];
+/** Every step by name: the function that does it, returning that step's details. */
+type StepTable = { [N in StepName]: (ctx: RunContext) => Promise<StepResult<DetailsOf<N>>> };
 
-export const RUNBOOK: readonly RunbookRow[] = [
-  ['preflight', preflight], // every member answers, a leader, no CORRUPT, room for a backup
-  ['snapshot', snapshot], //   back up first: etcdctl snapshot save, verified
-  ['compact', compact], //     etcdctl compact $(current revision)
-  ['defrag', defrag], //       etcdctl defrag, member by member, leader last
-  ['disarm', disarm], //       etcdctl alarm disarm (again, if needed)
-  ['verify', verify], //       etcdctl alarm list is empty, the files are small again
-  ['usage', usage], //         what used the space, read from the snapshot (a report: never fails the run)
-  ['hooks', hooks], //         e.g. restart kubelet on every node
-];
+export const STEPS: StepTable = {
+  preflight, // every member answers, a leader, no CORRUPT, room for a backup; chooses the plan
+  snapshot, //  back up before compacting: etcdctl snapshot save, verified
+  compact, //   etcdctl compact $(current revision)
+  defrag, //    etcdctl defrag, member by member, leader last
+  disarm, //    etcdctl alarm disarm (again, if needed)
+  verify, //    etcdctl alarm list is empty, the files are small again
+  usage, //     what used the space, read from the snapshot (a report: never fails the run)
+  hooks, //     e.g. restart kubelet on every node
+};
 
 export interface PipelineEvents {
   stepStarted(run: Run, step: Step): void;
@@ -46,7 +45,10 @@ function seconds(from: string, to: string): number {
 /** Runs the runbook on ctx.run, which it keeps up to date; returns it ended. */
 export async function runPipeline(ctx: RunContext, events: PipelineEvents): Promise<Run> {
   const { run } = ctx;
-  for (const [name, execute] of RUNBOOK) {
+  // The order is the plan's (plan.ts); preflight, first in every plan, may change the plan.
+  for (let index = 0; index < STEP_ORDER[run.plan].length; index++) {
+    const name = STEP_ORDER[run.plan][index]!;
+    const execute = STEPS[name] as (ctx: RunContext) => Promise<StepResult<AnyStepDetails>>;
     if (ctx.stopRequested()) {
       endRun(run, 'interrupted', `stopped before ${name}: nothing more was changed`);
       return run;

@@ -51,6 +51,8 @@ export const PreflightDetailsSchema = z.looseObject({
   skippedLearners: z.array(z.string()).optional(),
   /** A policy run: the members that meet the policy, the only ones it defragments. */
   policyTargets: z.array(z.string()).optional(),
+  /** Why a runbook run defragments first or backs up first (plan.ts). */
+  order: z.string().optional(),
   /** Endpoints left out because they reach a member already configured. */
   ignoredAliases: z.array(z.string()).optional(),
   /** Refusals: the endpoints that did not answer, the members not configured, each member's leader. */

@@ -57,8 +57,10 @@ export const TriggerSchema = z.enum(['webhook', 'api', 'cli', 'policy', 'alarm']
  * runbook: every voting member, after a snapshot and a compaction, then disarm and hooks.
  * policy: maintenance before any alarm: only the members that meet the policy, compaction
  * (and its snapshot) only when policy.compact, no hooks.
+ * defrag-first: a runbook run whose defragments alone fix NOSPACE (plan.ts): defragment,
+ * disarm and verify first, then the snapshot and the compaction.
  */
-export const PlanSchema = z.enum(['runbook', 'policy']);
+export const PlanSchema = z.enum(['runbook', 'policy', 'defrag-first']);
 export type Plan = z.infer<typeof PlanSchema>;
 export type Trigger = z.infer<typeof TriggerSchema>;
 

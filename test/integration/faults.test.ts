@@ -236,6 +236,7 @@ describe('faults around a plain 3-member cluster at NOSPACE', () => {
     // The second run is forced on a cluster that takes writes: etcd 3.4.23's etcd-20271 is accepted.
     const serveArgs = [
       'serve',
+      '--watch-alarms-disabled', // runs start from the webhook or the API here
       '--config',
       config,
       ...cluster.connectionArgs(),

@@ -52,6 +52,7 @@ describe('the monitoring loop with real Prometheus and Alertmanager', () => {
     writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
     guard = await startGuard([
       'serve',
+      '--watch-alarms-disabled', // runs start from the webhook or the API here
       ...cluster.connectionArgs(),
       '--webhook-token-file',
       tokenFile,

@@ -49,6 +49,7 @@ describe('interrupted runs on a 3-member mTLS cluster at NOSPACE', () => {
   const serve = () =>
     startGuard([
       'serve',
+      '--watch-alarms-disabled', // runs start from the webhook or the API here
       '--config',
       config,
       ...cluster.connectionArgs(),
@@ -283,6 +284,7 @@ describe('defragments that outlast their timeout or a SIGTERM (mTLS, 64 MiB quot
   it('SIGTERM while a defragment is in flight: it finishes, nothing else starts, the run is interrupted', async () => {
     const guard = await startGuard([
       'serve',
+      '--watch-alarms-disabled', // runs start from the webhook or the API here
       ...cluster.connectionArgs(),
       '--webhook-token-file',
       tokenFile,

@@ -47,6 +47,7 @@ describe('one Alertmanager alert remediates a 3-member mTLS cluster at NOSPACE',
     writeFileSync(tokenFile, `${TOKEN}\n`);
     guard = await startGuard([
       'serve',
+      '--watch-alarms-disabled', // runs start from the webhook or the API here
       ...cluster.connectionArgs(),
       '--webhook-token-file',
       tokenFile,

@@ -30,6 +30,7 @@ describe('the webhook on a 3-member cluster at NOSPACE', () => {
     writeFileSync(tokenFile, TOKEN);
     guard = await startGuard([
       'serve',
+      '--watch-alarms-disabled', // runs start from the webhook or the API here
       `--endpoints=${cluster.endpoints.join(',')}`,
       '--webhook-token-file',
       tokenFile,
@@ -88,6 +89,7 @@ describe('the webhook on a 3-member cluster at NOSPACE', () => {
     });
     guard = await startGuard([
       'serve',
+      '--watch-alarms-disabled', // runs start from the webhook or the API here
       '--config',
       config,
       `--endpoints=${cluster.endpoints.join(',')}`,

@@ -24,7 +24,7 @@ describe('defrag (fake cluster)', () => {
     );
     assert.match(
       result.reason ?? '',
-      /^defragmented m1, then m3, then m2, one at a time, leader last; 39\.0 MiB returned$/,
+      /^defragmented m1, then m3, then m2, one at a time, leader last; 15\.0 MiB returned$/,
     );
     assert.deepEqual(
       ctx.facts.defragmented,

@@ -15,7 +15,10 @@ describe('preflight (fake cluster)', () => {
     ctx.facts.before = [];
     const result = await preflight(ctx);
     assert.equal(result.outcome, 'succeeded');
-    assert.equal(result.reason, '3 members healthy, leader m2; 3 member(s) have a NOSPACE alarm');
+    assert.equal(
+      result.reason,
+      '3 members healthy, leader m2; 3 member(s) have a NOSPACE alarm; backup first: m1 holds 88% of its quota in data, above 80%: only compaction frees enough',
+    );
     assert.equal(ctx.facts.before.length, 3);
     assert.equal(ctx.facts.leaderId, cluster.member('m2').state.id);
     assert.deepEqual(cluster.calls, [], 'nothing changed');

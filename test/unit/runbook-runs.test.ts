@@ -127,8 +127,59 @@ describe('runs through the Remediator (fake cluster)', () => {
     );
     assert.deepEqual(cluster.defragmented(), ['m1', 'm3', 'm2']);
     assert.deepEqual(cluster.alarms, []);
-    assert.equal(run.reclaimedBytes, 3 * 13 * MiB);
+    assert.equal(run.reclaimedBytes, 3 * 5 * MiB);
     await assertRecordedWhole(guard, run);
+  });
+
+  it('the free pages alone fix it: defragment, disarm and verify first, then back up and compact', async () => {
+    const cluster = new FakeCluster({ leader: 'm2', inUseBytes: 12 * MiB });
+    cluster.behaviour.snapshot = () => Readable.from([snapshotBytes(USAGE_FIXTURE)]);
+    const guard = await guardFor(cluster);
+    const run = await runOnce(guard);
+    assert.equal(run.outcome, 'succeeded', run.reason);
+    assert.equal(run.plan, 'defrag-first');
+    assert.deepEqual(stepsOf(run), [
+      'preflight succeeded',
+      'defrag succeeded',
+      'disarm succeeded',
+      'verify succeeded',
+      'snapshot succeeded',
+      'compact succeeded',
+      'usage succeeded',
+      'hooks skipped',
+    ]);
+    assert.match(
+      stepNamed(run, 'preflight')?.details.order ?? '',
+      /^the defragments alone fix it \(the fullest member, m1, holds 38% of its quota in data\)/,
+    );
+    // The cluster took writes again before the backup was streamed and the history compacted.
+    const calls = cluster.calls;
+    const lastDisarm = calls.findLastIndex((c) => c.startsWith('disarm'));
+    const firstSnapshot = calls.findIndex((c) => c.startsWith('snapshot'));
+    const compaction = calls.findIndex((c) => c.startsWith('compact'));
+    assert.ok(
+      lastDisarm >= 0 && lastDisarm < firstSnapshot && firstSnapshot < compaction,
+      calls.join(', '),
+    );
+    assert.deepEqual(cluster.alarms, []);
+    assert.equal(run.reclaimedBytes, 3 * 21 * MiB);
+    await assertRecordedWhole(guard, run);
+  });
+
+  it('on a version whose defragment is risky without a backup, the backup comes first all the same', async () => {
+    const cluster = new FakeCluster({ leader: 'm2', inUseBytes: 12 * MiB, version: '3.5.21' });
+    cluster.behaviour.snapshot = () => Readable.from([snapshotBytes(USAGE_FIXTURE)]);
+    const guard = await guardFor(cluster, { remediation: { acceptHazards: ['etcd-20271'] } });
+    const run = await runOnce(guard);
+    assert.equal(run.plan, 'runbook');
+    assert.deepEqual(
+      run.steps.slice(0, 3).map((s) => s.name),
+      ['preflight', 'snapshot', 'compact'],
+    );
+    assert.match(
+      stepNamed(run, 'preflight')?.details.order ?? '',
+      /backup first: etcd 3\.5\.21 on m1 has hazard etcd-20271/,
+    );
   });
 
   it('the hooks get the run report with what used the space and what was reclaimed', async () => {
@@ -150,7 +201,7 @@ describe('runs through the Remediator (fake cluster)', () => {
         ['/app', 1],
       ],
     );
-    assert.equal(sent.reclaimedBytes, 3 * 13 * MiB);
+    assert.equal(sent.reclaimedBytes, 3 * 5 * MiB);
     assert.deepEqual(sent.steps.map((s) => s.name).slice(-2), ['usage', 'hooks']);
   });
 
@@ -215,7 +266,7 @@ describe('runs through the Remediator (fake cluster)', () => {
       run.reason,
       'defragmenting m3 failed (etcdserver: request timed out); no other member was touched',
     );
-    assert.equal(run.reclaimedBytes, 13 * MiB);
+    assert.equal(run.reclaimedBytes, 5 * MiB);
     assert.equal(cluster.alarms.length, 3, 'no alarm was disarmed');
     await assertRecordedWhole(guard, run);
   });

@@ -8,7 +8,7 @@ import type { Membership } from '../../etcd/member-client.js';
 import { fragmentationRatio, quotaUsageRatio } from '../../etcd/space.js';
 import type { AlarmEntry } from '../../etcd/types.js';
 import type { RunContext, RunLockState } from '../context.js';
-import { compacts } from '../plan.js';
+import { chooseRunbookOrder, compacts } from '../plan.js';
 import { membersWorthDefragmenting } from '../policy/rule.js';
 import type { HazardFinding, MemberFacts, PreflightDetails } from '../step-details.js';
 import { checkIdentity, describeAliases } from '../identity.js';
@@ -304,10 +304,27 @@ export async function preflight(ctx: RunContext): Promise<StepResult<PreflightDe
       ? `; learner ${learners.map((o) => o.name).join(', ')} is skipped (learners do not count for quorum)`
       : '';
   const why = need.needed ? need.why : `forced although ${need.why}`;
+  const order = chooseOrder(ctx, voters);
   return succeeded(
-    `${voters.length} members healthy, leader ${leader.name}; ${why}${learnerNote}${aliasNote}${blindNote}${versions.note}`,
-    { ...details, hazards: versions.findings },
+    `${voters.length} members healthy, leader ${leader.name}; ${why}${learnerNote}${aliasNote}${blindNote}${versions.note}${order ? `; ${order}` : ''}`,
+    { ...details, hazards: versions.findings, ...(order ? { order } : {}) },
   );
+}
+
+/** A runbook run defragments first when that alone fixes NOSPACE (plan.ts); the run's plan says which. */
+function chooseOrder(ctx: RunContext, voters: HealthyObservation[]): string | undefined {
+  if (ctx.run.plan !== 'runbook') return undefined;
+  const choice = chooseRunbookOrder(
+    voters.map((o) => ({
+      name: o.name,
+      version: o.status.version,
+      dbSizeInUseBytes: o.metrics.dbSizeInUseBytes,
+      quotaBytes: o.metrics.quotaBytes,
+    })),
+    ctx.config,
+  );
+  ctx.run.plan = choice.plan;
+  return choice.plan === 'defrag-first' ? choice.why : `backup first: ${choice.why}`;
 }
 
 /** One minor version of etcd on every member, and no known hazard of it that refuses this run (src/etcd/hazards.ts). */

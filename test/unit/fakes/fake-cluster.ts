@@ -199,9 +199,14 @@ export interface FakeClusterOptions {
   names?: string[];
   /** The leader's name. Default m2. */
   leader?: string;
-  /** Every member at NOSPACE: 33 MiB files, 20 MiB in use, a 32 MiB quota. */
+  /** Every member at NOSPACE: 33 MiB files, `inUseBytes` in use, a 32 MiB quota. */
   atNoSpace?: boolean;
   version?: string;
+  /**
+   * Data in use on every member. Default 28 MiB, 88% of the quota: only compaction frees
+   * enough, so runs keep the runbook's order; 20 MiB or less is the defrag-first shape.
+   */
+  inUseBytes?: number;
 }
 
 export class FakeCluster implements RunbookCluster {
@@ -226,7 +231,7 @@ export class FakeCluster implements RunbookCluster {
           id: `${i + 1}0000000000000a`,
           name,
           dbSizeBytes: 33 * MiB,
-          dbSizeInUseBytes: 20 * MiB,
+          dbSizeInUseBytes: options.inUseBytes ?? 28 * MiB,
           quotaBytes: 32 * MiB,
           isLearner: false,
           version: options.version ?? '3.5.30',
