@@ -48,7 +48,7 @@ export async function runPipeline(ctx: RunContext, events: PipelineEvents): Prom
   // The order is the plan's (plan.ts); preflight, first in every plan, may change the plan.
   for (let index = 0; index < STEP_ORDER[run.plan].length; index++) {
     const name = STEP_ORDER[run.plan][index]!;
-    const execute = STEPS[name] as (ctx: RunContext) => Promise<StepResult<AnyStepDetails>>;
+    const execute = STEPS[name];
     if (ctx.stopRequested()) {
       endRun(run, 'interrupted', `stopped before ${name}: nothing more was changed`);
       return run;
