@@ -12,9 +12,8 @@ import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { EtcdTestCluster } from '../test/harness/etcd-cluster.js';
 import { fillToNoSpace } from '../test/harness/fill.js';
-import { startGuard } from '../test/harness/guard.js';
 import { makeTempDir } from '../test/harness/processes.js';
-import { alertPayload, listRuns, waitForRun } from '../test/harness/remediation.js';
+import { alertPayload, listRuns, serveWithToken, waitForRun } from '../test/harness/remediation.js';
 import { describeMachine, machineLine } from './lib/machine.js';
 import { ms, summarize } from './lib/stats.js';
 
@@ -84,19 +83,11 @@ async function main(): Promise<void> {
     quotaBytes: 64 * 2 ** 20,
     dir: join(dir, 'cluster'),
   });
-  const tokenFile = join(dir, 'token');
-  writeFileSync(tokenFile, TOKEN);
   try {
     await fillToNoSpace(cluster);
-    const guard = await startGuard([
-      'serve',
-      ...cluster.connectionArgs(),
-      '--webhook-token-file',
-      tokenFile,
-      '--state-dir',
-      join(dir, 'state'),
-      '--snapshot-dir',
-      join(dir, 'snapshots'),
+    // The storm is the webhook's: the alarm watch would start the run before it.
+    const guard = await serveWithToken(cluster, dir, TOKEN, [
+      '--watch-alarms-disabled',
       '--log-level',
       'warn',
     ]);

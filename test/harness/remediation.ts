@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { parseExposition } from '../../src/etcd/prom-text.js';
 import type { Run } from '../../src/remediation/types.js';
 import type { EtcdTestCluster } from './etcd-cluster.js';
+import { startGuard, type RunningGuard } from './guard.js';
 
 export function alertPayload(
   alerts: { alertname?: string; cluster?: string; status?: 'firing' | 'resolved' }[] = [{}],
@@ -195,4 +196,29 @@ export class DefragSampler {
   maxConcurrent(): number {
     return Math.max(0, ...this.samples.map((s) => s.inflight.filter((v) => v === 1).length));
   }
+}
+
+/**
+ * `serve` for one cluster with a webhook token (written to dir/token), its run history in
+ * dir/state and its snapshots in dir/snap; `extra` flags after those.
+ */
+export function serveWithToken(
+  cluster: EtcdTestCluster,
+  dir: string,
+  token: string,
+  extra: string[] = [],
+): Promise<RunningGuard> {
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  return startGuard([
+    'serve',
+    ...cluster.connectionArgs(),
+    '--webhook-token-file',
+    tokenFile,
+    '--state-dir',
+    join(dir, 'state'),
+    '--snapshot-dir',
+    join(dir, 'snap'),
+    ...extra,
+  ]);
 }

@@ -4,13 +4,13 @@
 // posts it with the bearer token -> the guard remediates -> the alert resolves.
 // Then every query of the shipped Grafana dashboard is run against that Prometheus.
 import { strict as assert } from 'node:assert';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Run } from '../../src/remediation/types.js';
 import { EtcdTestCluster } from '../harness/etcd-cluster.js';
 import { fillToNoSpace, readAll } from '../harness/fill.js';
-import { get, startGuard, type RunningGuard } from '../harness/guard.js';
+import { get, type RunningGuard } from '../harness/guard.js';
 import {
   AlertmanagerServer,
   DASHBOARD_FILE,
@@ -19,7 +19,7 @@ import {
 } from '../harness/monitoring.js';
 import { eventually } from '../harness/eventually.js';
 import { makeTempDir } from '../harness/processes.js';
-import { listRuns, waitForRun } from '../harness/remediation.js';
+import { listRuns, serveWithToken, waitForRun } from '../harness/remediation.js';
 
 const TOKEN = 'an-alertmanager-token-for-e2e';
 
@@ -48,24 +48,13 @@ describe('the monitoring loop with real Prometheus and Alertmanager', () => {
   before(async () => {
     cluster = await EtcdTestCluster.start({ tls: true, quotaBytes: 32 * 2 ** 20 });
     live = (await fillToNoSpace(cluster)).live;
-    const tokenFile = join(dir, 'token');
-    writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 });
-    guard = await startGuard([
-      'serve',
-      '--watch-alarms-disabled', // runs start from the webhook or the API here
-      ...cluster.connectionArgs(),
-      '--webhook-token-file',
-      tokenFile,
-      '--state-dir',
-      join(dir, 'state'),
-      '--snapshot-dir',
-      join(dir, 'snapshots'),
-    ]);
+    // Runs start from the webhook here: this test is about the Alertmanager path.
+    guard = await serveWithToken(cluster, dir, TOKEN, ['--watch-alarms-disabled']);
     startedAt = Math.floor(Date.now() / 1000);
     alertmanager = await AlertmanagerServer.start({
       dir,
       webhookUrl: `${guard.url}/webhook/alertmanager`,
-      tokenFile,
+      tokenFile: join(dir, 'token'),
     });
     prometheus = await PrometheusServer.start({
       dir,

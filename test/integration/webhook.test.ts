@@ -3,16 +3,22 @@
 // joined by an alert. Every status code for bad or refused requests is tested in
 // process (test/unit/http-*.test.ts); here only what needs etcd and real runs.
 import { strict as assert } from 'node:assert';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { EtcdTestCluster } from '../harness/etcd-cluster.js';
 import { fillToNoSpace } from '../harness/fill.js';
-import { startGuard, type RunningGuard } from '../harness/guard.js';
+import type { RunningGuard } from '../harness/guard.js';
 import { stepNamed } from '../../src/remediation/types.js';
 import { makeTempDir, stopProcess } from '../harness/processes.js';
-import { alertPayload, listRuns, post, waitForRun, writeYaml } from '../harness/remediation.js';
+import {
+  alertPayload,
+  listRuns,
+  post,
+  serveWithToken,
+  waitForRun,
+  writeYaml,
+} from '../harness/remediation.js';
 
 const TOKEN = 'webhook-test-token';
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -21,24 +27,13 @@ describe('the webhook on a 3-member cluster at NOSPACE', () => {
   let cluster: EtcdTestCluster;
   let guard: RunningGuard;
   const dir = makeTempDir('webhook');
-  const tokenFile = join(dir, 'token');
   let url: string;
 
   before(async () => {
     cluster = await EtcdTestCluster.start({});
     await fillToNoSpace(cluster);
-    writeFileSync(tokenFile, TOKEN);
-    guard = await startGuard([
-      'serve',
-      '--watch-alarms-disabled', // runs start from the webhook or the API here
-      `--endpoints=${cluster.endpoints.join(',')}`,
-      '--webhook-token-file',
-      tokenFile,
-      '--state-dir',
-      join(dir, 'state'),
-      '--snapshot-dir',
-      join(dir, 'snap'),
-    ]);
+    // Runs start from the webhook or the API here.
+    guard = await serveWithToken(cluster, dir, TOKEN, ['--watch-alarms-disabled']);
     url = `${guard.url}/webhook/alertmanager`;
   });
 
@@ -87,18 +82,10 @@ describe('the webhook on a 3-member cluster at NOSPACE', () => {
       webhook: { cooldownSeconds: 0 },
       remediation: { acceptHazards: ['etcd-20271'] },
     });
-    guard = await startGuard([
-      'serve',
-      '--watch-alarms-disabled', // runs start from the webhook or the API here
+    guard = await serveWithToken(cluster, dir, TOKEN, [
+      '--watch-alarms-disabled',
       '--config',
       config,
-      `--endpoints=${cluster.endpoints.join(',')}`,
-      '--webhook-token-file',
-      tokenFile,
-      '--state-dir',
-      join(dir, 'state'),
-      '--snapshot-dir',
-      join(dir, 'snap'),
     ]);
     const answer = await post(`${guard.url}/webhook/alertmanager`, valid, auth);
     assert.equal(answer.status, 202);
