@@ -78,6 +78,8 @@ async function main(): Promise<void> {
   const guard = await startGuard(
     [
       'serve',
+      // The demo shows the monitoring loop; serve's alarm watch would fix NOSPACE before it.
+      '--watch-alarms-disabled',
       ...flags,
       '--webhook-token-file',
       tokenFile,
