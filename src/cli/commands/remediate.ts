@@ -43,7 +43,8 @@ function summary(run: Run): string {
   const where = run.steps.find((s) => s.outcome === run.outcome)?.name;
   const at =
     where && run.outcome !== 'succeeded' && run.outcome !== 'skipped' ? ` at ${where}` : '';
-  return `run ${run.id} on cluster ${run.cluster} ${run.outcome}${at} in ${(run.durationSeconds ?? 0).toFixed(1)} s: ${run.reason ?? ''}`;
+  const plan = run.plan === 'runbook' ? '' : ` (plan ${run.plan})`;
+  return `run ${run.id} on cluster ${run.cluster}${plan} ${run.outcome}${at} in ${(run.durationSeconds ?? 0).toFixed(1)} s: ${run.reason ?? ''}`;
 }
 
 /** The run's "what used the space", in `du --snapshot`'s table. */
