@@ -84,6 +84,13 @@ async function startOn(spec: HttpProcessSpec, port: number): Promise<HttpProcess
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   };
-  await Promise.race([ready(), spawnError]);
+  try {
+    await Promise.race([ready(), spawnError]);
+  } catch (err) {
+    // A process that never got ready must not outlive the test (its pipes would keep the
+    // test file's process alive after every test ended).
+    await stopProcess(child);
+    throw err;
+  }
   return { url, process: child, output: () => output, stop: () => stopProcess(child) };
 }
