@@ -374,6 +374,8 @@ const ConfigShape = z.strictObject({
       acceptHazards: z.array(z.enum(HAZARD_IDS)).default([]),
       /** Defragment first (the backup and compaction after writes are accepted) when that alone fixes NOSPACE. */
       defragFirst: z.boolean().default(true),
+      /** ...when every member's data in use is at most this share of its quota: well below it. */
+      defragFirstMaxInUseRatio: ratio.default(0.5),
     })
     .prefault({}),
   policy: PolicySchema.prefault({}),

@@ -42,8 +42,11 @@ const percent = (ratio: number): string => `${Math.round(ratio * 100)}%`;
 
 /**
  * Whether a runbook run defragments first: every member's data in use (what its file
- * shrinks to) at most the lower of trigger.minQuotaUsage and disarm.maxQuotaUsage of its
- * quota, no hazard that makes a defragment risky without a backup, and not turned off.
+ * shrinks to) at most remediation.defragFirstMaxInUseRatio of its quota (and under
+ * trigger.minQuotaUsage and disarm.maxQuotaUsage, should those be lower), no hazard that
+ * makes a defragment risky without a backup, and not turned off. Data well below the quota
+ * leaves room for the writes that come before the compaction; data near it would bring
+ * NOSPACE back before then.
  */
 export function chooseRunbookOrder(
   members: PlanFigures[],
@@ -58,7 +61,11 @@ export function chooseRunbookOrder(
         `etcd ${m.version} on ${m.name} has hazard ${hazard.id} (${hazard.title}): the backup comes before any defragment`,
       );
   }
-  const limit = Math.min(config.trigger.minQuotaUsage, config.disarm.maxQuotaUsage);
+  const limit = Math.min(
+    config.remediation.defragFirstMaxInUseRatio,
+    config.trigger.minQuotaUsage,
+    config.disarm.maxQuotaUsage,
+  );
   const usages = members.map((m) => ({
     m,
     usage: m.quotaBytes ? m.dbSizeInUseBytes / m.quotaBytes : undefined,

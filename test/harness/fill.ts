@@ -22,6 +22,7 @@ export interface FillOptions {
 export interface FillResult {
   /** Every key and value that must still be there after remediation. */
   live: Map<string, string>;
+  /** Churn writes etcd stored (the last one may have been answered with NOSPACE). */
   churnWrites: number;
 }
 
@@ -87,7 +88,7 @@ export async function fillToNoSpace(
         );
         await waitForNoSpaceOnEveryMember(client, cluster.members.length);
         await waitForSettledFiles(members);
-        return { live, churnWrites: writes };
+        return { live, churnWrites: await storedChurnWrites(client, churnKeys, writes) };
       }
     }
     throw new Error('the cluster never reported NOSPACE; is --quota-backend-bytes set?');
@@ -95,6 +96,21 @@ export async function fillToNoSpace(
     client.close();
     for (const m of members) m.close();
   }
+}
+
+/**
+ * The churn writes etcd stored. The write answered with NOSPACE may be one of them: etcd
+ * refuses a write before proposing it when the member's file is already over the quota, but
+ * a write that takes the file over when applied is applied, then answered with NOSPACE.
+ * Each churn key's version counts the writes it took.
+ */
+async function storedChurnWrites(client: Etcd3, churnKeys: number, answered: number) {
+  if (!Number.isFinite(churnKeys)) return answered;
+  const keys = Array.from({ length: churnKeys }, (_, i) => `churn/${i}`);
+  const versions = await Promise.all(
+    keys.map(async (key) => Number((await client.get(key).exec()).kvs[0]?.version ?? 0)),
+  );
+  return versions.reduce((sum, v) => sum + v, 0);
 }
 
 async function smallestMember(members: Etcd3[]): Promise<Etcd3> {

@@ -15,25 +15,30 @@ const member = (name: string, inUseMiB: number, version = '3.5.30'): PlanFigures
 const config = (raw: Record<string, unknown> = {}) => ConfigSchema.parse(raw);
 
 describe('the runbook order', () => {
-  it('defrag-first when every member holds at most trigger.minQuotaUsage of its quota in data', () => {
-    const choice = chooseRunbookOrder(
-      [member('a', 40), member('b', 80), member('c', 10)],
-      config(),
-    );
+  it('defrag-first when every member holds at most half of its quota in data', () => {
+    const members = [member('a', 40), member('b', 50), member('c', 10)];
+    const choice = chooseRunbookOrder(members, config());
     assert.equal(choice.plan, 'defrag-first');
-    assert.match(choice.why, /the fullest member, b, holds 80% of its quota in data/);
+    assert.match(choice.why, /the fullest member, b, holds 50% of its quota in data/);
   });
 
-  it('the backup first when one member needs compaction to get there', () => {
-    const choice = chooseRunbookOrder([member('a', 40), member('b', 81)], config());
+  it('the backup first when one member needs compaction to get well below the quota', () => {
+    const choice = chooseRunbookOrder([member('a', 40), member('b', 51)], config());
     assert.deepEqual(choice, {
       plan: 'runbook',
-      why: 'b holds 81% of its quota in data, above 80%: only compaction frees enough',
+      why: 'b holds 51% of its quota in data, above 50%: only compaction frees enough',
     });
   });
 
-  it('the level is the lower of trigger.minQuotaUsage and disarm.maxQuotaUsage', () => {
-    const low = config({ trigger: { minQuotaUsage: 0.95 }, disarm: { maxQuotaUsage: 0.6 } });
+  it('the level: defragFirstMaxInUseRatio, or the trigger or disarm level when lower', () => {
+    const higher = config({ remediation: { defragFirstMaxInUseRatio: 0.7 } });
+    assert.equal(chooseRunbookOrder([member('a', 70)], higher).plan, 'defrag-first');
+    assert.equal(chooseRunbookOrder([member('a', 71)], higher).plan, 'runbook');
+    const low = config({
+      remediation: { defragFirstMaxInUseRatio: 0.9 },
+      trigger: { minQuotaUsage: 0.95 },
+      disarm: { maxQuotaUsage: 0.6 },
+    });
     assert.equal(chooseRunbookOrder([member('a', 61)], low).plan, 'runbook');
     assert.equal(chooseRunbookOrder([member('a', 60)], low).plan, 'defrag-first');
   });

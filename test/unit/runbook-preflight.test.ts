@@ -17,7 +17,7 @@ describe('preflight (fake cluster)', () => {
     assert.equal(result.outcome, 'succeeded');
     assert.equal(
       result.reason,
-      '3 members healthy, leader m2; 3 member(s) have a NOSPACE alarm; backup first: m1 holds 88% of its quota in data, above 80%: only compaction frees enough',
+      '3 members healthy, leader m2; 3 member(s) have a NOSPACE alarm; backup first: m1 holds 88% of its quota in data, above 50%: only compaction frees enough',
     );
     assert.equal(ctx.facts.before.length, 3);
     assert.equal(ctx.facts.leaderId, cluster.member('m2').state.id);

@@ -204,7 +204,7 @@ export interface FakeClusterOptions {
   version?: string;
   /**
    * Data in use on every member. Default 28 MiB, 88% of the quota: only compaction frees
-   * enough, so runs keep the runbook's order; 20 MiB or less is the defrag-first shape.
+   * enough, so runs keep the runbook's order; 16 MiB or less is the defrag-first shape.
    */
   inUseBytes?: number;
 }
