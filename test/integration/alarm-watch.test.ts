@@ -107,11 +107,13 @@ describe('the alarm watch on a 3-member cluster: NOSPACE, no Prometheus, no Aler
     const run = await waitForRun(guard.url, started.id);
     const writableAt = await writable;
     assert.equal(run.outcome, 'succeeded', run.reason);
-    assert.ok(answers.length > 0, 'alerts came while the run worked');
-    for (const answer of answers) {
-      assert.equal(answer.status, 202, answer.text);
-      assert.equal((answer.json.runs as { runId: string }[])[0]?.runId, run.id);
-    }
+    // Each joined the run; the last may come as it ended, and then finds it done (cooldown).
+    const joined = answers.filter((a) => a.status === 202);
+    assert.ok(joined.length > 0, 'an alert came while the run worked');
+    for (const answer of joined)
+      assert.equal((answer.json.runs as { runId: string }[])[0]?.runId, run.id, answer.text);
+    for (const answer of answers.filter((a) => a.status !== 202))
+      assert.deepEqual([answer.status, answer.json.status], [200, 'cooldown'], answer.text);
     assert.equal((await listRuns(guard.url)).length, 1, 'exactly one run');
     const outage = (writableAt - refusedAt) / 1000;
     t.diagnostic(
@@ -128,12 +130,11 @@ describe('the alarm watch on a 3-member cluster: NOSPACE, no Prometheus, no Aler
 /**
  * The shape NOSPACE has under Kubernetes: the API server compacted, so most of every
  * member's file is free pages, and a write bigger than the room left between the file and
- * the quota is refused (etcd weighs the file, not the data in use). fragment() leaves 24 MiB
- * of free pages in a file under the 32 MiB quota; a fifth of the quota then does not fit.
+ * the quota is refused (etcd weighs the file, not the data in use). After fragment() has left
+ * 24 MiB of free pages in a file under the 32 MiB quota, a fifth of the quota does not fit.
  * Returns when the refused write was sent.
  */
 async function noSpaceWithFreePages(cluster: EtcdTestCluster, client: Etcd3): Promise<number> {
-  await fragment(cluster, { values: 48 });
   const sentAt = performance.now();
   try {
     await client
@@ -141,7 +142,10 @@ async function noSpaceWithFreePages(cluster: EtcdTestCluster, client: Etcd3): Pr
       .value(randomBytes(Math.floor(cluster.quotaBytes / 5)))
       .exec();
   } catch (err) {
-    if (isNoSpace(err)) return sentAt;
+    // On a busy machine etcd may time out the proposal of those megabytes; applied, it raises
+    // NOSPACE all the same, and the test goes on to wait for the run that starts.
+    const timedOut = err instanceof Error && err.message.includes('request timed out');
+    if (isNoSpace(err) || timedOut) return sentAt;
     throw err;
   }
   throw new Error('a write larger than the room left was accepted');
@@ -157,6 +161,8 @@ describe('the alarm watch on a Kubernetes shape: data well below the quota, the 
     cluster = await EtcdTestCluster.start({});
     client = cluster.client();
     await writeLiveKeys(client, 200, 512);
+    // The API server's compactions, before the guard starts: 24 MiB of free pages.
+    await fragment(cluster, { values: 48 });
     guard = await serveWithToken(cluster, dir, TOKEN);
   });
   after(async () => {
