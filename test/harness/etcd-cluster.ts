@@ -140,9 +140,10 @@ export class EtcdTestCluster {
       `esg-test-${ports[0]}`,
       '--quota-backend-bytes',
       String(quota),
-      // Lets the NOSPACE filler send one large write to each member (see fill.ts).
+      // Lets the NOSPACE filler send one large write to each member (see fill.ts), and a test
+      // send a write larger than the room left in a file of mostly free pages.
       '--max-request-bytes',
-      String(Math.max(1_572_864, Math.floor(quota / 4))),
+      String(Math.max(1_572_864, Math.floor(quota / 2))),
       '--logger',
       'zap',
       '--log-outputs',
