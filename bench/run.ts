@@ -11,6 +11,8 @@ const benchmarks = [
   'bench/alert-storm.ts',
   'bench/snapshot.ts',
   'bench/remediate.ts',
+  'bench/du-snapshot.ts',
+  'bench/du-online.ts',
 ];
 mkdirSync('.bench', { recursive: true });
 const collected = `.bench/results-${new Date().toISOString().replace(/[:.]/g, '-')}.md`;

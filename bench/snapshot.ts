@@ -6,17 +6,17 @@
 // not buffer the database in memory.
 //
 //   npm run build && npx tsx bench/snapshot.ts [--sizes 256,1024] [--runs 5]
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { etcdBinary } from '../test/harness/etcd-binaries.js';
 import { EtcdTestCluster } from '../test/harness/etcd-cluster.js';
 import { writeLiveKeys } from '../test/harness/fill.js';
 import { GUARD_BIN } from '../test/harness/guard.js';
-import { makeTempDir, run } from '../test/harness/processes.js';
+import { makeTempDir } from '../test/harness/processes.js';
 import { describeMachine, machineLine } from './lib/machine.js';
 import { summarize } from './lib/stats.js';
+import { timedCommand } from './lib/timed.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -26,30 +26,12 @@ const { values: args } = parseArgs({
 });
 const sizesMiB = args.sizes.split(',').map(Number);
 const runs = Number(args.runs);
-const GNU_TIME = '/usr/bin/time';
 
 interface Sample {
   seconds: number;
   bytes: number;
   maxRssMiB: number;
   streamSeconds?: number;
-}
-
-/** A command under GNU time (when installed): its exit, output, and peak RSS in MiB. */
-async function timedCommand(
-  command: string,
-  argv: string[],
-): Promise<{ seconds: number; stdout: string; maxRssMiB: number }> {
-  const useTime = existsSync(GNU_TIME);
-  const env = { ...process.env, ETCDCTL_API: '3' };
-  const t0 = performance.now();
-  const result = useTime
-    ? await run(GNU_TIME, ['-f', 'maxrss=%M', command, ...argv], { timeoutMs: 600_000, env })
-    : await run(command, argv, { timeoutMs: 600_000, env });
-  const seconds = (performance.now() - t0) / 1000;
-  if (result.code !== 0) throw new Error(`${command} ${argv.join(' ')} failed: ${result.stderr}`);
-  const rssKiB = Number(/maxrss=(\d+)/.exec(result.stderr)?.[1] ?? Number.NaN);
-  return { seconds, stdout: result.stdout, maxRssMiB: rssKiB / 1024 };
 }
 
 async function guardSnapshot(cluster: EtcdTestCluster, out: string): Promise<Sample> {
@@ -76,12 +58,11 @@ async function guardSnapshot(cluster: EtcdTestCluster, out: string): Promise<Sam
 async function etcdctlSnapshot(cluster: EtcdTestCluster, out: string): Promise<Sample> {
   const [endpoint] = cluster.endpoints;
   const file = join(out, 'etcdctl.db');
-  const timed = await timedCommand(etcdBinary('etcdctl'), [
-    ...cluster.connectionArgs([endpoint!]),
-    'snapshot',
-    'save',
-    file,
-  ]);
+  const timed = await timedCommand(
+    etcdBinary('etcdctl'),
+    [...cluster.connectionArgs([endpoint!]), 'snapshot', 'save', file],
+    { ...process.env, ETCDCTL_API: '3' },
+  );
   return { seconds: timed.seconds, bytes: statSync(file).size, maxRssMiB: timed.maxRssMiB };
 }
 
