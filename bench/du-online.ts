@@ -10,8 +10,9 @@
 //
 //   npm run build && npx tsx bench/du-online.ts [--sizes 256,1024] [--runs 3] [--page-sizes 2000,5000]
 //     [--load-rate 200] [--load-seconds 20] [--rounds 3] [--placements shared,pinned]
-//     [--load-du 'default;--max-keys-per-second 1000000000']
-// --load-du: the du runs to load the follower with, `;` between them ('default': no option).
+//     [--load-du 'default;spin']
+// --load-du: the du runs to load the follower with, `;` between them ('default': no option;
+// 'spin': a busy loop instead of du, a control for what any process on those cores costs).
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -39,7 +40,7 @@ const { values: args } = parseArgs({
     'load-seconds': { type: 'string', default: '20' },
     rounds: { type: 'string', default: '3' },
     placements: { type: 'string', default: 'shared,pinned' },
-    'load-du': { type: 'string', default: 'default;--max-keys-per-second 1000000000' },
+    'load-du': { type: 'string', default: 'default;spin' },
   },
 });
 const sizesMiB = args.sizes.split(',').map(Number);
@@ -222,14 +223,14 @@ function printLatency(latency: LoadCondition[]): void {
     `\nPuts of 256 B to the leader at ${args['load-rate']}/s (open loop: latency from each put's due time), ${args['load-seconds']} s per condition, ${args.rounds} rounds, alternating:\n`,
   );
   console.log(
-    '| condition | puts | p50 ms | p99 ms | p99 / no du | p99 per round ms | du runs started |',
+    '| condition | puts | failed | p50 ms | p99 ms | p99 / no du | p99 per round ms | du runs started |',
   );
-  console.log('| --- | ---: | ---: | ---: | ---: | --- | ---: |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |');
   for (const c of latency) {
     const base = latency.find((b) => b.placement === c.placement && b.duOptions === undefined)!;
     const s = summarize(c.latencies);
     console.log(
-      `| ${c.name} | ${s.n} | ${ms(s.median)} | ${ms(s.p99)} | ${(s.p99 / summarize(base.latencies).p99).toFixed(2)} | ${c.p99PerRound.map(ms).join(', ')} | ${c.duRuns} |`,
+      `| ${c.name} | ${s.n} | ${c.failed} | ${ms(s.median)} | ${ms(s.p99)} | ${(s.p99 / summarize(base.latencies).p99).toFixed(2)} | ${c.p99PerRound.map(ms).join(', ')} | ${c.duRuns} |`,
     );
   }
 }
@@ -279,6 +280,7 @@ async function main(): Promise<void> {
     const latency = await putLatency(cluster, leader, last.follower, {
       duRuns: args['load-du'].split(';').map((spec) => {
         const words = spec.trim().split(/\s+/);
+        if (words[0] === 'spin') return 'spin';
         return words[0] === 'default' ? [] : words;
       }),
       placements: args.placements.split(',') as Placement[],

@@ -1,10 +1,14 @@
 // The latency of a fixed-rate put load on the leader without du, and while du runs in a
 // loop, conditions alternating round after round. Each condition runs in one of two
-// placements: `shared`, every process free to run on any core (on a 2-core machine, du and
-// the follower it reads take CPU time from the leader); `pinned`, the follower du reads and
-// du on one core, the leader, the other follower and the load on the other: the nearest
-// this machine comes to members on machines of their own, where the leader needs one
-// follower's answer, not the busy one's.
+// placements of the processes on this machine's cores:
+// - `shared`: every process free to run on any core. On a 2-core machine du and the
+//   follower it reads take CPU time the leader and the load would have had.
+// - `pinned`: the follower du reads and du on one core, the rest of the cluster and the load
+//   on the other: the nearest this machine comes to members on machines of their own, where
+//   the leader needs one follower's answer, not the busy one's. Other processes on the
+//   machine still move between the cores (to the leader's, when du keeps the other busy).
+// A control condition, `spin`, runs a busy loop where du would run: what keeping a core busy
+// costs, whatever keeps it busy.
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import type { Etcd3 } from 'etcd3';
@@ -19,9 +23,10 @@ export type Placement = 'shared' | 'pinned';
 export interface LoadCondition {
   name: string;
   placement: Placement;
-  /** The du options, absent for the condition without du. */
-  duOptions?: string[];
+  /** The du options, `spin` for the busy loop, absent for the condition without either. */
+  duOptions?: string[] | 'spin';
   latencies: number[];
+  failed: number;
   p99PerRound: number[];
   duRuns: number;
 }
@@ -35,19 +40,19 @@ function setAffinity(pid: number, cpus: string): void {
   if (result.status !== 0) throw new Error(`taskset ${cpus} ${pid}: ${result.stderr}`);
 }
 
-/** Every member, and this process (the load), on the cores the placement gives them. */
+/** Every member, and this process (the load), where the placement puts them. */
 function place(cluster: EtcdTestCluster, follower: string, placement: Placement): void {
   for (const member of cluster.members) {
-    const cpus =
-      placement === 'shared' ? EVERY_CPU : String(member.name === follower ? READ_CPU : WRITE_CPU);
+    const reads = member.name === follower;
+    const cpus = placement === 'pinned' ? String(reads ? READ_CPU : WRITE_CPU) : EVERY_CPU;
     setAffinity(member.process!.pid!, cpus);
   }
-  setAffinity(process.pid, placement === 'shared' ? EVERY_CPU : String(WRITE_CPU));
+  setAffinity(process.pid, placement === 'pinned' ? String(WRITE_CPU) : EVERY_CPU);
 }
 
 /**
  * Runs `work` while `du` with these options runs again and again, each run a new process as
- * in a user's loop; counts the du runs started.
+ * in a user's loop (or while one busy loop runs); counts the processes started.
  */
 async function whileDuLoops<T>(
   cluster: EtcdTestCluster,
@@ -56,7 +61,10 @@ async function whileDuLoops<T>(
 ): Promise<{ result: T; duRuns: number }> {
   const duOptions = condition.duOptions;
   if (duOptions === undefined) return { result: await work(), duRuns: 0 };
-  const argv = [process.execPath, GUARD_BIN, 'du', ...duOptions, ...cluster.connectionArgs()];
+  const argv =
+    duOptions === 'spin'
+      ? [process.execPath, '-e', 'for (;;);']
+      : [process.execPath, GUARD_BIN, 'du', ...duOptions, ...cluster.connectionArgs()];
   const command = condition.placement === 'pinned' ? ['taskset', '-c', String(READ_CPU)] : [];
   let stopped = false;
   let current: ChildProcess | undefined;
@@ -80,9 +88,15 @@ async function whileDuLoops<T>(
   }
 }
 
+function conditionName(duOptions: LoadCondition['duOptions']): string {
+  if (duOptions === undefined) return 'no du';
+  if (duOptions === 'spin') return 'a busy loop instead of du (control)';
+  return `du in a loop, ${duOptions.length ? duOptions.join(' ') : 'default settings'}`;
+}
+
 export interface LatencyOptions {
-  /** The du runs to compare with none: each its list of options ([] for the defaults). */
-  duRuns: string[][];
+  /** The du runs to compare with none: each its list of options ([] for the defaults), or `spin`. */
+  duRuns: (string[] | 'spin')[];
   placements: Placement[];
   rounds: number;
   load: Omit<PutLoadOptions, 'keys' | 'prefix'>;
@@ -97,10 +111,11 @@ export async function putLatency(
 ): Promise<LoadCondition[]> {
   const conditions: LoadCondition[] = options.placements.flatMap((placement) =>
     [undefined, ...options.duRuns].map((duOptions) => ({
-      name: `${duOptions === undefined ? 'no du' : `du in a loop${duOptions.length ? `, ${duOptions.join(' ')}` : ', default settings'}`}${options.placements.length > 1 ? ` (${placement})` : ''}`,
+      name: `${conditionName(duOptions)}${options.placements.length > 1 ? ` (${placement})` : ''}`,
       placement,
       duOptions,
       latencies: [],
+      failed: 0,
       p99PerRound: [],
       duRuns: 0,
     })),
@@ -113,8 +128,9 @@ export async function putLatency(
         const { result, duRuns } = await whileDuLoops(cluster, condition, () =>
           fixedRatePuts(leader, { ...options.load, keys: 1000, prefix: '/bench-load/' }),
         );
-        const s = summarize(result);
-        condition.latencies.push(...result);
+        const s = summarize(result.latencies);
+        condition.latencies.push(...result.latencies);
+        condition.failed += result.failed;
         condition.p99PerRound.push(s.p99);
         condition.duRuns += duRuns;
         console.error(`  ${condition.name}: p50 ${ms(s.median)} ms, p99 ${ms(s.p99)} ms`);

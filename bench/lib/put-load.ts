@@ -14,12 +14,20 @@ export interface PutLoadOptions {
   prefix: string;
 }
 
-/** Latency of each put in ms; throws if any put failed. */
-export async function fixedRatePuts(client: Etcd3, options: PutLoadOptions): Promise<number[]> {
+export interface PutLoadResult {
+  /** Every put's, in ms; a failed put's until it failed (etcd gives up after about 7 s). */
+  latencies: number[];
+  failed: number;
+}
+
+export async function fixedRatePuts(
+  client: Etcd3,
+  options: PutLoadOptions,
+): Promise<PutLoadResult> {
   const value = Buffer.alloc(options.valueBytes, 'v');
   const periodMs = 1000 / options.putsPerSecond;
   const count = Math.round(options.seconds * options.putsPerSecond);
-  const latencies: number[] = [];
+  const result: PutLoadResult = { latencies: [], failed: 0 };
   const inFlight: Promise<void>[] = [];
   const started = performance.now();
   for (let i = 0; i < count; i++) {
@@ -29,11 +37,15 @@ export async function fixedRatePuts(client: Etcd3, options: PutLoadOptions): Pro
     if (early > 0) await sleep(early);
     const key = Buffer.from(`${options.prefix}${i % options.keys}`);
     inFlight.push(
-      client.kv.put({ key, value }).then(() => {
-        latencies.push(performance.now() - due);
-      }),
+      client.kv.put({ key, value }).then(
+        () => void result.latencies.push(performance.now() - due),
+        () => {
+          result.failed++;
+          result.latencies.push(performance.now() - due);
+        },
+      ),
     );
   }
   await Promise.all(inFlight);
-  return latencies;
+  return result;
 }
