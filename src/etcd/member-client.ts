@@ -18,6 +18,7 @@ import { diagnoseConnection } from './diagnose.js';
 import type { HistoryEvent } from '../insight/history.js';
 import type { RangePage } from '../insight/online.js';
 import { HistoryCompactedError, watchHistory, type WatchStream } from './history-watch.js';
+import { decodeRangeSizes, encodeRangeRequest, type RangeRequest } from './range-sizes.js';
 import { memberIdDecimal, memberIdHex } from './space.js';
 import type { AlarmEntry, AlarmName } from './types.js';
 
@@ -93,15 +94,37 @@ function grpcOptions(tls: TlsMaterial): IOptions['grpcOptions'] {
   };
 }
 
+/** etcd3's client, with a Range answered by range-sizes.ts on the same connection and auth. */
+class Etcd3WithSizes extends Etcd3 {
+  rangeSizes(request: RangeRequest, deadline: number): Promise<RangePage> {
+    return this.pool.withConnection(
+      'KV',
+      ({ client, metadata }) =>
+        new Promise<RangePage>((resolve, reject) => {
+          client.makeUnaryRequest(
+            '/etcdserverpb.KV/Range',
+            encodeRangeRequest,
+            decodeRangeSizes,
+            request,
+            metadata,
+            { deadline },
+            (err, page) =>
+              err || !page ? reject(err ?? new Error('empty Range answer')) : resolve(page),
+          );
+        }),
+    );
+  }
+}
+
 export class MemberClient {
-  private readonly etcd: Etcd3;
+  private readonly etcd: Etcd3WithSizes;
 
   constructor(
     readonly target: MemberTarget,
     private readonly tls: TlsMaterial,
   ) {
     const https = target.endpoint.startsWith('https://');
-    this.etcd = new Etcd3({
+    this.etcd = new Etcd3WithSizes({
       hosts: [target.endpoint],
       credentials: https
         ? {
@@ -224,22 +247,12 @@ export class MemberClient {
     revision: number,
     timeoutMs: number,
   ): Promise<RangePage> {
-    const response = await this.call('range', timeoutMs, (deadline) =>
-      this.etcd.kv.range(
-        { key: start, range_end: end, limit, revision, serializable: true },
-        { deadline },
+    return this.call('range', timeoutMs, (deadline) =>
+      this.etcd.rangeSizes(
+        { key: start, rangeEnd: end, limit, revision, serializable: true },
+        deadline,
       ),
     );
-    return {
-      kvs: response.kvs.map((kv) => ({
-        key: kv.key,
-        valueBytes: kv.value.length,
-        modRevision: Number(kv.mod_revision),
-      })),
-      more: Boolean(response.more),
-      revision: Number(response.header.revision),
-      count: Number(response.count),
-    };
   }
 
   /**

