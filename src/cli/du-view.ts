@@ -2,7 +2,7 @@
 // the groups biggest first, the `--top N` of them and an `other` row, a total line.
 import Table from 'cli-table3';
 import { formatBytes } from '../config/units.js';
-import { sumOf, type GroupUsage, type UsageResult } from '../insight/groups.js';
+import { sumOf, type GroupUsage, type Rank, type UsageResult } from '../insight/groups.js';
 
 /** What one walk read, and where from. */
 export interface DuReport {
@@ -15,6 +15,8 @@ export interface DuReport {
   prefix: string;
   /** Whether the history columns were measured: a snapshot file has every revision, a Range only the live ones. */
   history: boolean;
+  /** Read without the values (du --keys-only): keys counted, bytes not known. */
+  keysOnly?: boolean;
   result: UsageResult;
 }
 
@@ -27,32 +29,37 @@ function bytesOf(u: GroupUsage): number {
   return u.liveBytes + u.historyBytes;
 }
 
-function share(u: GroupUsage, total: GroupUsage): number {
-  const all = bytesOf(total);
-  return all === 0 ? 0 : bytesOf(u) / all;
+/** The group's part of the total: of the bytes, or of the keys when only keys were read. */
+function share(u: GroupUsage, total: GroupUsage, by: Rank = 'bytes'): number {
+  const all = by === 'keys' ? total.keys : bytesOf(total);
+  return all === 0 ? 0 : (by === 'keys' ? u.keys : bytesOf(u)) / all;
 }
 
-function jsonGroup(u: GroupUsage, total: GroupUsage, history: boolean) {
+const rankOf = (report: DuReport): Rank => (report.keysOnly ? 'keys' : 'bytes');
+
+function jsonGroup(u: GroupUsage, total: GroupUsage, history: boolean, by: Rank) {
   return {
     group: u.group,
     keys: u.keys,
-    liveBytes: u.liveBytes,
+    liveBytes: by === 'keys' ? null : u.liveBytes,
     historyRevisions: history ? u.historyRevisions : null,
     historyBytes: history ? u.historyBytes : null,
-    share: Number(share(u, total).toFixed(4)),
+    share: Number(share(u, total, by).toFixed(4)),
   };
 }
 
 function jsonReport(report: DuReport, top: number) {
   const total = sumOf(report.result.tally.all(), 'total');
   const { cluster, source, revision, prefix, history } = report;
-  const { group: _, share: __, ...sums } = jsonGroup(total, total, history);
+  const by = rankOf(report);
+  const { group: _, share: __, ...sums } = jsonGroup(total, total, history, by);
   return {
     ...(cluster === undefined ? {} : { cluster }),
     source,
     ...(revision === undefined ? {} : { revision }),
     prefix,
-    groups: report.result.tally.top(top).map((u) => jsonGroup(u, total, history)),
+    ...(report.keysOnly ? { keysOnly: true } : {}),
+    groups: report.result.tally.top(top, by).map((u) => jsonGroup(u, total, history, by)),
     total: { groups: report.result.tally.all().length, ...sums },
     seconds: Number(report.result.seconds.toFixed(3)),
   };
@@ -62,20 +69,31 @@ function jsonReport(report: DuReport, top: number) {
  * The table of groups and a total row; without `history` (an online walk, which reads only the
  * live revisions) the history columns are left out. Shared with `remediate`'s report.
  */
-export function usageTable(rows: GroupUsage[], total: GroupUsage, history: boolean): string {
-  const historyHead = history ? ['HISTORY REVS', 'HISTORY'] : [];
+export function usageTable(
+  rows: GroupUsage[],
+  total: GroupUsage,
+  history: boolean,
+  by: Rank = 'bytes',
+): string {
+  const bytesHead = by === 'keys' ? [] : ['LIVE', ...(history ? ['HISTORY REVS', 'HISTORY'] : [])];
   const table = new Table({
-    head: ['GROUP', 'KEYS', 'LIVE', ...historyHead, 'SHARE'],
+    head: ['GROUP', 'KEYS', ...bytesHead, 'SHARE'],
     style: { head: [], border: [] },
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
-    colAligns: ['left', 'right', 'right', ...historyHead.map(() => 'right' as const), 'right'],
+    colAligns: ['left', 'right', ...bytesHead.map(() => 'right' as const), 'right'],
   });
+  const bytes = (u: GroupUsage): string[] =>
+    by === 'keys'
+      ? []
+      : [
+          formatBytes(u.liveBytes),
+          ...(history ? [String(u.historyRevisions), formatBytes(u.historyBytes)] : []),
+        ];
   const row = (u: GroupUsage): string[] => [
     u.group,
     String(u.keys),
-    formatBytes(u.liveBytes),
-    ...(history ? [String(u.historyRevisions), formatBytes(u.historyBytes)] : []),
-    `${(share(u, total) * 100).toFixed(1)}%`,
+    ...bytes(u),
+    `${(share(u, total, by) * 100).toFixed(1)}%`,
   ];
   for (const u of rows) table.push(row(u));
   table.push(row(total));
@@ -91,10 +109,13 @@ function tableReport(report: DuReport, top: number): string {
     report.revision === undefined ? undefined : `revision ${report.revision}`,
     report.prefix === '' ? undefined : `prefix ${report.prefix}`,
   ].filter((part) => part !== undefined);
-  const table = usageTable(result.tally.top(top), total, history);
-  const note = history
-    ? ''
-    : 'History revisions (what a compaction frees): du --history, or du --snapshot FILE.\n';
+  const by = rankOf(report);
+  const table = usageTable(result.tally.top(top, by), total, history, by);
+  const note = report.keysOnly
+    ? 'Keys counted without their values (--keys-only): for the bytes, du without it.\n'
+    : history
+      ? ''
+      : 'History revisions (what a compaction frees): du --history, or du --snapshot FILE.\n';
   return `${where.join(', ')}: ${result.keys} keys read in ${result.seconds.toFixed(1)} s\n${table}\n${note}`;
 }
 

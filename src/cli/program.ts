@@ -253,6 +253,10 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
       '--history',
       'also count the revisions kept besides the live ones (a watch of the whole history)',
     )
+    .option(
+      '--keys-only',
+      'count the keys without reading their values: no bytes, much less to read',
+    )
     .option('--snapshot <file>', 'read a snapshot file instead of etcd (with every revision kept)')
     .action(
       run(async (options, command) => {
@@ -265,8 +269,14 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
           pageSize: number;
           maxKeysPerSecond: number;
           history?: boolean;
+          keysOnly?: boolean;
           snapshot?: string;
         }>();
+        if (own.keysOnly && (own.history || own.snapshot !== undefined))
+          throw new UsageError(
+            `--keys-only counts live keys online, and ${own.history ? '--history' : '--snapshot'} needs the values`,
+            'drop --keys-only for the bytes and the history, or drop the other flag',
+          );
         const { duCommand, duSnapshotCommand } = await import('./commands/du.js');
         const duOptions = {
           output: own.output,
@@ -276,6 +286,7 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
           pageSize: own.pageSize,
           maxKeysPerSecond: own.maxKeysPerSecond,
           history: own.history === true,
+          keysOnly: own.keysOnly === true,
           progress: { write: output.err, tty: process.stderr.isTTY === true },
         };
         // A snapshot file needs no cluster, and so no configuration.

@@ -239,6 +239,7 @@ export class MemberClient {
    * At most `limit` keys of [start, end) at `revision` (0: the newest), with their value
    * sizes, read by this member alone (serializable: no round trip to the leader). Keys come
    * in key order without asking for a sort: a sort makes etcd read the whole range.
+   * `keysOnly`: without the values (their sizes are then 0).
    */
   async rangePage(
     start: Buffer,
@@ -246,10 +247,11 @@ export class MemberClient {
     limit: number,
     revision: number,
     timeoutMs: number,
+    keysOnly = false,
   ): Promise<RangePage> {
     return this.call('range', timeoutMs, (deadline) =>
       this.etcd.rangeSizes(
-        { key: start, rangeEnd: end, limit, revision, serializable: true },
+        { key: start, rangeEnd: end, limit, revision, serializable: true, keysOnly },
         deadline,
       ),
     );

@@ -13,6 +13,8 @@ export interface RangeRequest {
   limit: number;
   revision: number;
   serializable: boolean;
+  /** The keys without their values (etcdctl's --keys-only). */
+  keysOnly?: boolean;
 }
 
 export function encodeRangeRequest(request: RangeRequest): Buffer {
@@ -22,6 +24,7 @@ export function encodeRangeRequest(request: RangeRequest): Buffer {
   if (request.limit) writer.uint32((3 << 3) | 0).int64(request.limit);
   if (request.revision) writer.uint32((4 << 3) | 0).int64(request.revision);
   if (request.serializable) writer.uint32((7 << 3) | 0).bool(true);
+  if (request.keysOnly) writer.uint32((8 << 3) | 0).bool(true);
   return Buffer.from(writer.finish());
 }
 

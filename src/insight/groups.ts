@@ -46,6 +46,9 @@ export type GroupUsage = {
   historyBytes: number;
 };
 
+/** What makes a group bigger than another: its bytes, or (keys read without values) its keys. */
+export type Rank = 'bytes' | 'keys';
+
 /** Sums keys into groups; memory grows with the number of groups, not of keys. */
 export class UsageTally {
   private readonly groups = new Map<string, GroupUsage>();
@@ -76,17 +79,17 @@ export class UsageTally {
     usage.historyBytes += bytes;
   }
 
-  /** Every group, biggest first (live and history bytes together). */
-  all(): GroupUsage[] {
-    const total = (u: GroupUsage): number => u.liveBytes + u.historyBytes;
+  /** Every group, biggest first: by live and history bytes together, or by keys. */
+  all(by: Rank = 'bytes'): GroupUsage[] {
+    const size = (u: GroupUsage): number => (by === 'keys' ? u.keys : u.liveBytes + u.historyBytes);
     return [...this.groups.values()].sort(
-      (a, b) => total(b) - total(a) || a.group.localeCompare(b.group),
+      (a, b) => size(b) - size(a) || a.group.localeCompare(b.group),
     );
   }
 
   /** The `n` biggest groups, and the rest summed into one row named `other` (when there is a rest). */
-  top(n: number): GroupUsage[] {
-    const all = this.all();
+  top(n: number, by: Rank = 'bytes'): GroupUsage[] {
+    const all = this.all(by);
     if (all.length <= n) return all;
     return [...all.slice(0, n), sumOf(all.slice(n), 'other')];
   }

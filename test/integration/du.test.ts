@@ -19,6 +19,7 @@ interface DuJson {
   source: string;
   revision: number;
   prefix: string;
+  keysOnly?: boolean;
   groups: DuGroup[];
   total: { groups: number; keys: number; liveBytes: number };
   seconds: number;
@@ -219,6 +220,39 @@ describe('du online on a 3-member cluster', () => {
     assert.match(result.stdout, /│ \/registry\/events\/ns-a\s+│\s+18 │\s+[\d.]+ KiB │\s+[\d.]+% │/);
     assert.match(result.stdout, /│ other\s+│/);
     assert.match(result.stdout, /│ total\s+│\s+27 │\s+[\d.]+ KiB │\s+100\.0% │/);
+  });
+
+  it('--keys-only: the same keys per group, biggest first by keys, no bytes', async () => {
+    const report = await du(cluster, ['--keys-only']);
+    const expected = expectedGroups(depth2);
+    assert.equal(report.keysOnly, true);
+    assert.deepEqual(
+      new Map(report.groups.map((g) => [g.group, g.keys])),
+      new Map([...expected].map(([group, g]) => [group, g.keys])),
+    );
+    assert.ok(report.groups.every((g) => (g.liveBytes as number | null) === null));
+    const keys = report.groups.map((g) => g.keys);
+    assert.deepEqual(
+      keys,
+      [...keys].sort((a, b) => b - a),
+      'most keys first',
+    );
+    const table = await runGuard(['du', '--keys-only', ...cluster.connectionArgs()]);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /GROUP\s+│\s+KEYS\s+│\s+SHARE/);
+    assert.match(table.stdout, /without their values \(--keys-only\)/);
+  });
+
+  it('--keys-only with --history or --snapshot: one sentence, exit 2', async () => {
+    for (const other of [['--history'], ['--snapshot', '/nonexistent.db']]) {
+      const result = await runGuard(['du', '--keys-only', ...other, ...cluster.connectionArgs()]);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(
+        result.stderr,
+        /--keys-only counts live keys online, and --(history|snapshot) needs the values; drop --keys-only/,
+      );
+      assert.equal(result.stderr.trim().split('\n').length, 1);
+    }
   });
 });
 

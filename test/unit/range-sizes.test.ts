@@ -15,13 +15,14 @@ const RangeRequest = root.lookupType('etcdserverpb.RangeRequest');
 const RangeResponse = root.lookupType('etcdserverpb.RangeResponse');
 
 describe('Range codec', () => {
-  it('a request decodes, by etcd\u2019s schema, to the key, end, limit, revision and serializable', () => {
+  it('a request decodes, by etcd\u2019s schema, to the key, end, limit, revision, serializable and keys only', () => {
     const bytes = encodeRangeRequest({
       key: Buffer.from('/registry/pods/'),
       rangeEnd: Buffer.from('/registry/pods0'),
       limit: 1000,
       revision: 2 ** 40 + 7,
       serializable: true,
+      keysOnly: true,
     });
     const decoded = RangeRequest.toObject(RangeRequest.decode(bytes), { longs: Number });
     assert.deepEqual(decoded, {
@@ -30,6 +31,7 @@ describe('Range codec', () => {
       limit: 1000,
       revision: 2 ** 40 + 7,
       serializable: true,
+      keys_only: true,
     });
   });
 

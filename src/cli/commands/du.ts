@@ -2,6 +2,8 @@
 // only when alone) with serializable Range requests: bounded pages, all at the revision the
 // first page was read at, no faster than --max-keys-per-second. Reads are allowed at NOSPACE.
 // With --history it then watches the revisions kept since the compaction, at the same rate.
+// With --keys-only it reads no value: counts per group, not bytes, for a quick look at a
+// large database.
 // From a snapshot file (--snapshot) it reads the bbolt file itself, every revision included.
 import { selectClusters } from '../../config/resolve.js';
 import type { LoadedConfig } from '../../config/load.js';
@@ -27,6 +29,8 @@ export interface DuOptions {
   maxKeysPerSecond: number;
   /** Online: also watch the revisions kept besides the live ones. */
   history: boolean;
+  /** Online: count the keys without reading their values (no bytes). */
+  keysOnly?: boolean;
   /** Where the progress bar goes, when it is a terminal. */
   progress?: { write: (text: string) => void; tty: boolean };
 }
@@ -57,7 +61,8 @@ async function readUsage(
   const compactRevision = options.history ? await client.compactRevision(readTimeoutMs) : undefined;
   const keysBar = keysProgress(progress.write, progress.tty);
   const walk = await walkKeyspace(
-    (start, end, limit, revision) => client.rangePage(start, end, limit, revision, readTimeoutMs),
+    (start, end, limit, revision) =>
+      client.rangePage(start, end, limit, revision, readTimeoutMs, options.keysOnly),
     {
       groups: options.groups,
       prefix: options.prefix,
@@ -102,6 +107,7 @@ async function duOnline(
       revision: result.revision,
       prefix: options.prefix,
       history: options.history,
+      keysOnly: options.keysOnly === true,
       result,
     };
   } catch (err) {
