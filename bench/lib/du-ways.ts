@@ -21,7 +21,8 @@ export interface Answer extends Timed {
 
 interface DuJson {
   source: string;
-  groups: { group: string; keys: number; liveBytes: number }[];
+  /** null with --keys-only. */
+  groups: { group: string; keys: number; liveBytes: number | null }[];
 }
 
 /** `etcd-space-guard du -o json` over every endpoint (it picks a follower), every group listed. */
@@ -33,7 +34,9 @@ export async function guardDu(cluster: EtcdTestCluster, extra: string[] = []): P
   );
   const [report] = JSON.parse(timed.stdout) as DuJson[];
   if (!report) throw new Error(`du answered no report: ${timed.stdout}`);
-  const groups = new Map(report.groups.map((g) => [g.group, { keys: g.keys, bytes: g.liveBytes }]));
+  const groups = new Map(
+    report.groups.map((g) => [g.group, { keys: g.keys, bytes: g.liveBytes ?? undefined }]),
+  );
   return { ...timed, groups, source: report.source };
 }
 
