@@ -1,7 +1,7 @@
 // Where the exporter's keyspace walk reads: a follower, chosen again for every walk (the
 // leader changes), as `du` chooses it; the leader only when it is the one voting member.
 import type { EtcdCluster } from '../etcd/cluster.js';
-import { followerToRead } from '../cli/source-member.js';
+import { followerToRead } from '../etcd/source-member.js';
 import type { WalkSource } from './keyspace.js';
 
 export async function followerPages(cluster: EtcdCluster, timeoutMs: number): Promise<WalkSource> {

@@ -18,7 +18,7 @@ import { snapshotUsage } from '../../insight/snapshot-usage.js';
 import { renderDu, type DuReport } from '../du-view.js';
 import { bytesProgress, keysProgress, revisionsProgress } from '../progress.js';
 import type { Output } from '../report.js';
-import { followerToRead } from '../source-member.js';
+import { followerToRead } from '../../etcd/source-member.js';
 
 export interface DuOptions {
   output: 'table' | 'json';

@@ -13,7 +13,7 @@ import {
   type SavedSnapshot,
 } from '../../remediation/snapshot-store.js';
 import type { Output } from '../report.js';
-import { followerToRead } from '../source-member.js';
+import { followerToRead } from '../../etcd/source-member.js';
 
 export interface SnapshotOptions {
   output: 'text' | 'json';

@@ -1,8 +1,8 @@
 // The member a read-only command (snapshot, du) reads from: a follower, so that the
 // leader, which every write goes through, does not also carry the read; the leader only
 // when it is the one voting member answering. Every endpoint must answer for one cluster.
-import type { EtcdCluster } from '../etcd/cluster.js';
-import type { GrpcStatus, MemberClient, Membership } from '../etcd/member-client.js';
+import type { EtcdCluster } from './cluster.js';
+import type { GrpcStatus, MemberClient, Membership } from './member-client.js';
 import { GuardError, OperationError, errorMessage } from '../errors.js';
 import { checkIdentity } from '../remediation/identity.js';
 import { followerFirst } from '../remediation/steps/snapshot.js';
