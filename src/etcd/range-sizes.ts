@@ -1,9 +1,8 @@
 // A Range whose answer is read for the keys and the sizes of the values, never the values.
-// etcd3's generated decoder copies every value into a Buffer of its own: on a 1 GiB database
-// online `du` spent more of its time collecting those copies than doing anything else
-// (docs/benchmarks.md). Here the answer is scanned with protobufjs' Reader: a key is a view
-// into the message, a value is its length, skipped. Field numbers are etcd's rpc.proto and
-// kv.proto.
+// etcd3's generated decoder copies every value into a Buffer of its own, only for `du` to
+// read its length (docs/benchmarks.md, "Why the code is as it is"). Here the answer is
+// scanned with protobufjs' Reader: a key is a view into the message, a value is its length,
+// skipped. Field numbers are etcd's rpc.proto and kv.proto.
 import protobuf from 'protobufjs/minimal.js';
 import type { RangePage } from '../insight/online.js';
 
