@@ -39,6 +39,42 @@ function wholeNumberOption(flags: string, help: string, byDefault: number, max: 
   return new Option(flags, help).argParser(wholeNumber(flag, byDefault, max)).default(byDefault);
 }
 
+/** -o: the command's text output (`table` or `text`) or json. */
+function outputOption(text: 'table' | 'text', help = 'output format'): Option {
+  return new Option('-o, --output <format>', `${help} (${text} or json)`)
+    .argParser((value: string) => {
+      if (value === text || value === 'json') return value;
+      throw new UsageError(
+        `-o ${value} is not an output of this command`,
+        `pass -o ${text} or -o json`,
+      );
+    })
+    .default(text);
+}
+
+/** etcdctl's -w/--write-out, for its users' hands: simple and table mean the text output. */
+function writeOutOption(text: 'table' | 'text'): Option {
+  return new Option(
+    '-w, --write-out <format>',
+    `etcdctl's -o: simple or table (${text}), json`,
+  ).argParser((value: string) => {
+    if (['simple', 'table', 'json'].includes(value)) return value;
+    throw new UsageError(
+      `-w ${value} is not an output of etcd-space-guard`,
+      `pass -w simple or -w table for the ${text}, or -w json`,
+    );
+  });
+}
+
+/** The output -o or -w asked for (-w, etcdctl's, when both are given). */
+function chosenOutput<T extends 'table' | 'text'>(
+  own: { output: T | 'json'; writeOut?: string },
+  text: T,
+): T | 'json' {
+  if (own.writeOut === undefined) return own.output;
+  return own.writeOut === 'json' ? 'json' : text;
+}
+
 /** At most the exporter's own window: for longer, its gauge is the tool. */
 const GrowthWindowSeconds = z
   .string()
@@ -115,11 +151,8 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .description(
       'print every member: leader, version, db size, in use, fragmentation, quota usage, alarms',
     )
-    .addOption(
-      new Option('-o, --output <format>', 'output format')
-        .choices(['table', 'json'])
-        .default('table'),
-    )
+    .addOption(outputOption('table'))
+    .addOption(writeOutOption('table'))
     .option(
       '--timeout <seconds>',
       'per-member timeout (default: scrape.timeoutSeconds)',
@@ -135,6 +168,7 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
         const loaded = await loadFromOptions(options);
         const own = command.opts<{
           output: 'table' | 'json';
+          writeOut?: string;
           timeout?: number;
           growthWindow?: number;
         }>();
@@ -142,7 +176,7 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
         return statusCommand(
           loaded,
           {
-            output: own.output,
+            output: chosenOutput(own, 'table'),
             timeoutSeconds: own.timeout,
             growthWindowSeconds: own.growthWindow,
           },
@@ -158,6 +192,8 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     )
     .option('--dry-run', 'print the plan and change nothing')
     .option('-y, --yes', 'do not ask for confirmation (required when not run from a terminal)')
+    .addOption(outputOption('text', 'output format; json: the run record alone, no progress lines'))
+    .addOption(writeOutOption('text'))
     .option(
       '--force',
       'run although etcd shows no need (no alarm, quota usage below the trigger); the safety gates still apply',
@@ -174,6 +210,8 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
           yes?: boolean;
           force?: boolean;
           policy?: boolean;
+          output: 'text' | 'json';
+          writeOut?: string;
         }>();
         const [{ createLogger }, { remediateCommand }] = await Promise.all([
           import('../log.js'),
@@ -191,6 +229,7 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
             yes: own.yes ?? false,
             force: own.force ?? false,
             policy: own.policy ?? false,
+            output: chosenOutput(own, 'text'),
           },
           output,
           log,
@@ -203,17 +242,14 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .description(
       "take a verified snapshot now, from a follower (the runbook's backup step alone; deletes nothing)",
     )
-    .addOption(
-      new Option('-o, --output <format>', 'output format')
-        .choices(['text', 'json'])
-        .default('text'),
-    )
+    .addOption(outputOption('text'))
+    .addOption(writeOutOption('text'))
     .action(
       run(async (options, command) => {
         const loaded = await loadFromOptions(options);
-        const own = command.opts<{ output: 'text' | 'json' }>();
+        const own = command.opts<{ output: 'text' | 'json'; writeOut?: string }>();
         const { snapshotCommand } = await import('./commands/snapshot.js');
-        return snapshotCommand(loaded, { output: own.output }, output);
+        return snapshotCommand(loaded, { output: chosenOutput(own, 'text') }, output);
       }),
     );
 
@@ -222,11 +258,8 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .description(
       'what uses the space: keys and live bytes by group (Kubernetes resource, then namespace), read from a follower at a bounded rate',
     )
-    .addOption(
-      new Option('-o, --output <format>', 'output format')
-        .choices(['table', 'json'])
-        .default('table'),
-    )
+    .addOption(outputOption('table'))
+    .addOption(writeOutOption('table'))
     .addOption(
       wholeNumberOption('--top <n>', 'show the n biggest groups, the rest as other', 20, 1e6),
     )
@@ -262,6 +295,7 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
       run(async (options, command) => {
         const own = command.opts<{
           output: 'table' | 'json';
+          writeOut?: string;
           top: number;
           depth: number;
           prefix: string;
@@ -279,7 +313,7 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
           );
         const { duCommand, duSnapshotCommand } = await import('./commands/du.js');
         const duOptions = {
-          output: own.output,
+          output: chosenOutput(own, 'table'),
           top: own.top,
           groups: { depth: own.depth, kubernetes: own.kubernetes },
           prefix: own.prefix,

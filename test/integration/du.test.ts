@@ -243,6 +243,22 @@ describe('du online on a 3-member cluster', () => {
     assert.match(table.stdout, /without their values \(--keys-only\)/);
   });
 
+  it('etcdctl\u2019s -w: json as -o json, simple and table as the table, fields refused in one sentence', async () => {
+    const json = await runGuard(['du', '-w', 'json', ...cluster.connectionArgs()]);
+    assert.equal(json.code, 0, json.stderr);
+    const [report] = JSON.parse(json.stdout) as DuJson[];
+    assert.deepEqual(byGroup(report!), expectedGroups(depth2));
+    for (const format of ['simple', 'table']) {
+      const table = await runGuard(['du', '-w', format, ...cluster.connectionArgs()]);
+      assert.equal(table.code, 0, table.stderr);
+      assert.match(table.stdout, /GROUP\s+│\s+KEYS\s+│\s+LIVE/);
+    }
+    const fields = await runGuard(['du', '--write-out=fields', ...cluster.connectionArgs()]);
+    assert.equal(fields.code, 2);
+    assert.match(fields.stderr, /fields/);
+    assert.equal(fields.stderr.trim().split('\n').length, 1, fields.stderr);
+  });
+
   it('--keys-only with --history or --snapshot: one sentence, exit 2', async () => {
     for (const other of [['--history'], ['--snapshot', '/nonexistent.db']]) {
       const result = await runGuard(['du', '--keys-only', ...other, ...cluster.connectionArgs()]);

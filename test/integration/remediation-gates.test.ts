@@ -112,6 +112,38 @@ describe('safety gates on a 3-member mTLS cluster at NOSPACE', () => {
     await assertUntouched();
   });
 
+  it('-o json --dry-run: the run record alone on stdout, no progress lines; nothing changed', async () => {
+    const result = await remediate(['--dry-run', '-o', 'json']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, '');
+    const run = RunSchema.parse(JSON.parse(result.stdout));
+    assert.equal(run.outcome, 'skipped');
+    assert.match(run.reason ?? '', /^dry run/);
+    assert.deepEqual(
+      run.steps.slice(0, 3).map((s) => s.name),
+      ['preflight', 'snapshot', 'compact'],
+    );
+    await assertUntouched();
+  });
+
+  it('-o json: one sentence without --yes; a refused run is its record on stdout, exit 1', async () => {
+    const asked = await remediate(['-o', 'json']);
+    assert.equal(asked.code, 2);
+    oneSentence(asked.stderr, /cannot ask for confirmation; pass --yes to run it/);
+    const refused = await remediate(
+      ['--yes', '-o', 'json'],
+      cluster.connectionArgs(cluster.endpoints.slice(0, 2)),
+    );
+    assert.equal(refused.code, 1);
+    const run = RunSchema.parse(JSON.parse(refused.stdout));
+    assert.equal(run.outcome, 'refused');
+    assert.match(
+      run.reason ?? '',
+      /member m3 .* is in the cluster but not in the configured endpoints/,
+    );
+    await assertUntouched();
+  });
+
   it('not enough disk for the snapshot: refused, nothing changed', async () => {
     const config = configFile({
       clusters: [{ name: 'default', endpoints: cluster.endpoints, tls: tlsOf(cluster) }],

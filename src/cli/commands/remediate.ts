@@ -20,6 +20,8 @@ export interface RemediateOptions {
   force: boolean;
   /** The maintenance policy's plan (only the members that meet it) instead of the runbook. */
   policy: boolean;
+  /** json: the run's record alone, for scripts (no progress lines, no questions). */
+  output?: 'text' | 'json';
 }
 
 export interface Terminal {
@@ -78,6 +80,13 @@ export async function remediateCommand(
       'nothing was changed; enable it to remediate',
     );
   }
+  const json = options.output === 'json';
+  if (json && !options.dryRun && !options.yes) {
+    throw new UsageError(
+      'remediate -o json prints one report for scripts and cannot ask for confirmation',
+      'pass --yes to run it, or --dry-run to see the plan',
+    );
+  }
   if (!options.dryRun && !options.yes && !terminal.interactive) {
     throw new UsageError(
       'remediate changes the cluster and asks for confirmation, but this is not a terminal',
@@ -88,8 +97,9 @@ export async function remediateCommand(
   const cluster = new EtcdCluster(resolved, config.remediation.readTimeoutSeconds * 1000);
   const store = await RunStore.open(config.state.dir, log);
   const remediator = new Remediator({ clusters: [cluster], config, store, log });
-  const progress = progressPrinter(output.out, terminal.interactive);
-  remediator.listen(progress);
+  // With -o json, stdout is the report alone.
+  const progress = json ? undefined : progressPrinter(output.out, terminal.interactive);
+  if (progress) remediator.listen(progress);
   const onSignal = (): void => {
     output.err(
       '\netcd-space-guard: stopping after the step in flight (a defragment cannot be cancelled)...\n',
@@ -132,6 +142,10 @@ export async function remediateCommand(
     }
 
     const run = await perform(options.dryRun);
+    if (json) {
+      output.out(`${JSON.stringify(run, null, 2)}\n`);
+      return run.outcome === 'succeeded' || run.outcome === 'skipped' ? 0 : 1;
+    }
     const line = `etcd-space-guard: ${sentence(summary(run))}\n`;
     const ok = run.outcome === 'succeeded' || run.outcome === 'skipped';
     if (ok) output.out(line);
@@ -143,7 +157,7 @@ export async function remediateCommand(
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    progress.close();
+    progress?.close();
     await store.close();
     await cluster.close();
   }
