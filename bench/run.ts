@@ -11,6 +11,7 @@ const benchmarks = [
   'bench/alert-storm.ts',
   'bench/snapshot.ts',
   'bench/remediate.ts',
+  'bench/outage.ts',
 ];
 mkdirSync('.bench', { recursive: true });
 const collected = `.bench/results-${new Date().toISOString().replace(/[:.]/g, '-')}.md`;
