@@ -9,18 +9,20 @@ import type { EtcdTestCluster } from '../../test/harness/etcd-cluster.js';
 import { eventually } from '../../test/harness/eventually.js';
 import type { RunningGuard } from '../../test/harness/guard.js';
 import { AlertmanagerServer, PrometheusServer } from '../../test/harness/monitoring.js';
-import { listRuns, serveWithToken, waitForRun } from '../../test/harness/remediation.js';
+import { listRuns, serveWithToken, waitForRun, writeYaml } from '../../test/harness/remediation.js';
 import { runbook, type Timings } from './nospace-fixture.js';
 import { stepTimings } from './write-probe.js';
 
 export const WAYS = ['runbook', 'alertmanager', 'self'] as const;
 export type Way = (typeof WAYS)[number];
 
-export const WAY_LABELS: Record<Way, string> = {
-  runbook: 'etcdctl runbook, started at the refused write',
-  alertmanager: 'guard via Prometheus + Alertmanager (30 s / 30 s / group_wait 30 s)',
-  self: 'guard self-detecting (alarm watch, 1 s)',
-};
+/** How the output names a way (`watchIntervalSeconds`: the self-detecting guard's, default 1). */
+export function wayLabel(way: Way, watchIntervalSeconds = 1): string {
+  if (way === 'runbook') return 'etcdctl runbook, started at the refused write';
+  if (way === 'alertmanager')
+    return 'guard via Prometheus + Alertmanager (30 s / 30 s / group_wait 30 s)';
+  return `guard self-detecting (alarm watch, ${watchIntervalSeconds} s)`;
+}
 
 /** kube-prometheus-stack's default Alertmanager route and Prometheus intervals. */
 const KUBE_PROMETHEUS_STACK = {
@@ -36,6 +38,8 @@ export interface Remediation {
   why?: string;
   /** When the run started (Date.now() scale); the runbook's: when it was started. */
   startedAtMs: number;
+  /** When the alarm watch saw NOSPACE (its run's cause), if it started the run. */
+  seenAtMs?: number;
   seconds: number;
   steps: Timings;
 }
@@ -48,10 +52,29 @@ export interface Watcher {
   stop(): Promise<void>;
 }
 
-/** Starts the way under test watching `cluster`; its files go to `dir`. */
-export async function watch(way: Way, cluster: EtcdTestCluster, dir: string): Promise<Watcher> {
+/**
+ * Starts the way under test watching `cluster`; its files go to `dir`. `watchIntervalSeconds`:
+ * the alarm watch's interval instead of the default (1 s), to see what detection costs.
+ */
+export async function watch(
+  way: Way,
+  cluster: EtcdTestCluster,
+  dir: string,
+  watchIntervalSeconds?: number,
+): Promise<Watcher> {
   if (way === 'runbook') return runbookWatcher(cluster, dir);
-  if (way === 'self') return guardWatcher([await serveWithToken(cluster, dir, TOKEN)]);
+  if (way === 'self') {
+    const config =
+      watchIntervalSeconds === undefined
+        ? []
+        : [
+            '--config',
+            writeYaml(join(dir, 'config.yaml'), {
+              trigger: { watchAlarms: { intervalSeconds: watchIntervalSeconds } },
+            }),
+          ];
+    return guardWatcher([await serveWithToken(cluster, dir, TOKEN, config)]);
+  }
   const guard = await serveWithToken(cluster, dir, TOKEN, ['--watch-alarms-disabled']);
   const stack: { stop(): Promise<void> }[] = [guard];
   try {
@@ -122,6 +145,8 @@ function guardWatcher(stack: { stop(): Promise<void> }[], startTimeoutMs = 60_00
         plan: run.plan,
         why: stepNamed(run, 'preflight')?.details.order,
         startedAtMs: Date.parse(run.startedAt),
+        seenAtMs:
+          typeof run.cause.detectedAt === 'string' ? Date.parse(run.cause.detectedAt) : undefined,
         seconds: run.durationSeconds ?? Number.NaN,
         steps: stepTimings(run),
       };
