@@ -4,7 +4,7 @@
 // (the API server does the same every 5 minutes).
 //
 // The fixture: those objects, a while of that churn, then a controller in a hot loop
-// overwriting one configmap until the file is within ~1 MiB of the quota, then the
+// overwriting a few configmaps until the file is within ~1 MiB of the quota, then the
 // API server's next compaction: most of the file is free pages, the data in use well below
 // the quota. Resumed, the churn goes on, and the next Helm release (1.4 MiB, as large as
 // Kubernetes objects get) does not fit in the room left: etcd weighs the file, not the data
@@ -190,7 +190,7 @@ export class KubeWriter implements Workload {
   private hotLoopCount = 0;
 
   /**
-   * A controller in a hot loop on one configmap, faster than the compactions, until the file
+   * A controller in a hot loop over a few configmaps, faster than the compactions, until the file
    * is near the quota; then the API server's next compaction. That compaction must not grow
    * the file itself: a bbolt node it changes is written anew, and the hot loop has used the
    * free pages that a node holding a large object (a release) would need. So the churn's
@@ -207,8 +207,10 @@ export class KubeWriter implements Workload {
     // Less than a release, so that the next one is refused; more than a few small writes.
     const high = s.releaseBytes - 128 * KiB;
     const low = 64 * KiB;
-    const hotLoop = (bytes: number) =>
-      this.put(client, '/registry/configmaps/kube-system/hot-loop', bytes);
+    // A controller in a hot loop over a few configmaps (one write per key at a time).
+    let turn = 0;
+    const hotLoopKey = (i: number) => `/registry/configmaps/kube-system/hot-loop-${i % 8}`;
+    const hotLoop = (bytes: number) => this.put(client, hotLoopKey(turn++), bytes);
     const events = async () => {
       for (let i = 0; i < 16; i++) await this.operationEvent(client);
     };
@@ -219,7 +221,8 @@ export class KubeWriter implements Workload {
       const started = performance.now();
       await events();
       const before = await writeUntilRoom(cluster, members, target, hotLoop);
-      await hotLoop(1 * KiB); // the controller's last update: a small object stays
+      // The controller's last updates: small objects stay.
+      await Promise.all(Array.from({ length: 8 }, (_, i) => this.put(client, hotLoopKey(i), KiB)));
       await events();
       await this.compactNow(client, members, true);
       const room = await roomLeft(cluster, members);

@@ -52,12 +52,43 @@ export class TrackedKeys {
     return sum;
   }
 
-  async put(client: Etcd3, key: string, value: Buffer): Promise<void> {
+  /** The write in flight per key: writes to one key go one after another, so that the last answered is the last applied. */
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+
+  private async serialized(key: string, write: () => Promise<void>): Promise<void> {
+    const before = this.inFlight.get(key);
+    const mine = (async () => {
+      await before?.catch(() => undefined); // its own caller sees its failure
+      await write();
+    })();
+    this.inFlight.set(key, mine);
+    try {
+      await mine;
+    } finally {
+      if (this.inFlight.get(key) === mine) this.inFlight.delete(key);
+    }
+  }
+
+  put(client: Etcd3, key: string, value: Buffer): Promise<void> {
+    return this.serialized(key, () => this.putNow(client, key, value));
+  }
+
+  remove(client: Etcd3, key: string): Promise<void> {
+    return this.serialized(key, () => this.removeNow(client, key));
+  }
+
+  /** A write that got no answer, or a refusal: what it wrote may be there, or what was before. */
+  private unsure(key: string, written: string | undefined): void {
+    const before = this.state.uncertain.get(key) ?? [this.state.expected.get(key)];
+    this.state.uncertain.set(key, [...before, written]);
+  }
+
+  private async putNow(client: Etcd3, key: string, value: Buffer): Promise<void> {
     const hash = digest(value);
     try {
       await client.put(key).value(value).exec();
     } catch (err) {
-      this.state.uncertain.set(key, [this.state.expected.get(key), hash]);
+      this.unsure(key, hash);
       throw err;
     }
     this.state.uncertain.delete(key);
@@ -65,11 +96,11 @@ export class TrackedKeys {
     this.state.bytes.set(key, value.length);
   }
 
-  async remove(client: Etcd3, key: string): Promise<void> {
+  private async removeNow(client: Etcd3, key: string): Promise<void> {
     try {
       await client.delete().key(key).exec();
     } catch (err) {
-      this.state.uncertain.set(key, [this.state.expected.get(key), undefined]);
+      this.unsure(key, undefined);
       throw err;
     }
     this.state.uncertain.delete(key);
