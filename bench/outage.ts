@@ -18,14 +18,11 @@ import { makeTempDir, removeTempDir } from '../test/harness/processes.js';
 import { HISTORY_SHAPE, HistoryWriter } from './lib/history-writer.js';
 import { KubeWriter } from './lib/kube-writer.js';
 import { describeMachine, machineLine } from './lib/machine.js';
-import { restore, saveCopy, type Timings } from './lib/nospace-fixture.js';
-import { watch, wayLabel, WAYS, type Way } from './lib/outage-ways.js';
-import { summarize } from './lib/stats.js';
+import { restore, saveCopy } from './lib/nospace-fixture.js';
+import { watch, WAYS, type Watcher, type Way } from './lib/outage-ways.js';
+import { FIXTURES, report, type FixtureName, type Outcome } from './lib/outage-report.js';
 import { memberClients, type Workload } from './lib/workload.js';
 import { writeProbe } from './lib/write-probe.js';
-
-const FIXTURES = ['kubernetes', 'history-heavy'] as const;
-type FixtureName = (typeof FIXTURES)[number];
 
 const { values: args } = parseArgs({
   options: {
@@ -53,25 +50,6 @@ const fixtures = listOf(args.fixtures, FIXTURES, 'fixtures');
 const quotaBytes = Number(args['quota-mib']) * 2 ** 20;
 const watchInterval =
   args['watch-interval'] === undefined ? undefined : Number(args['watch-interval']);
-
-interface Outcome {
-  fixture: FixtureName;
-  way: Way;
-  round: number;
-  /** Seconds from the refused write to the first accepted write. */
-  outage: number;
-  /** Seconds from the writer's resumption to the refused write. */
-  toNoSpace: number;
-  /** Seconds from the refused write to the start of the remediation. */
-  detection: number;
-  /** Seconds from the refused write to the alarm watch seeing NOSPACE (self-detecting only). */
-  seen?: number;
-  runSeconds: number;
-  plan: string;
-  why?: string;
-  keysChecked: number;
-  steps: Timings;
-}
 
 function workloadFor(name: FixtureName): Workload {
   if (name === 'kubernetes') return new KubeWriter();
@@ -108,6 +86,50 @@ function checkPlan(outcome: Outcome): void {
     );
 }
 
+/**
+ * The writer resumed until etcd refuses a write (the way under test told at once), the
+ * probe from then until a write is accepted again: seconds refused, and when it began.
+ */
+async function outageLive(
+  workload: Workload,
+  cluster: EtcdTestCluster,
+  watcher: Watcher,
+): Promise<{ outage: number; refusedAtMs: number; toNoSpace: number }> {
+  const resumedAt = performance.now();
+  let onRefused!: (sentAt: number) => void;
+  const refused = new Promise<number>((resolve) => (onRefused = resolve));
+  const writing = workload.resume(cluster, (sentAt) => {
+    onRefused(sentAt);
+    watcher.refused(sentAt);
+  });
+  const refusedAt = await Promise.race([refused, writing.then(() => refused)]);
+  const refusedAtMs = Date.now() - (performance.now() - refusedAt);
+  await alarmOnEveryMember(cluster);
+  const probe = writeProbe(cluster, refusedAt);
+  await writing;
+  const outage = await Promise.race([
+    probe.firstWrite,
+    new Promise<number>((_, reject) =>
+      setTimeout(
+        () => reject(new Error('still refusing writes after 10 minutes')),
+        600_000,
+      ).unref(),
+    ),
+  ]).finally(() => probe.stop());
+  return { outage, refusedAtMs, toNoSpace: (refusedAt - resumedAt) / 1000 };
+}
+
+/** No alarm left, and every key holds what the writer wrote: returns how many were checked. */
+async function checkCluster(
+  way: Way,
+  workload: Workload,
+  cluster: EtcdTestCluster,
+): Promise<number> {
+  if ((await cluster.alarms()).length !== 0) throw new Error(`${way} left an alarm behind`);
+  const client = cluster.client();
+  return workload.keys.verify(client, workload.prefixes).finally(() => client.close());
+}
+
 async function measure(
   fixture: FixtureName,
   workload: Workload,
@@ -118,48 +140,22 @@ async function measure(
 ): Promise<Outcome> {
   const watcher = await watch(way, cluster, dir, watchInterval);
   try {
-    const resumedAt = performance.now();
-    let onRefused!: (sentAt: number) => void;
-    const refused = new Promise<number>((resolve) => (onRefused = resolve));
-    const writing = workload.resume(cluster, (sentAt) => {
-      onRefused(sentAt);
-      watcher.refused(sentAt);
-    });
-    const refusedAt = await Promise.race([refused, writing.then(() => refused)]);
-    const refusedAtMs = Date.now() - (performance.now() - refusedAt);
-    await alarmOnEveryMember(cluster);
-    const probe = writeProbe(cluster, refusedAt);
-    await writing;
-    const outage = await Promise.race([
-      probe.firstWrite,
-      new Promise<number>((_, reject) =>
-        setTimeout(
-          () => reject(new Error('still refusing writes after 10 minutes')),
-          600_000,
-        ).unref(),
-      ),
-    ]).finally(() => probe.stop());
+    const { outage, refusedAtMs, toNoSpace } = await outageLive(workload, cluster, watcher);
     const remediation = await watcher.finished();
-    if ((await cluster.alarms()).length !== 0) throw new Error(`${way} left an alarm behind`);
-    const client = cluster.client();
-    const keysChecked = await workload.keys
-      .verify(client, workload.prefixes)
-      .finally(() => client.close());
+    const since = (ms: number | undefined) =>
+      ms === undefined ? undefined : (ms - refusedAtMs) / 1000;
     const outcome: Outcome = {
       fixture,
       way,
       round,
       outage,
-      toNoSpace: (refusedAt - resumedAt) / 1000,
+      toNoSpace,
       detection: (remediation.startedAtMs - refusedAtMs) / 1000,
-      seen:
-        remediation.seenAtMs === undefined
-          ? undefined
-          : (remediation.seenAtMs - refusedAtMs) / 1000,
+      seen: since(remediation.seenAtMs),
       runSeconds: remediation.seconds,
       plan: remediation.plan,
       why: remediation.why,
-      keysChecked,
+      keysChecked: await checkCluster(way, workload, cluster),
       steps: remediation.steps,
     };
     checkPlan(outcome);
@@ -211,72 +207,6 @@ async function onFixture(name: FixtureName, outcomes: Outcome[]): Promise<Record
   }
 }
 
-const fmt = (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(2));
-
-function report(
-  outcomes: Outcome[],
-  fixtureFigures: Record<string, Record<string, unknown>>,
-  file: string,
-  machine: string,
-): void {
-  const of = (fixture: FixtureName, way: Way) =>
-    outcomes.filter((o) => o.fixture === fixture && o.way === way);
-  const median = (fixture: FixtureName, way: Way, pick: (o: Outcome) => number) =>
-    summarize(of(fixture, way).map(pick)).median;
-  console.log(`### Outage time (${new Date().toISOString().slice(0, 10)})\n`);
-  console.log(
-    `Machine: ${machine}. 3 members, mTLS, ${quotaBytes / 2 ** 20} MiB quota; each fixture built once, copied short of NOSPACE and restored before every run; the way under test watches while the writer resumes until etcd refuses a write (NOSPACE live). Outage: from that refused write to the first accepted put of a probe trying every 20 ms. ${runs} runs each, order rotated.\n`,
-  );
-  for (const f of fixtures) console.log(`- ${String(fixtureFigures[f]?.description)}.`);
-  console.log(
-    '\n| fixture | way | outage, median (min-max) s | ratio to the runbook | detection s | run s | plan |',
-  );
-  console.log('| --- | --- | ---: | ---: | ---: | ---: | --- |');
-  for (const f of fixtures) {
-    const base = median(f, 'runbook', (o) => o.outage);
-    for (const w of ways) {
-      const s = summarize(of(f, w).map((o) => o.outage));
-      const plans = [...new Set(of(f, w).map((o) => o.plan))].join(', ');
-      console.log(
-        `| ${f} | ${wayLabel(w, watchInterval)} | **${fmt(s.median)}** (${fmt(s.min)}-${fmt(s.max)}) | ${fmt(s.median / base)} | ${fmt(median(f, w, (o) => o.detection))} | ${fmt(median(f, w, (o) => o.runSeconds))} | ${plans} |`,
-      );
-    }
-  }
-  const stepNames = ['preflight', 'snapshot', 'compact', 'defrag', 'disarm', 'verify'];
-  console.log(
-    '\nWhere the time goes (medians, s): from the refused write until the alarm watch saw NOSPACE and until the run started; from the run start until the first accepted write; then each step (the defrag-first plan takes its snapshot and compaction after writes are accepted).',
-  );
-  console.log(
-    `\n| fixture | way | NOSPACE seen | run started | start to writable | ${stepNames.join(' | ')} |`,
-  );
-  console.log(`| --- | --- | ---: | ---: | ---: | ${stepNames.map(() => '---:').join(' | ')} |`);
-  for (const f of fixtures)
-    for (const w of ways) {
-      const cells = [
-        median(f, w, (o) => o.seen ?? Number.NaN),
-        median(f, w, (o) => o.detection),
-        median(f, w, (o) => o.outage - o.detection),
-        ...stepNames.map((n) => median(f, w, (o) => o.steps[n] ?? Number.NaN)),
-      ];
-      console.log(`| ${f} | ${w} | ${cells.map(fmt).join(' | ')} |`);
-    }
-  const ratio = (f: FixtureName) =>
-    median(f, 'self', (o) => o.outage) / median(f, 'runbook', (o) => o.outage);
-  const goals: [FixtureName, number][] = [
-    ['kubernetes', 0.5],
-    ['history-heavy', 1.0],
-  ];
-  console.log('');
-  for (const [f, goal] of goals) {
-    if (!fixtures.includes(f) || !ways.includes('self') || !ways.includes('runbook')) continue;
-    const r = ratio(f);
-    console.log(
-      `Goal, ${f}: self-detecting / runbook <= ${goal.toFixed(1)}: **${fmt(r)}**, ${r <= goal ? 'met' : 'missed'}.`,
-    );
-  }
-  console.log(`\nRaw data: ${file}`);
-}
-
 async function main(): Promise<void> {
   const machine = describeMachine();
   console.error(`machine: ${machineLine(machine)}`);
@@ -295,7 +225,17 @@ async function main(): Promise<void> {
     outcomes,
   };
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-  report(outcomes, fixtureFigures, file, machineLine(machine));
+  report({
+    outcomes,
+    fixtures,
+    ways,
+    descriptions: fixtures.map((f) => String(fixtureFigures[f]?.description)),
+    watchInterval,
+    quotaMiB: quotaBytes / 2 ** 20,
+    runs,
+    machine: machineLine(machine),
+    file,
+  });
 }
 
 await main();
