@@ -17,6 +17,7 @@ import { alertPayload, MemberGauges, post, waitForRun } from '../test/harness/re
 import { describeMachine, machineLine } from './lib/machine.js';
 import { buildFixture, restore, runbook, timed, type Timings } from './lib/nospace-fixture.js';
 import { summarize } from './lib/stats.js';
+import { stepTimings, writeProbe } from './lib/write-probe.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -54,49 +55,6 @@ async function guard(cluster: EtcdTestCluster, dir: string): Promise<Timings> {
     throw new Error(`remediate failed: ${JSON.stringify(result)}`);
   const lines = readFileSync(join(state, 'runs.jsonl'), 'utf8').trim().split('\n');
   return { total, ...stepTimings(JSON.parse(lines[lines.length - 1] ?? '{}') as Run) };
-}
-
-/** Each step's duration, and the defrag step's per-member figures, from a run record. */
-function stepTimings(run: Run): Timings {
-  const t: Timings = {};
-  for (const step of run.steps) t[step.name] = step.durationSeconds ?? 0;
-  const defrag = run.steps.find((s) => s.name === 'defrag')?.details;
-  const members = (defrag?.members ?? []) as { seconds: number; defragmentSeconds: number }[];
-  members.forEach((m, i) => {
-    t[`defrag ${i + 1}`] = m.seconds;
-    t[`defragment call ${i + 1}`] = m.defragmentSeconds;
-  });
-  t['health checks'] = Number(defrag?.healthChecksSeconds ?? 0);
-  t['move leader'] = Number(defrag?.moveLeaderSeconds ?? 0);
-  return t;
-}
-
-/**
- * Puts a key every 20 ms from the start of a run; resolves with the seconds from
- * `since` to the first write etcd accepted: the time until the cluster is writable again.
- */
-function writeProbe(
-  cluster: EtcdTestCluster,
-  since: number,
-): { firstWrite: Promise<number>; stop: () => void } {
-  const client = cluster.client();
-  let stopped = false;
-  const firstWrite = (async () => {
-    for (let i = 0; !stopped; i++) {
-      const attempt = client.put(`bench/probe/${i}`).value('x');
-      const ok = await Promise.race([
-        attempt.then(
-          () => true,
-          () => false,
-        ),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1000)),
-      ]);
-      if (ok) return (performance.now() - since) / 1000;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    return Number.NaN;
-  })().finally(() => client.close());
-  return { firstWrite, stop: () => (stopped = true) };
 }
 
 /** `serve` already running; the clock starts when Alertmanager's POST is sent. */

@@ -13,6 +13,7 @@ const benchmarks = [
   'bench/remediate.ts',
   'bench/du-snapshot.ts',
   'bench/du-online.ts',
+  'bench/outage.ts',
 ];
 mkdirSync('.bench', { recursive: true });
 const collected = `.bench/results-${new Date().toISOString().replace(/[:.]/g, '-')}.md`;

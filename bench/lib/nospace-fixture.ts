@@ -38,23 +38,37 @@ export async function buildFixture(
     liveValueBytes: 8192,
     churnValueBytes: 1024 * 1024,
   });
-  const fixture = join(dir, 'fixture');
-  mkdirSync(fixture);
-  for (let i = 0; i < cluster.members.length; i++) await cluster.stopMember(i);
-  for (const m of cluster.members) execFileSync('cp', ['-a', m.dataDir, join(fixture, m.name)]);
-  const dbBytes = Number(
-    execFileSync('du', ['-sb', join(fixture, 'm1', 'member', 'snap', 'db')], {
-      encoding: 'utf8',
-    }).split('\t')[0],
-  );
+  const dbBytes = await saveCopy(cluster, dir);
   console.error(
     `fixture: ${fill.live.size} live keys, ${fill.churnWrites} overwrites; db file ${(dbBytes / 2 ** 20).toFixed(0)} MiB per member`,
   );
   return { cluster, dir, liveKeys: fill.live.size, churnWrites: fill.churnWrites, dbBytes };
 }
 
-/** Stops the members, puts the fixture's data dirs back, starts them, and checks the alarm is there. */
-export async function restore(fixture: Fixture): Promise<void> {
+/**
+ * Stops the members and copies their data dirs to dir/fixture, for restore(); returns the
+ * size of the first member's db file. The members stay stopped.
+ */
+export async function saveCopy(cluster: EtcdTestCluster, dir: string): Promise<number> {
+  const fixture = join(dir, 'fixture');
+  mkdirSync(fixture);
+  for (let i = 0; i < cluster.members.length; i++) await cluster.stopMember(i);
+  for (const m of cluster.members) execFileSync('cp', ['-a', m.dataDir, join(fixture, m.name)]);
+  return Number(
+    execFileSync('du', ['-sb', join(fixture, 'm1', 'member', 'snap', 'db')], {
+      encoding: 'utf8',
+    }).split('\t')[0],
+  );
+}
+
+/**
+ * Stops the members, puts the fixture's data dirs back, starts them, and checks the alarm
+ * is there (`alarm: false`: a copy taken short of NOSPACE, checked to have none).
+ */
+export async function restore(
+  fixture: Pick<Fixture, 'cluster' | 'dir'>,
+  { alarm = true } = {},
+): Promise<void> {
   const { cluster } = fixture;
   for (let i = 0; i < cluster.members.length; i++) await cluster.stopMember(i);
   for (const m of cluster.members) {
@@ -65,8 +79,9 @@ export async function restore(fixture: Fixture): Promise<void> {
   execFileSync('sync');
   for (let i = 0; i < cluster.members.length; i++) cluster.startMember(i);
   await cluster.waitHealthy();
-  if ((await cluster.alarms()).filter((a) => a.startsWith('NOSPACE')).length === 0)
-    throw new Error('the restored fixture has no NOSPACE alarm');
+  const noSpace = (await cluster.alarms()).filter((a) => a.startsWith('NOSPACE')).length > 0;
+  if (noSpace !== alarm)
+    throw new Error(`the restored fixture ${alarm ? 'has no' : 'has a'} NOSPACE alarm`);
 }
 
 async function etcdctl(

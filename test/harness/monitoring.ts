@@ -155,6 +155,8 @@ export interface AlertmanagerOptions {
   /** The guard's webhook URL and the file holding its bearer token. */
   webhookUrl: string;
   tokenFile: string;
+  /** The guard's route timings instead of the example's (e.g. kube-prometheus-stack's defaults). */
+  routeTimings?: { group_wait: string; group_interval: string; repeat_interval: string };
 }
 
 export interface AmAlert {
@@ -180,6 +182,7 @@ export class AlertmanagerServer {
   /** monitoring/alertmanager.yml with the guard's URL and token file put in. */
   static async start(options: AlertmanagerOptions): Promise<AlertmanagerServer> {
     const config = parse(readFileSync(ALERTMANAGER_EXAMPLE, 'utf8')) as {
+      route: { routes: Record<string, unknown>[] };
       receivers: {
         name: string;
         webhook_configs?: {
@@ -192,6 +195,11 @@ export class AlertmanagerServer {
     if (!hook) throw new Error('monitoring/alertmanager.yml has no etcd-space-guard webhook');
     hook.url = options.webhookUrl;
     hook.http_config.authorization.credentials_file = options.tokenFile;
+    if (options.routeTimings) {
+      const route = config.route.routes.find((r) => r.receiver === 'etcd-space-guard');
+      if (!route) throw new Error('monitoring/alertmanager.yml has no etcd-space-guard route');
+      Object.assign(route, options.routeTimings);
+    }
     const configFile = join(options.dir, 'alertmanager.yml');
     writeFileSync(configFile, stringify(config));
 
