@@ -8,7 +8,8 @@
 //
 //   npm run build && npx tsx bench/outage.ts [--runs 3] [--ways runbook,alertmanager,self]
 //     [--fixtures kubernetes,history-heavy] [--quota-mib 256] [--live-mib 100]
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+//     [--watch-interval 1] [--report .bench/outage-<time>.json]
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -20,7 +21,13 @@ import { KubeWriter } from './lib/kube-writer.js';
 import { describeMachine, machineLine } from './lib/machine.js';
 import { restore, saveCopy } from './lib/nospace-fixture.js';
 import { watch, WAYS, type Watcher, type Way } from './lib/outage-ways.js';
-import { FIXTURES, report, type FixtureName, type Outcome } from './lib/outage-report.js';
+import {
+  FIXTURES,
+  report,
+  type FixtureName,
+  type Outcome,
+  type Saved,
+} from './lib/outage-report.js';
 import { memberClients, type Workload } from './lib/workload.js';
 import { writeProbe } from './lib/write-probe.js';
 
@@ -33,6 +40,8 @@ const { values: args } = parseArgs({
     'live-mib': { type: 'string', default: String(HISTORY_SHAPE.liveMiB) },
     /** The self-detecting guard's alarm watch interval instead of its default (1 s). */
     'watch-interval': { type: 'string' },
+    /** Prints the report of a saved result (.bench/outage-*.json) and exits. */
+    report: { type: 'string' },
   },
 });
 
@@ -208,14 +217,21 @@ async function onFixture(name: FixtureName, outcomes: Outcome[]): Promise<Record
 }
 
 async function main(): Promise<void> {
+  if (args.report) {
+    // A saved result again, e.g. after the report changed.
+    const saved = JSON.parse(readFileSync(args.report, 'utf8')) as Saved;
+    if (!Array.isArray(saved.outcomes)) throw new Error(`${args.report}: not an outage result`);
+    report(saved, args.report, statSync(args.report).mtime);
+    return;
+  }
   const machine = describeMachine();
   console.error(`machine: ${machineLine(machine)}`);
   const outcomes: Outcome[] = [];
-  const fixtureFigures: Record<string, Record<string, unknown>> = {};
+  const fixtureFigures: Saved['fixtures'] = {};
   for (const name of fixtures) fixtureFigures[name] = await onFixture(name, outcomes);
   mkdirSync('.bench', { recursive: true });
   const file = `.bench/outage-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-  const result = {
+  const saved: Saved = {
     machine,
     quotaMiB: quotaBytes / 2 ** 20,
     runs,
@@ -224,18 +240,8 @@ async function main(): Promise<void> {
     fixtures: fixtureFigures,
     outcomes,
   };
-  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
-  report({
-    outcomes,
-    fixtures,
-    ways,
-    descriptions: fixtures.map((f) => String(fixtureFigures[f]?.description)),
-    watchInterval,
-    quotaMiB: quotaBytes / 2 ** 20,
-    runs,
-    machine: machineLine(machine),
-    file,
-  });
+  writeFileSync(file, `${JSON.stringify(saved, null, 2)}\n`);
+  report(saved, file);
 }
 
 await main();
