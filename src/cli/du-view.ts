@@ -2,7 +2,7 @@
 // the groups biggest first, the `--top N` of them and an `other` row, a total line.
 import Table from 'cli-table3';
 import { formatBytes } from '../config/units.js';
-import { sumOf, type GroupUsage, type Rank, type UsageResult } from '../insight/groups.js';
+import { sizeOf, sumOf, type GroupUsage, type Rank, type UsageResult } from '../insight/groups.js';
 
 /** What one walk read, and where from. */
 export interface DuReport {
@@ -25,14 +25,10 @@ export interface DuViewOptions {
   top: number;
 }
 
-function bytesOf(u: GroupUsage): number {
-  return u.liveBytes + u.historyBytes;
-}
-
 /** The group's part of the total: of the bytes, or of the keys when only keys were read. */
 function share(u: GroupUsage, total: GroupUsage, by: Rank = 'bytes'): number {
-  const all = by === 'keys' ? total.keys : bytesOf(total);
-  return all === 0 ? 0 : (by === 'keys' ? u.keys : bytesOf(u)) / all;
+  const all = sizeOf(total, by);
+  return all === 0 ? 0 : sizeOf(u, by) / all;
 }
 
 const rankOf = (report: DuReport): Rank => (report.keysOnly ? 'keys' : 'bytes');

@@ -49,6 +49,11 @@ export type GroupUsage = {
 /** What makes a group bigger than another: its bytes, or (keys read without values) its keys. */
 export type Rank = 'bytes' | 'keys';
 
+/** A group's size by that rank: live and history bytes together, or keys. */
+export function sizeOf(u: GroupUsage, by: Rank): number {
+  return by === 'keys' ? u.keys : u.liveBytes + u.historyBytes;
+}
+
 /** Sums keys into groups; memory grows with the number of groups, not of keys. */
 export class UsageTally {
   private readonly groups = new Map<string, GroupUsage>();
@@ -81,9 +86,8 @@ export class UsageTally {
 
   /** Every group, biggest first: by live and history bytes together, or by keys. */
   all(by: Rank = 'bytes'): GroupUsage[] {
-    const size = (u: GroupUsage): number => (by === 'keys' ? u.keys : u.liveBytes + u.historyBytes);
     return [...this.groups.values()].sort(
-      (a, b) => size(b) - size(a) || a.group.localeCompare(b.group),
+      (a, b) => sizeOf(b, by) - sizeOf(a, by) || a.group.localeCompare(b.group),
     );
   }
 

@@ -13,10 +13,7 @@
 //   windows in a row, 1, 2, 4... bytes shallower: a gap of any size takes a few answers.
 // etcd then visits each key a few times in all, plus, at a move between groups, the keys of the
 // smallest parent group the galloping reaches.
-import { prefixRangeEnd } from './prefix.js';
-
-/** etcd's range end of "every key from start on" (a single zero byte). */
-const isOpenEnd = (end: Buffer): boolean => end.length === 1 && end[0] === 0;
+import { isOpenEnd, prefixRangeEnd } from './prefix.js';
 
 function commonPrefixLength(a: Buffer, b: Buffer): number {
   const length = Math.min(a.length, b.length);

@@ -18,3 +18,6 @@ export function prefixRange(prefix: string): { start: Buffer; end: Buffer } {
   const start = Buffer.from(prefix);
   return { start, end: prefixRangeEnd(start) };
 }
+
+/** etcd's range end of "every key from start on" (a single zero byte), as prefixRangeEnd gives it. */
+export const isOpenEnd = (end: Buffer): boolean => end.length === 1 && end[0] === 0;

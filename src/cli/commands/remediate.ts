@@ -142,12 +142,12 @@ export async function remediateCommand(
     }
 
     const run = await perform(options.dryRun);
+    const ok = run.outcome === 'succeeded' || run.outcome === 'skipped';
     if (json) {
       output.out(`${JSON.stringify(run, null, 2)}\n`);
-      return run.outcome === 'succeeded' || run.outcome === 'skipped' ? 0 : 1;
+      return ok ? 0 : 1;
     }
     const line = `etcd-space-guard: ${sentence(summary(run))}\n`;
-    const ok = run.outcome === 'succeeded' || run.outcome === 'skipped';
     if (ok) output.out(line);
     else output.err(line);
     const snapshot = stepNamed(run, 'snapshot')?.details.path;
