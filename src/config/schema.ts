@@ -310,6 +310,13 @@ const ConfigShape = z.strictObject({
         .strictObject({
           enabled: z.boolean().default(true),
           intervalSeconds: z.number().min(0.1).max(3600).default(1),
+          /**
+           * A member whose file holds this share of its quota can raise NOSPACE with its next
+           * writes: the watch then reads every nearQuotaIntervalSeconds instead (a Status call,
+           * cheap), so detection is not most of a short outage. 1 turns it off.
+           */
+          nearQuotaUsage: ratio.default(0.9),
+          nearQuotaIntervalSeconds: z.number().min(0.05).max(3600).default(0.1),
           /** After a run that left the alarm in place (it refused or failed): the wait before the next. */
           retrySeconds: seconds.default(300),
         })

@@ -10,7 +10,14 @@ import { hedgeDelayMs, hedged, recentLatencyMs } from '../util/hedge.js';
 import { atLeast } from './hazards.js';
 import { MemberClient, type MemberInfo, type Membership } from './member-client.js';
 import { MetricsReader, type EtcdMetrics } from './metrics-reader.js';
-import type { AlarmEntry, ClusterReading, MemberReading, MemberStatus } from './types.js';
+import { QuotaMemo } from './quota-memo.js';
+import type {
+  AlarmEntry,
+  AlarmReading,
+  ClusterReading,
+  MemberReading,
+  MemberStatus,
+} from './types.js';
 
 const MEMBER_LIST_TTL_MS = 60_000;
 
@@ -59,6 +66,7 @@ export class EtcdCluster {
   private alarmLatencyMs: number | undefined;
   /** Names seen earlier, so a member that goes down keeps its `member` label. */
   private readonly knownNames = new Map<string, string>();
+  private readonly quotas = new QuotaMemo();
 
   constructor(
     readonly resolved: ResolvedCluster,
@@ -136,12 +144,23 @@ export class EtcdCluster {
     return { cluster: this.name, members: result, alarms, alarmsError, otherMembers, readAt };
   }
 
-  /** The alarm store now, from one member's Status: cheap enough to read every second. */
-  async alarmsNow(timeoutMs: number): Promise<AlarmEntry[]> {
+  /**
+   * The alarm store now, from one member's Status: cheap enough to read every second. With it,
+   * that member's file size over its quota (the quota read from its /metrics now and then).
+   */
+  async alarmsNow(timeoutMs: number): Promise<AlarmReading> {
     const deadline = Date.now() + timeoutMs;
-    const { alarms, error } = await this.readAlarms(() => Math.max(1, deadline - Date.now()));
-    if (alarms) return alarms;
-    throw error ?? new Error(`no member of cluster ${this.name} gave its alarms`);
+    const remaining = () => Math.max(1, deadline - Date.now());
+    const { alarms, error, source } = await this.readAlarms(remaining);
+    if (!alarms || !source)
+      throw error ?? new Error(`no member of cluster ${this.name} gave its alarms`);
+    const { target } = this.members[source.index]!;
+    const quota = await this.quotas.quotaOf(target.endpoint, async () => {
+      return (await this.metrics.read(target, remaining())).quotaBytes;
+    });
+    if ('error' in quota) return { alarms, quotaError: quota.error };
+    if (quota.bytes === undefined) return { alarms };
+    return { alarms, quotaUsage: source.dbSizeBytes / quota.bytes };
   }
 
   /**
@@ -150,9 +169,11 @@ export class EtcdCluster {
    * after three times the recent answer time when the members are all that slow.
    * etcd before 3.4 has no alarms in Status; then the Alarm RPC is asked.
    */
-  private async readAlarms(
-    remaining: () => number,
-  ): Promise<{ alarms?: AlarmEntry[]; error?: EtcdAccessError }> {
+  private async readAlarms(remaining: () => number): Promise<{
+    alarms?: AlarmEntry[];
+    error?: EtcdAccessError;
+    source?: { index: number; dbSizeBytes: number };
+  }> {
     const started = performance.now();
     try {
       const { value, index } = await hedged(
@@ -162,12 +183,15 @@ export class EtcdCluster {
         async (i) => {
           const member = this.members[i]!;
           const status = await member.status(remaining());
-          return statusHasAlarms(status.version) ? status.alarms : member.alarms(remaining());
+          const alarms = statusHasAlarms(status.version)
+            ? status.alarms
+            : await member.alarms(remaining());
+          return { alarms, dbSizeBytes: status.dbSizeBytes };
         },
       );
       this.alarmSource = index;
       this.alarmLatencyMs = recentLatencyMs(this.alarmLatencyMs, performance.now() - started);
-      return { alarms: value };
+      return { alarms: value.alarms, source: { index, dbSizeBytes: value.dbSizeBytes } };
     } catch (err) {
       if (!(err instanceof AggregateError)) throw err;
       const first: unknown = err.errors[0];
@@ -182,6 +206,7 @@ export class EtcdCluster {
     const target = client.target;
     try {
       const metrics = await this.metrics.read(target, timeoutMs);
+      this.quotas.remember(target.endpoint, metrics.quotaBytes);
       let { id, version } = metrics;
       if (id === undefined || version === undefined) {
         // etcd before 3.4 does not name itself on /metrics.

@@ -51,6 +51,15 @@ export interface AlarmEntry {
   alarm: AlarmName;
 }
 
+/** The alarm store as one member's Status gave it, and how full that member's file is. */
+export interface AlarmReading {
+  alarms: AlarmEntry[];
+  /** The answering member's file size over its quota, when both are known. */
+  quotaUsage?: number;
+  /** Why its quota is not known, when reading it failed. */
+  quotaError?: string;
+}
+
 /** A member of the cluster that is not among the configured endpoints: only its alarms are known. */
 export interface OtherMember {
   id: string;

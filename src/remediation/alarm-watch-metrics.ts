@@ -1,10 +1,11 @@
 // The alarm watch's own series: its reads, and how quickly it saw each NOSPACE.
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { AlarmWatchMetrics } from './alarm-watch.js';
 
 export class PromAlarmWatchMetrics implements AlarmWatchMetrics {
   private readonly reads: Counter;
   private readonly delay: Histogram;
+  private readonly pace: Gauge;
 
   constructor(registry: Registry, clusters: string[]) {
     this.reads = new Counter({
@@ -20,6 +21,12 @@ export class PromAlarmWatchMetrics implements AlarmWatchMetrics {
       buckets: [0.25, 0.5, 1, 2, 5, 10, 30, 60],
       registers: [registry],
     });
+    this.pace = new Gauge({
+      name: 'etcd_space_alarm_watch_interval_seconds',
+      help: "Between two reads of the cluster's alarm store now: trigger.watchAlarms.nearQuotaIntervalSeconds while a member's file is near its quota, intervalSeconds otherwise.",
+      labelNames: ['cluster'],
+      registers: [registry],
+    });
     // Every watched cluster has its series from the start (rate() needs a zero to begin from).
     for (const cluster of clusters) {
       for (const result of ['ok', 'error']) this.reads.inc({ cluster, result }, 0);
@@ -29,6 +36,10 @@ export class PromAlarmWatchMetrics implements AlarmWatchMetrics {
 
   read(cluster: string, ok: boolean): void {
     this.reads.inc({ cluster, result: ok ? 'ok' : 'error' });
+  }
+
+  interval(cluster: string, seconds: number): void {
+    this.pace.set({ cluster }, seconds);
   }
 
   detected(cluster: string, delaySeconds: number | undefined): void {

@@ -3,6 +3,8 @@
 // refuses every write. So serve also reads every cluster's alarm store itself, about every
 // trigger.watchAlarms.intervalSeconds (one member's Status: no raft round, allowed at
 // NOSPACE), and starts the run the moment NOSPACE appears. Alerts that come later join it.
+// While the answering member's file holds trigger.watchAlarms.nearQuotaUsage of its quota,
+// its next writes can raise the alarm: the reads then come every nearQuotaIntervalSeconds.
 //
 // One run per alarm: while a run is in progress nothing more starts; after a run that left
 // the alarm in place (a safety gate refused, a step failed), the next waits
@@ -12,18 +14,20 @@ import type { Logger } from 'pino';
 import { configFor } from '../config/per-cluster.js';
 import type { Config } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
-import type { AlarmEntry } from '../etcd/types.js';
+import type { AlarmEntry, AlarmReading } from '../etcd/types.js';
 import type { Remediator } from './runner.js';
 
 export interface AlarmWatchCluster {
   name: string;
-  alarmsNow(timeoutMs: number): Promise<AlarmEntry[]>;
+  alarmsNow(timeoutMs: number): Promise<AlarmReading>;
 }
 
 export interface AlarmWatchMetrics {
   read(cluster: string, ok: boolean): void;
   /** NOSPACE seen; `delaySeconds`: at most this long after it was raised (since the last read without it). */
   detected(cluster: string, delaySeconds: number | undefined): void;
+  /** The pace of the reads from now on. */
+  interval(cluster: string, seconds: number): void;
 }
 
 export interface AlarmWatchDependencies {
@@ -46,6 +50,9 @@ interface WatchState {
   /** No run starts before this (a run in progress: never; after one that failed: its end + retry). */
   retryAt?: number;
   lastError?: string;
+  /** The last read found the file near its quota, and no alarm yet. */
+  nearQuota?: boolean;
+  lastQuotaError?: string;
 }
 
 /** The clusters serve watches: the switch, the kill switches, and their intervals. */
@@ -76,6 +83,7 @@ export class AlarmWatcher {
     );
     for (const cluster of this.deps.clusters.filter((c) => watched.includes(c.name))) {
       this.states.set(cluster.name, {});
+      this.deps.metrics?.interval(cluster.name, this.intervalSeconds(cluster.name));
       this.schedule(cluster, this.intervalMs(cluster.name) * this.random());
     }
     return watched;
@@ -92,7 +100,14 @@ export class AlarmWatcher {
   }
 
   private intervalMs(cluster: string): number {
-    return configFor(this.deps.config, cluster).trigger.watchAlarms.intervalSeconds * 1000;
+    return this.intervalSeconds(cluster) * 1000;
+  }
+
+  /** Between this cluster's reads now: shorter while its file is near the quota. */
+  intervalSeconds(cluster: string): number {
+    const own = configFor(this.deps.config, cluster).trigger.watchAlarms;
+    const near = this.states.get(cluster)?.nearQuota === true;
+    return near ? Math.min(own.nearQuotaIntervalSeconds, own.intervalSeconds) : own.intervalSeconds;
   }
 
   /** The next read after about one interval, give or take a tenth. */
@@ -114,9 +129,9 @@ export class AlarmWatcher {
     const state = this.states.get(cluster.name) ?? {};
     this.states.set(cluster.name, state);
     const timeoutMs = this.deps.config.remediation.readTimeoutSeconds * 1000;
-    let alarms: AlarmEntry[];
+    let reading: AlarmReading;
     try {
-      alarms = await cluster.alarmsNow(timeoutMs);
+      reading = await cluster.alarmsNow(timeoutMs);
     } catch (err) {
       this.deps.metrics?.read(cluster.name, false);
       // Logged once per different failure: a member down for an hour is one line, not 3600.
@@ -129,7 +144,8 @@ export class AlarmWatcher {
     this.deps.metrics?.read(cluster.name, true);
     state.lastError = undefined;
     const at = this.now;
-    const noSpace = alarms.filter((a) => a.alarm === 'NOSPACE');
+    const noSpace = reading.alarms.filter((a) => a.alarm === 'NOSPACE');
+    this.notePace(cluster.name, state, noSpace.length === 0 ? reading : undefined);
     if (noSpace.length === 0) {
       state.lastClearAt = at;
       state.alarmSince = undefined;
@@ -142,6 +158,22 @@ export class AlarmWatcher {
       this.deps.metrics?.detected(cluster.name, delay);
     }
     await this.startRun(cluster.name, state, noSpace);
+  }
+
+  /** Near the quota or not, from a read without NOSPACE (`undefined`: the alarm is there). */
+  private notePace(cluster: string, state: WatchState, reading: AlarmReading | undefined): void {
+    const before = this.intervalSeconds(cluster);
+    const threshold = configFor(this.deps.config, cluster).trigger.watchAlarms.nearQuotaUsage;
+    state.nearQuota = threshold < 1 && (reading?.quotaUsage ?? 0) >= threshold;
+    const quotaError = reading?.quotaError;
+    if (quotaError !== undefined && quotaError !== state.lastQuotaError)
+      this.deps.log.warn(
+        { cluster, err: quotaError },
+        "alarm watch: cannot read the member's quota from its /metrics; reads keep their interval",
+      );
+    state.lastQuotaError = quotaError;
+    const after = this.intervalSeconds(cluster);
+    if (after !== before) this.deps.metrics?.interval(cluster, after);
   }
 
   private async startRun(cluster: string, state: WatchState, noSpace: AlarmEntry[]): Promise<void> {

@@ -5,7 +5,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import pino from 'pino';
 import { ConfigSchema } from '../../src/config/schema.js';
-import type { AlarmEntry } from '../../src/etcd/types.js';
+import type { AlarmEntry, AlarmReading } from '../../src/etcd/types.js';
 import {
   AlarmWatcher,
   watchedClusters,
@@ -19,11 +19,14 @@ const NOSPACE: AlarmEntry[] = [{ memberId: 'a1', alarm: 'NOSPACE' }];
 class AlarmStore implements AlarmWatchCluster {
   alarms: AlarmEntry[] = [];
   failure: Error | undefined;
+  /** The answering member's file over its quota, or why the quota is unknown. */
+  quota: Omit<AlarmReading, 'alarms'> = { quotaUsage: 0.5 };
   reads = 0;
   constructor(readonly name = 'prod') {}
-  alarmsNow(): Promise<AlarmEntry[]> {
+  alarmsNow(): Promise<AlarmReading> {
     this.reads++;
-    return this.failure ? Promise.reject(this.failure) : Promise.resolve(this.alarms);
+    if (this.failure) return Promise.reject(this.failure);
+    return Promise.resolve({ alarms: this.alarms, ...this.quota });
   }
 }
 
@@ -38,6 +41,7 @@ function setup(raw: Record<string, unknown> = {}) {
   let now = 1_000_000;
   const detected: (number | undefined)[] = [];
   const reads: boolean[] = [];
+  const intervals: number[] = [];
   const logged: string[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(line) });
   const watcher = new AlarmWatcher({
@@ -48,12 +52,13 @@ function setup(raw: Record<string, unknown> = {}) {
     metrics: {
       read: (_cluster, ok) => void reads.push(ok),
       detected: (_cluster, delay) => void detected.push(delay),
+      interval: (_cluster, seconds) => void intervals.push(seconds),
     },
     now: () => now,
     random: () => 0.5,
   });
   const advance = (ms: number): void => void (now += ms);
-  return { watcher, cluster, remediator, detected, reads, logged, advance };
+  return { watcher, cluster, remediator, detected, reads, intervals, logged, advance };
 }
 
 /** Lets the watcher's reaction to a run's end (a promise callback) happen. */
@@ -157,6 +162,35 @@ describe('the alarm watch', () => {
     assert.deepEqual(reads, [false, false, false, false, false, false]);
     assert.equal(logged.filter((l) => l.includes('cannot read the alarms')).length, 2);
     assert.equal(remediator.requests.length, 0);
+  });
+
+  it('reads faster while the file is near its quota, and back at the interval after', async () => {
+    const { watcher, cluster, intervals } = setup();
+    await watcher.look(cluster);
+    assert.equal(watcher.intervalSeconds('prod'), 1, 'half full: the interval');
+    cluster.quota = { quotaUsage: 0.93 };
+    await watcher.look(cluster);
+    assert.equal(watcher.intervalSeconds('prod'), 0.1, 'at 93% of the quota: every 0.1 s');
+    cluster.alarms = NOSPACE;
+    await watcher.look(cluster);
+    assert.equal(watcher.intervalSeconds('prod'), 1, 'the alarm is seen: a run is on it');
+    cluster.alarms = [];
+    cluster.quota = { quotaUsage: 0.2 };
+    await watcher.look(cluster);
+    assert.equal(watcher.intervalSeconds('prod'), 1);
+    assert.deepEqual(intervals, [0.1, 1], 'the pace is a metric when it changes');
+  });
+
+  it('nearQuotaUsage 1 keeps the interval; an unknown quota too, said once', async () => {
+    const off = setup({ trigger: { watchAlarms: { nearQuotaUsage: 1 } } });
+    off.cluster.quota = { quotaUsage: 0.99 };
+    await off.watcher.look(off.cluster);
+    assert.equal(off.watcher.intervalSeconds('prod'), 1);
+    const { watcher, cluster, logged } = setup();
+    cluster.quota = { quotaError: 'no /metrics at http://127.0.0.1:2379' };
+    for (let i = 0; i < 3; i++) await watcher.look(cluster);
+    assert.equal(watcher.intervalSeconds('prod'), 1);
+    assert.equal(logged.filter((l) => l.includes("cannot read the member's quota")).length, 1);
   });
 
   it('reads on its interval from start() until stop(), then never again', async () => {
