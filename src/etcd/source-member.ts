@@ -4,8 +4,8 @@
 import type { EtcdCluster } from './cluster.js';
 import type { GrpcStatus, MemberClient, Membership } from './member-client.js';
 import { GuardError, OperationError, errorMessage } from '../errors.js';
-import { checkIdentity } from '../remediation/identity.js';
-import { followerFirst } from '../remediation/steps/snapshot.js';
+import { checkIdentity } from './identity.js';
+import { followerFirst } from './member-order.js';
 
 export interface Candidate {
   client: MemberClient;

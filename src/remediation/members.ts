@@ -22,15 +22,6 @@ export function nameOf(observations: MemberObservation[], id: string): string {
   return observations.find((o) => o.status?.id === id)?.name ?? id;
 }
 
-/**
- * The order members are taken in by name: plain code-unit order, the same on
- * every machine. localeCompare would follow the process's locale, and its first
- * call loads ICU's collation data, in the CLI's critical path (docs/benchmarks.md).
- */
-export function compareNames(a: { name: string }, b: { name: string }): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-}
-
 /** The leader the reachable voting members agree on, if a majority of them name the same one. */
 export function agreedLeader(observations: MemberObservation[]): string | undefined {
   const voting = voters(observations);

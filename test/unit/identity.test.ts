@@ -1,10 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import {
-  checkIdentity,
-  describeAliases,
-  type EndpointIdentity,
-} from '../../src/remediation/identity.js';
+import { checkIdentity, describeAliases, type EndpointIdentity } from '../../src/etcd/identity.js';
 
 const ours = (endpoint: string, memberId: string): EndpointIdentity => ({
   endpoint,

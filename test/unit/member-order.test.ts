@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compareNames } from '../../src/remediation/members.js';
-import { followerFirst } from '../../src/remediation/steps/snapshot.js';
+import { compareNames, followerFirst } from '../../src/etcd/member-order.js';
 
 describe('the order members are taken in', () => {
   it('goes by name in code-unit order, whatever the locale', () => {

@@ -12,9 +12,9 @@ import { EtcdAccessError, errorMessage } from '../../errors.js';
 import type { RunContext } from '../context.js';
 import type { DefragDetails, Defragmented } from '../step-details.js';
 import type { RunbookMember } from '../etcd-access.js';
+import { compareNames } from '../../etcd/member-order.js';
 import {
   agreedLeader,
-  compareNames,
   isHealthy,
   learners as learnersOf,
   nameOf,

@@ -11,7 +11,7 @@ import type { RunContext, RunLockState } from '../context.js';
 import { chooseRunbookOrder, compacts } from '../plan.js';
 import { membersWorthDefragmenting } from '../policy/rule.js';
 import type { HazardFinding, MemberFacts, PreflightDetails } from '../step-details.js';
-import { checkIdentity, describeAliases } from '../identity.js';
+import { checkIdentity, describeAliases } from '../../etcd/identity.js';
 import {
   agreedLeader,
   describeMember,

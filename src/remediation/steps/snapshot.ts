@@ -6,23 +6,11 @@ import { errorMessage } from '../../errors.js';
 import type { RunContext } from '../context.js';
 import { whyNotCompacting } from '../plan.js';
 import type { SnapshotDetails } from '../step-details.js';
-import { compareNames, voters as votersOf } from '../members.js';
+import { compareNames, followerFirst } from '../../etcd/member-order.js';
+import { voters as votersOf } from '../members.js';
 import type { HealthyObservation } from '../observe.js';
 import { describeSaveFailure, SnapshotSaveError, type SavedSnapshot } from '../snapshot-store.js';
 import { fail, skipped, succeeded, type StepResult } from '../step-result.js';
-
-/**
- * The member to stream a snapshot from, among voting members: a follower spares
- * the leader, and followers go by name (the order defrag takes them in); the
- * leader only when no follower is there. Shared with the `snapshot` command.
- */
-export function followerFirst<T extends { name: string }>(
-  voters: T[],
-  isLeader: (member: T) => boolean,
-): T | undefined {
-  const byName = [...voters].sort(compareNames);
-  return byName.find((member) => !isLeader(member)) ?? byName[0];
-}
 
 /**
  * The members to stream the snapshot from, in order: followers by name (the first
