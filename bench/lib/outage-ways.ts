@@ -21,7 +21,7 @@ export function wayLabel(way: Way, watchIntervalSeconds = 1): string {
   if (way === 'runbook') return 'etcdctl runbook, started at the refused write';
   if (way === 'alertmanager')
     return 'guard via Prometheus + Alertmanager (30 s / 30 s / group_wait 30 s)';
-  return `guard self-detecting (alarm watch, ${watchIntervalSeconds} s)`;
+  return `guard self-detecting (alarm watch, ${watchIntervalSeconds} s; 0.1 s near the quota)`;
 }
 
 /** kube-prometheus-stack's default Alertmanager route and Prometheus intervals. */
