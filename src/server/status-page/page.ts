@@ -29,6 +29,7 @@ header{display:flex;flex-wrap:wrap;gap:.5rem;align-items:baseline;justify-conten
 .bar span{position:absolute;left:0;top:0;bottom:0}
 .bar .size,.key.size{background:#8fb8f6}.bar.warn .size{background:#e3b341}.bar.bad .size{background:#ff8182}
 .bar .inuse,.key.inuse{background:#0969da}
+.bar.warn+.legend .key.size{background:#e3b341}.bar.bad+.legend .key.size{background:#ff8182}
 .key{display:inline-block;width:.7rem;height:.7rem;border-radius:2px;margin:0 .2rem 0 .3rem}
 .legend{font-size:.85rem;margin:0}
 dl{display:grid;grid-template-columns:auto 1fr;gap:0 .6rem;margin:.3rem 0 0;font-size:.9rem}dt{color:#656d76}dd{margin:0}
