@@ -3,12 +3,13 @@
 # already present are left alone. Usage: scripts/install-deps.sh [--test]
 #   (default) etcd-server etcd-client openssl curl: the demo's throwaway cluster
 #   --test    also prometheus and prometheus-alertmanager (promtool, amtool, the monitoring loop),
+#             chromium (the status page's browser test),
 #             and etcd 3.5 from Debian's newer suites, unpacked under .cache/etcd (fetch-etcd.sh)
 set -euo pipefail
 
 packages=(etcd-server etcd-client openssl curl ca-certificates)
 if [ "${1:-}" = "--test" ]; then
-  packages+=(prometheus prometheus-alertmanager)
+  packages+=(prometheus prometheus-alertmanager chromium)
 fi
 
 fetch_newer_etcd() {

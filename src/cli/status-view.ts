@@ -57,7 +57,13 @@ export function statusJson(
   growth?: MeasuredGrowth,
   extra: (cluster: string) => Record<string, unknown> = () => ({}),
 ): string {
-  const clusters = readings.map((r) => ({
+  const clusters = readings.map((r) => ({ ...clusterJson(r, growth), ...extra(r.cluster) }));
+  return `${JSON.stringify({ clusters }, null, 2)}\n`;
+}
+
+/** One cluster as `status --json` shows it (serve's /api/status too). */
+export function clusterJson(r: ClusterReading, growth?: MeasuredGrowth): Record<string, unknown> {
+  return {
     name: r.cluster,
     readAt: r.readAt.toISOString(),
     growthWindowSeconds: growth?.windowSeconds ?? null,
@@ -69,9 +75,7 @@ export function statusJson(
       memberJson(m, growth?.byMember.get(memberKey(r.cluster, m.target.endpoint))),
     ),
     otherMembers: r.otherMembers,
-    ...extra(r.cluster),
-  }));
-  return `${JSON.stringify({ clusters }, null, 2)}\n`;
+  };
 }
 
 function alarmCell(alarms: string[] | undefined): string {

@@ -1,6 +1,8 @@
 // Reads every configured cluster at scrape time. Scrapes that arrive while a
 // read is under way join it (Prometheus HA pairs scrape at the same moment),
-// so etcd is read once however many scrapers there are.
+// so etcd is read once however many scrapers there are. The status page reuses
+// the last read while it is recent, so browsers add no reads of their own.
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { EtcdCluster } from '../etcd/cluster.js';
 import type { ClusterReading } from '../etcd/types.js';
@@ -15,6 +17,8 @@ export interface Scrape {
 
 export class ScrapeCollector {
   private inflight: Promise<Scrape> | undefined;
+  /** The last read that completed, and when (performance.now()). */
+  private last: { atMs: number; scrape: Scrape } | undefined;
   /** Each read adds one sample per member: shared reads count once. */
   private readonly trends = new SpaceTrends();
   /** Logged once per member per change, not on every scrape. */
@@ -40,6 +44,20 @@ export class ScrapeCollector {
       });
     }
     return this.inflight;
+  }
+
+  /**
+   * The last read when it is at most maxAgeMs old. An older one is answered at once
+   * while a new read starts behind it (a page never waits on a slow member); only
+   * before any read has completed does the caller wait for one.
+   */
+  recent(maxAgeMs: number): Promise<Scrape> {
+    const last = this.last;
+    if (last && performance.now() - last.atMs <= maxAgeMs) return Promise.resolve(last.scrape);
+    const next = this.collect();
+    if (!last) return next;
+    next.catch(() => undefined); // logged per member by readAll; the stale read answers meanwhile
+    return Promise.resolve(last.scrape);
   }
 
   effectiveTimeoutMs(scrapeTimeoutSeconds?: number): number {
@@ -72,6 +90,8 @@ export class ScrapeCollector {
         );
       }
     }
-    return { readings, trends };
+    const scrape = { readings, trends };
+    this.last = { atMs: performance.now(), scrape };
+    return scrape;
   }
 }

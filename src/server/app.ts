@@ -1,5 +1,5 @@
-// The HTTP surface of `serve`: /metrics, health, the landing page. Later
-// concerns (webhook, runs API) mount their routers through `routes`.
+// The HTTP surface of `serve`: /metrics and health. Later concerns (the status
+// page, webhook, runs API) mount their routers through `routes`.
 import express, {
   type NextFunction,
   type Request,
@@ -13,12 +13,10 @@ import type { Logger } from 'pino';
 import type { ScrapeCollector } from '../exporter/collector.js';
 import { renderMemberMetrics } from '../exporter/member-metrics.js';
 import { errorMessage } from '../errors.js';
-import { landingPage } from './landing.js';
 
 export interface AppDependencies {
   collector: ScrapeCollector;
   processRegistry: Registry;
-  clusterNames: string[];
   log: Logger;
   isReady: () => boolean;
   /** Run before every route (the web config's headers and basic auth). */
@@ -54,10 +52,6 @@ export function createApp(deps: AppDependencies): express.Express {
   app.get('/readyz', (_req, res) => {
     if (deps.isReady()) res.type('text/plain').send('ready\n');
     else res.status(503).type('text/plain').send('not ready\n');
-  });
-
-  app.get('/', (_req, res) => {
-    res.type('html').send(landingPage(deps.clusterNames));
   });
 
   for (const router of deps.routes ?? []) app.use(router);

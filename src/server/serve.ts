@@ -23,6 +23,7 @@ import { registerKeyspaceMetrics } from '../exporter/keyspace-metrics.js';
 import { followerPages } from '../exporter/keyspace-source.js';
 import { createProcessRegistry } from '../exporter/process-metrics.js';
 import { createApp } from './app.js';
+import { statusRouter } from './status-page/route.js';
 import { parseListen } from './listen.js';
 import { loadConfiguredWebConfig, type WebConfig } from './web-config.js';
 import { createWebServer, webMiddleware, type WebServer } from './web-server.js';
@@ -183,11 +184,11 @@ function appOf(
   return createApp({
     collector,
     processRegistry,
-    clusterNames,
     log,
     isReady,
     before: webMiddleware(web),
     routes: [
+      statusRouter({ collector, store, remediator, policy: parts.policy }),
       webhookRouter({ config, auth, remediator, store, clusterNames, stillNoSpace, log, metrics }),
       runsRouter({ store, remediator, auth, clusterNames, policy: parts.policy }),
     ],

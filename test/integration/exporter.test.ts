@@ -140,7 +140,7 @@ describe('serve /metrics on a 3-member mTLS cluster at NOSPACE', () => {
     }
   });
 
-  it('serves health, readiness and a landing page', async () => {
+  it('serves health, readiness and the status page', async () => {
     assert.deepEqual(await get(`${guard.url}/healthz`).then((r) => [r.status, r.body]), [
       200,
       'ok\n',
@@ -152,7 +152,7 @@ describe('serve /metrics on a 3-member mTLS cluster at NOSPACE', () => {
     const landing = await get(`${guard.url}/`);
     assert.equal(landing.status, 200);
     assert.match(landing.body, /href="metrics"/);
-    assert.match(landing.body, /<code>default<\/code>/);
+    assert.match(landing.body, /<h2>Cluster <code>default<\/code>/);
   });
 
   it('a hung member (SIGSTOP) costs its own series only, within the scrape timeout', async () => {

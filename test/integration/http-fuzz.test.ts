@@ -64,6 +64,8 @@ const segment = fc.oneof(
 
 const ROUTES = [
   '/',
+  '/status/live',
+  '/api/status',
   '/metrics',
   '/healthz',
   '/readyz',

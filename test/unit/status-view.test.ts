@@ -1,47 +1,14 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { EtcdAccessError } from '../../src/errors.js';
 import { failureSummary, statusJson, statusTable } from '../../src/cli/status-view.js';
 import { memberKey } from '../../src/etcd/growth.js';
 import type { ClusterReading, MemberReading } from '../../src/etcd/types.js';
+import { memberDown, memberUp } from './fakes/readings.js';
 
-function down(endpoint: string, kind: 'timeout' | 'tls'): MemberReading {
-  return {
-    ok: false,
-    target: { endpoint, metricsUrl: `${endpoint}/metrics`, separateMetricsUrl: false },
-    name: endpoint,
-    id: undefined,
-    alarms: undefined,
-    durationSeconds: 1,
-    error: new EtcdAccessError(endpoint, kind, `${endpoint} failed`, 'fix it'),
-  };
-}
-
-function up(endpoint: string): MemberReading {
-  const target = { endpoint, metricsUrl: `${endpoint}/metrics`, separateMetricsUrl: false };
-  return {
-    ok: true,
-    target,
-    name: 'm1',
-    id: 'a1',
-    alarms: [],
-    durationSeconds: 0.01,
-    status: {
-      endpoint,
-      metricsUrl: target.metricsUrl,
-      id: 'a1',
-      name: 'm1',
-      isLeader: true,
-      hasLeader: true,
-      isLearner: false,
-      version: '3.5.30',
-      dbSizeBytes: 30 * 2 ** 20,
-      dbSizeInUseBytes: 30 * 2 ** 20,
-      quotaBytes: 32 * 2 ** 20,
-      alarms: [],
-    },
-  };
-}
+const down = (endpoint: string, kind: 'timeout' | 'tls'): MemberReading =>
+  memberDown(endpoint, `${endpoint} failed`, kind);
+const up = (endpoint: string): MemberReading =>
+  memberUp(endpoint, { dbSizeInUseBytes: 30 * 2 ** 20 });
 
 const readings = (members: MemberReading[]): ClusterReading[] => [
   {

@@ -1,7 +1,8 @@
-// serve's express app as serve composes it (createApp with the webhook and runs
-// routers), in this process on 127.0.0.1 and a free port, over a fake
-// remediator, a fake run history and a fake live NOSPACE check: every HTTP
-// answer can be tested without etcd, and every run the routes ask for is seen.
+// serve's express app as serve composes it (createApp with the status page, the
+// webhook and the runs routers), in this process on 127.0.0.1 and a free port,
+// over a fake remediator, a fake run history, fake readings and a fake live
+// NOSPACE check: every HTTP answer can be tested without etcd, and every run
+// the routes ask for is seen.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
@@ -16,6 +17,10 @@ import { RemediationMetrics } from '../../../src/remediation/metrics.js';
 import { createApp } from '../../../src/server/app.js';
 import { BasicAuthVerifier, requireWebUser } from '../../../src/server/web-auth.js';
 import { webhookRouter } from '../../../src/webhook/route.js';
+import type { ClusterReading } from '../../../src/etcd/types.js';
+import type { Trends } from '../../../src/exporter/space-trends.js';
+import type { PolicyClusterState } from '../../../src/remediation/policy/engine.js';
+import { statusRouter } from '../../../src/server/status-page/route.js';
 import { FakeRemediator, FakeRunStore } from './remediator.js';
 
 export const TOKEN = 'in-process-token';
@@ -33,6 +38,8 @@ export interface TestServer {
   url: string;
   remediator: FakeRemediator;
   store: FakeRunStore;
+  /** What the status page reads: the exporter's last readings, trends and the policy's states. */
+  status: { readings: ClusterReading[]; trends: Trends; policy: PolicyClusterState[] };
   /** What the live NOSPACE check answers; each cluster it was asked about is kept. */
   noSpace: { answer: boolean; asked: string[] };
   /** etcd_space_webhook_requests_total by outcome. */
@@ -72,14 +79,19 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   };
   const registry = new Registry();
   const metrics = new RemediationMetrics(registry, clusterNames);
+  const status: TestServer['status'] = { readings: [], trends: new Map(), policy: [] };
+  const readings = {
+    recent: () => Promise.resolve({ readings: status.readings, trends: status.trends }),
+  };
+  const policy = { list: () => status.policy };
   const app = createApp({
     collector: new ScrapeCollector([], 1000, log),
     processRegistry: registry,
-    clusterNames,
     log,
     isReady: () => true,
     before: options.webUsers ? [requireWebUser(new BasicAuthVerifier(options.webUsers))] : [],
     routes: [
+      statusRouter({ collector: readings, store, remediator, policy }),
       webhookRouter({ config, auth, remediator, store, clusterNames, stillNoSpace, log, metrics }),
       runsRouter({ store, remediator, auth, clusterNames }),
     ],
@@ -91,6 +103,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     url,
     remediator,
     store,
+    status,
     noSpace,
     webhookOutcomes: async () => {
       const samples = parseExposition(await registry.metrics()).filter(

@@ -26,7 +26,8 @@ export type StartAnswer = StartResult['kind'];
 
 /** Remediator's side of the routes: answers set by the test, every request kept. */
 export class FakeRemediator
-  implements Pick<Remediator, 'enabled' | 'joinableRun' | 'inProgressById' | 'startOrJoin'>
+  implements
+    Pick<Remediator, 'enabled' | 'joinableRun' | 'inProgress' | 'inProgressById' | 'startOrJoin'>
 {
   enabled = true;
   /** The run in progress, which joinableRun offers to duplicates (a dry run only to dry runs, as Remediator does). */
@@ -48,6 +49,10 @@ export class FakeRemediator
     return this.joinable?.cluster === cluster && (dryRun || !this.joinable.dryRun)
       ? this.joinable
       : undefined;
+  }
+
+  inProgress(cluster: string): Run | undefined {
+    return this.joinable?.cluster === cluster ? this.joinable : undefined;
   }
 
   inProgressById(id: string): Run | undefined {
