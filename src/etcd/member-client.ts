@@ -300,16 +300,21 @@ export class MemberClient {
     const stream = await this.call('snapshot', timeoutMs, (deadline) =>
       this.etcd.snapshotStream(deadline),
     );
-    // grpc-js emits a failed stream's error once and ends it: a reader that starts later (the
-    // store opens its file first) would see an empty snapshot, and with no listener the error
-    // would crash the process. Destroyed with the error, the stream keeps it for that reader.
+    // grpc-js emits a failed call's error on the stream itself, once, and ends it. Each
+    // error is made the sentence etcd's refusal calls for before any listener hears it; and
+    // the stream is destroyed with it, so that a reader that starts later (the store opens
+    // its file first) gets it rather than an empty snapshot, and no error goes unheard.
     const readable = stream as Readable;
-    let failure: Error | undefined;
+    const username = this.options.auth?.username;
+    const explained = (err: unknown): unknown =>
+      err instanceof EtcdAccessError
+        ? err
+        : (authFailure(this.endpoint, 'snapshot', username, err) ?? err);
+    const emit = readable.emit.bind(readable);
+    readable.emit = (event: string | symbol, ...args: unknown[]): boolean =>
+      event === 'error' ? emit(event, explained(args[0])) : emit(event, ...args);
     readable.on('error', (err) => {
-      if (failure !== undefined) return; // the error destroy() emits again
-      const username = this.options.auth?.username;
-      failure = authFailure(this.endpoint, 'snapshot', username, err) ?? err;
-      readable.destroy(failure);
+      if (!readable.destroyed) readable.destroy(err);
     });
     return stream;
   }
