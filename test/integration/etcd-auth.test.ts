@@ -70,7 +70,8 @@ describe(`etcd users and roles (etcd ${etcdVersion()}, auth enabled)`, () => {
   });
 
   it('a user without the root role: refused in one sentence naming the role', async () => {
-    const fix = /grant it with `etcdctl user grant-role viewer root`, or use a user that has it\.$/m;
+    const fix =
+      /grant it with `etcdctl user grant-role viewer root`, or use a user that has it\.$/m;
     const snapshot = await guard(['snapshot', '--user', 'viewer:pw2', dirs[0] ?? '']);
     assert.equal(snapshot.code, 1);
     assertOneSentence(snapshot.stderr);
