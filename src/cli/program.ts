@@ -52,27 +52,38 @@ function outputOption(text: 'table' | 'text', help = 'output format'): Option {
     .default(text);
 }
 
-/** etcdctl's -w/--write-out, for its users' hands: simple and table mean the text output. */
+/** -w's value (or ETCDCTL_WRITE_OUT's, named by `source`): simple and table mean the text output. */
+function writeOutFormat(value: string, source: string, text: 'table' | 'text'): string {
+  if (['simple', 'table', 'json'].includes(value)) return value;
+  throw new UsageError(
+    `${source} ${value} is not an output of etcd-space-guard`,
+    `use simple or table for the ${text}, or json`,
+  );
+}
+
+/** etcdctl's -w/--write-out, for its users' hands. */
 function writeOutOption(text: 'table' | 'text'): Option {
   return new Option(
     '-w, --write-out <format>',
-    `etcdctl's -o: simple or table (${text}), json`,
-  ).argParser((value: string) => {
-    if (['simple', 'table', 'json'].includes(value)) return value;
-    throw new UsageError(
-      `-w ${value} is not an output of etcd-space-guard`,
-      `pass -w simple or -w table for the ${text}, or -w json`,
-    );
-  });
+    `etcdctl's -o: simple or table (${text}), json (env ETCDCTL_WRITE_OUT)`,
+  ).argParser((value: string) => writeOutFormat(value, '-w', text));
 }
 
-/** The output -o or -w asked for (-w, etcdctl's, when both are given). */
+/** The output -w, -o or ETCDCTL_WRITE_OUT asked for, in that order (flags beat the environment). */
 function chosenOutput<T extends 'table' | 'text'>(
-  own: { output: T | 'json'; writeOut?: string },
+  command: Command,
   text: T,
+  env: NodeJS.ProcessEnv = process.env,
 ): T | 'json' {
-  if (own.writeOut === undefined) return own.output;
-  return own.writeOut === 'json' ? 'json' : text;
+  const own = command.opts<{ output: T | 'json'; writeOut?: string }>();
+  const fromEnv = env.ETCDCTL_WRITE_OUT;
+  const writeOut =
+    own.writeOut ??
+    (command.getOptionValueSource('output') === 'cli' || !fromEnv
+      ? undefined
+      : writeOutFormat(fromEnv, 'ETCDCTL_WRITE_OUT', text));
+  if (writeOut === undefined) return own.output;
+  return writeOut === 'json' ? 'json' : text;
 }
 
 /** At most the exporter's own window: for longer, its gauge is the tool. */
@@ -167,8 +178,6 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
       run(async (options, command) => {
         const loaded = await loadFromOptions(options);
         const own = command.opts<{
-          output: 'table' | 'json';
-          writeOut?: string;
           timeout?: number;
           growthWindow?: number;
         }>();
@@ -176,7 +185,7 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
         return statusCommand(
           loaded,
           {
-            output: chosenOutput(own, 'table'),
+            output: chosenOutput(command, 'table'),
             timeoutSeconds: own.timeout,
             growthWindowSeconds: own.growthWindow,
           },
@@ -210,8 +219,6 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
           yes?: boolean;
           force?: boolean;
           policy?: boolean;
-          output: 'text' | 'json';
-          writeOut?: string;
         }>();
         const [{ createLogger }, { remediateCommand }] = await Promise.all([
           import('../log.js'),
@@ -229,7 +236,7 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
             yes: own.yes ?? false,
             force: own.force ?? false,
             policy: own.policy ?? false,
-            output: chosenOutput(own, 'text'),
+            output: chosenOutput(command, 'text'),
           },
           output,
           log,
@@ -247,9 +254,8 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .action(
       run(async (options, command) => {
         const loaded = await loadFromOptions(options);
-        const own = command.opts<{ output: 'text' | 'json'; writeOut?: string }>();
         const { snapshotCommand } = await import('./commands/snapshot.js');
-        return snapshotCommand(loaded, { output: chosenOutput(own, 'text') }, output);
+        return snapshotCommand(loaded, { output: chosenOutput(command, 'text') }, output);
       }),
     );
 
@@ -294,8 +300,6 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     .action(
       run(async (options, command) => {
         const own = command.opts<{
-          output: 'table' | 'json';
-          writeOut?: string;
           top: number;
           depth: number;
           prefix: string;
@@ -313,7 +317,7 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
           );
         const { duCommand, duSnapshotCommand } = await import('./commands/du.js');
         const duOptions = {
-          output: chosenOutput(own, 'table'),
+          output: chosenOutput(command, 'table'),
           top: own.top,
           groups: { depth: own.depth, kubernetes: own.kubernetes },
           prefix: own.prefix,

@@ -7,6 +7,7 @@
 // discover's, --debug) are declared in program.ts, next to that command.
 import { z } from 'zod';
 import type { ConfigPath } from './issues.js';
+import { parseGoDuration } from './units.js';
 
 export type CommandName =
   | 'serve'
@@ -46,6 +47,38 @@ export interface FlagSpec<V> {
  */
 function flag<V>(spec: FlagSpec<V>): FlagSpec<V> {
   return spec;
+}
+
+/** A value to() cannot use; the loader names the flag or variable it came from. */
+export class FlagValueError extends Error {
+  constructor(
+    readonly problem: string,
+    readonly fix: string,
+  ) {
+    super(`${problem}; ${fix}`);
+  }
+}
+
+/** etcdctl's --dial-timeout and --command-timeout: a Go duration above 0, in seconds. */
+export const GoDurationSeconds = z
+  .string()
+  .transform((value, ctx) => {
+    const seconds = parseGoDuration(value.trim());
+    if (seconds === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'is not a duration' });
+      return z.NEVER;
+    }
+    return seconds;
+  })
+  .pipe(z.number().positive('is not above 0'));
+
+function goDurationSeconds(value: string): number {
+  const parsed = GoDurationSeconds.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new FlagValueError(
+    parsed.error.issues[0]?.message ?? 'is not a duration',
+    'write a duration as etcdctl takes it, e.g. 5s, 500ms or 1m30s',
+  );
 }
 
 function splitList(value: string): string[] {
@@ -102,6 +135,47 @@ export const FLAGS = {
     env: 'ETCDCTL_KEY',
     help: { global: 'client key' },
     overrides: { cluster: true, path: ['tls', 'keyFile'] },
+  }),
+  // The credentials go to the cluster's auth together (src/config/credentials.ts):
+  // how --user is read depends on whether a password was given apart.
+  user: flag({
+    flag: '--user',
+    arg: '<name[:password]>',
+    value: z.string(),
+    env: 'ETCDCTL_USER',
+    help: { global: 'etcd user, or user:password (split at the first ":")' },
+  }),
+  password: flag({
+    flag: '--password',
+    arg: '<password>',
+    value: z.string(),
+    env: 'ETCDCTL_PASSWORD',
+    help: { global: "the etcd user's password; --user is then the name alone" },
+  }),
+  dialTimeout: flag({
+    flag: '--dial-timeout',
+    arg: '<duration>',
+    value: z.string(),
+    env: 'ETCDCTL_DIAL_TIMEOUT',
+    help: {
+      global: 'how long connecting to a member may take, e.g. 2s (default: the read timeout)',
+    },
+    overrides: { path: ['dialTimeoutSeconds'], to: (value) => goDurationSeconds(value) },
+  }),
+  commandTimeout: flag({
+    flag: '--command-timeout',
+    arg: '<duration>',
+    value: z.string(),
+    env: 'ETCDCTL_COMMAND_TIMEOUT',
+    help: {
+      global:
+        'timeout of each read of a member, e.g. 5s (default: status 5s, others remediation.readTimeoutSeconds)',
+    },
+    // status reads it from LoadedConfig.commandTimeoutSeconds before scrape.timeoutSeconds.
+    overrides: {
+      path: ['remediation', 'readTimeoutSeconds'],
+      to: (value) => goDurationSeconds(value),
+    },
   }),
   metricsUrls: flag({
     flag: '--metrics-urls',

@@ -2,7 +2,8 @@
 // Every override remembers its origin, so a bad value is reported by the name
 // the user typed (--endpoints, ETCDCTL_CACERT, clusters[1].tls.keyFile in FILE).
 import { ConfigError } from '../errors.js';
-import { FLAG_LIST, FLAGS, type ConfigFlags, type FlagName } from './flags.js';
+import { credentialOverrides, refuseInlinePasswords } from './credentials.js';
+import { FLAG_LIST, FLAGS, FlagValueError, type ConfigFlags, type FlagName } from './flags.js';
 import { describeIssue, formatPath, type ConfigPath } from './issues.js';
 import { ConfigSchema, DEFAULT_CLUSTER_NAME, DEFAULT_ENDPOINT, type Config } from './schema.js';
 import { isMapping, readYamlMapping, type YamlMapping } from './yaml-file.js';
@@ -20,6 +21,8 @@ export interface LoadedConfig {
   file?: string;
   /** Cluster chosen with --cluster, if any. */
   selectedCluster?: string;
+  /** --command-timeout or ETCDCTL_COMMAND_TIMEOUT in seconds, when given: status's read timeout too. */
+  commandTimeoutSeconds?: number;
   /** Names where a setting came from, for error messages. */
   describe: (path: ConfigPath) => string;
 }
@@ -59,10 +62,37 @@ function flagOverrides(
     if (setting === undefined || (setting.cluster === true) !== connection) continue;
     const chosen = given(flags, env, name);
     if (chosen === undefined) continue;
-    const value = setting.to ? setting.to(chosen.value) : chosen.value;
+    const value = setting.to ? converted(chosen, (v) => setting.to?.(v)) : chosen.value;
     if (value !== undefined) overrides.push({ path: setting.path, value, source: chosen.source });
   }
   return overrides;
+}
+
+/** The flag's or variable's value as its setting takes it; one that cannot be is an error naming it. */
+function converted<V>(chosen: { value: V; source: string }, to: (value: V) => unknown): unknown {
+  try {
+    return to(chosen.value);
+  } catch (err) {
+    if (!(err instanceof FlagValueError)) throw err;
+    throw new ConfigError(`${chosen.source} "${String(chosen.value)}" ${err.problem}`, err.fix, {
+      cause: err,
+    });
+  }
+}
+
+/** What the credentials given set, as strings whatever the flag: --user and --password take one. */
+function credentialsGiven(
+  flags: ConfigFlags,
+  env: NodeJS.ProcessEnv,
+  cluster: unknown,
+): Override[] {
+  const user = given(flags, env, 'user');
+  const password = given(flags, env, 'password');
+  return credentialOverrides(
+    user && { value: String(user.value), source: user.source },
+    password && { value: String(password.value), source: password.source },
+    isObject(cluster) ? cluster : undefined,
+  );
 }
 
 function connectionOverrides(
@@ -72,16 +102,21 @@ function connectionOverrides(
   file: string | undefined,
 ): Override[] {
   const inCluster = flagOverrides(flags, env, true);
-  if (inCluster.length === 0 && flags.cluster === undefined) return [];
+  const credentials = given(flags, env, 'user');
+  if (inCluster.length === 0 && credentials === undefined && flags.cluster === undefined) return [];
 
   const index = targetCluster(
     raw,
     flags,
-    inCluster.map((o) => o.source),
+    [...inCluster.map((o) => o.source), ...(credentials ? [credentials.source] : [])],
     file,
   );
   if (index === undefined) return [];
-  return inCluster.map((o) => ({ ...o, path: ['clusters', index, ...o.path] }));
+  const cluster: unknown = Array.isArray(raw.clusters) ? raw.clusters[index] : undefined;
+  return [...inCluster, ...credentialsGiven(flags, env, cluster)].map((o) => ({
+    ...o,
+    path: ['clusters', index, ...o.path],
+  }));
 }
 
 /** Which cluster etcdctl-style flags apply to; creates the default cluster when there is no file. */
@@ -150,6 +185,7 @@ export async function loadConfig(
   const raw = fileChoice
     ? await readYamlMapping(fileChoice.value, 'config file', fileChoice.source)
     : {};
+  refuseInlinePasswords(raw, file);
 
   const overrides = [
     ...connectionOverrides(raw, flags, env, file),
@@ -175,5 +211,13 @@ export async function loadConfig(
     const sentence = describeIssue(ConfigSchema, issue, describe);
     throw new ConfigError(sentence.problem, sentence.fix, { cause: parsed.error });
   }
-  return { config: parsed.data, file, selectedCluster: flags.cluster, describe };
+  // The global remediation.readTimeoutSeconds is what the flag or variable set, validated.
+  const commandTimeout = given(flags, env, 'commandTimeout');
+  return {
+    config: parsed.data,
+    file,
+    selectedCluster: flags.cluster,
+    commandTimeoutSeconds: commandTimeout && parsed.data.remediation.readTimeoutSeconds,
+    describe,
+  };
 }

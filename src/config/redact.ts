@@ -6,6 +6,8 @@ export const REDACTED = '<redacted>';
 
 export function redactConfig(config: Config): Config {
   const copy = structuredClone(config);
+  for (const cluster of copy.clusters)
+    if (cluster.auth?.password !== undefined) cluster.auth.password = REDACTED;
   const http = copy.hooks.http;
   if (http) {
     for (const name of Object.keys(http.headers)) {

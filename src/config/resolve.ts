@@ -23,11 +23,21 @@ export interface MemberTarget {
   separateMetricsUrl: boolean;
 }
 
+/** An etcd user's name and password (etcdctl --user), for etcd's own authentication. */
+export interface EtcdCredentials {
+  username: string;
+  password: string;
+}
+
 export interface ResolvedCluster {
   name: string;
   config: ClusterConfig;
   members: MemberTarget[];
   tls: TlsMaterial;
+  /** Undefined: no user; etcd then knows the client by its certificate, if any. */
+  auth?: EtcdCredentials;
+  /** How long connecting to a member may take (--dial-timeout); undefined: as long as the call may. */
+  dialTimeoutMs?: number;
 }
 
 function readSecretFile(path: string, what: string): Buffer {
@@ -58,10 +68,30 @@ export function metricsUrlFor(endpoint: string, configured: string | undefined):
   return url.toString();
 }
 
+/** The user's password: given (--password, ETCDCTL_PASSWORD, --user name:password) or read from auth.passwordFile. */
+function credentialsOf(
+  cluster: ClusterConfig,
+  at: (...path: PropertyKey[]) => string,
+): EtcdCredentials | undefined {
+  const auth = cluster.auth;
+  if (!auth) return undefined;
+  if (auth.password !== undefined) return { username: auth.username, password: auth.password };
+  const file = auth.passwordFile ?? '';
+  const what = `the password of etcd user "${auth.username}" from ${at('auth', 'passwordFile')}`;
+  // Only the line end an editor leaves is dropped: spaces can be part of a password.
+  const password = readSecretFile(file, what)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
+  if (password === '')
+    throw new ConfigError(`the password file "${file}" is empty`, 'write the password into it');
+  return { username: auth.username, password };
+}
+
 export function resolveCluster(
   cluster: ClusterConfig,
   index: number,
   describe: (path: ConfigPath) => string,
+  dialTimeoutSeconds?: number,
 ): ResolvedCluster {
   const at = (...path: PropertyKey[]): string => describe(['clusters', index, ...path]);
   const tls: TlsMaterial = { serverName: cluster.tls.serverName };
@@ -104,12 +134,19 @@ export function resolveCluster(
     metricsUrl: metricsUrlFor(endpoint, cluster.metricsUrls?.[i]),
     separateMetricsUrl: cluster.metricsUrls?.[i] !== undefined,
   }));
-  return { name: cluster.name, config: cluster, members, tls };
+  return {
+    name: cluster.name,
+    config: cluster,
+    members,
+    tls,
+    auth: credentialsOf(cluster, at),
+    dialTimeoutMs: dialTimeoutSeconds === undefined ? undefined : dialTimeoutSeconds * 1000,
+  };
 }
 
 export function resolveClusters(loaded: LoadedConfig): ResolvedCluster[] {
   return loaded.config.clusters.map((cluster, index) =>
-    resolveCluster(cluster, index, loaded.describe),
+    resolveCluster(cluster, index, loaded.describe, loaded.config.dialTimeoutSeconds),
   );
 }
 

@@ -104,6 +104,26 @@ export const TlsSchema = z.strictObject({
   serverName: z.string().min(1).optional(),
 });
 
+/**
+ * etcd's own users (etcdctl --user): the name and a file holding the password. `password`
+ * itself is only set by --user/--password and ETCDCTL_USER/ETCDCTL_PASSWORD: the loader
+ * refuses it in the file (src/config/load.ts), where it would sit in plain text.
+ */
+export const EtcdAuthSchema = z
+  .strictObject({
+    username: z.string().min(1),
+    passwordFile: filePath.optional(),
+    password: z.string().min(1).optional(),
+  })
+  .superRefine((auth, ctx) => {
+    if (auth.password === undefined && auth.passwordFile === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['passwordFile'],
+        message: `is required with auth.username; write user ${auth.username}'s password into a file and name it here`,
+      });
+  });
+
 /** The blocks a cluster may override for itself (clusters[].policy, clusters[].defrag, ...). */
 export const CLUSTER_BLOCKS = [
   'trigger',
@@ -131,6 +151,7 @@ export const ClusterSchema = z
     /** Where each member's /metrics is read, paired with endpoints by position. Default: endpoint + /metrics. */
     metricsUrls: z.array(httpUrl).optional(),
     tls: TlsSchema.prefault({}),
+    auth: EtcdAuthSchema.optional(),
     // This cluster's own settings over the global blocks of the same name (checked once merged).
     trigger: clusterOverride,
     snapshot: clusterOverride,
@@ -278,6 +299,8 @@ const ConfigShape = z.strictObject({
       'must be HOST:PORT, e.g. ":9379" or "127.0.0.1:9379"',
     )
     .default(':9379'),
+  /** How long a connection to a member may take (etcdctl --dial-timeout); unset: as long as the call's own timeout. */
+  dialTimeoutSeconds: positiveSeconds.max(60).optional(),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   scrape: z
     .strictObject({
@@ -437,3 +460,4 @@ export const ConfigSchema = ConfigShape.superRefine((config, ctx) => {
 export type Config = z.infer<typeof ConfigShape>;
 export type ClusterConfig = Config['clusters'][number];
 export type TlsConfig = ClusterConfig['tls'];
+export type EtcdAuthConfig = NonNullable<ClusterConfig['auth']>;

@@ -85,3 +85,30 @@ export function formatDuration(seconds: number): string {
   const rest = next ? Math.floor((total % size) / next[1]) : 0;
   return next && rest > 0 ? `${shown} ${rest}${next[0]}` : shown;
 }
+
+// Go's time.ParseDuration, which etcdctl's --dial-timeout and --command-timeout use.
+// Written here because no well-kept npm package parses exactly that grammar: `ms`
+// takes a single unit ("1m30s" fails), and parse-duration accepts much etcdctl
+// rejects ("1 hour", "2d") — a value that works here must work with etcdctl too.
+const GO_UNITS: Record<string, number> = {
+  ns: 1e-9,
+  us: 1e-6,
+  µs: 1e-6, // U+00B5 micro sign
+  μs: 1e-6, // U+03BC Greek mu
+  ms: 1e-3,
+  s: 1,
+  m: 60,
+  h: 3600,
+};
+const GO_DURATION = /^[-+]?(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/;
+const GO_PART = /(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g;
+
+/** A Go duration ("2s", "500ms", "1m30s", "1.5h", "0") in seconds; undefined when malformed. */
+export function parseGoDuration(input: string): number | undefined {
+  if (input === '0' || input === '+0' || input === '-0') return 0;
+  if (!GO_DURATION.test(input)) return undefined;
+  let seconds = 0;
+  for (const [, amount, unit] of input.matchAll(GO_PART))
+    seconds += Number(amount) * (GO_UNITS[unit ?? ''] ?? Number.NaN);
+  return input.startsWith('-') ? -seconds : seconds;
+}

@@ -73,8 +73,12 @@ export class EtcdCluster {
     timeoutMs = 10_000,
   ) {
     this.name = resolved.name;
-    this.members = resolved.members.map((target) => new MemberClient(target, resolved.tls));
-    this.metrics = new MetricsReader(resolved.tls, timeoutMs);
+    const { auth, dialTimeoutMs } = resolved;
+    this.members = resolved.members.map(
+      (target) =>
+        new MemberClient(target, resolved.tls, { auth, authTimeoutMs: timeoutMs, dialTimeoutMs }),
+    );
+    this.metrics = new MetricsReader(resolved.tls, dialTimeoutMs ?? timeoutMs, dialTimeoutMs);
   }
 
   /** One member's /metrics, parsed (for the pipeline's before/after sizes). */

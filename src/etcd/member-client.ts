@@ -1,6 +1,7 @@
 // One etcd member over gRPC (etcd3). Each member gets its own client, pinned to
 // its endpoint: maintenance calls (status, defragment, snapshot) are about one
 // member, and a load-balancing client would silently send them to another.
+import type { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { noop } from 'cockatiel';
 import {
@@ -9,11 +10,13 @@ import {
   GRPCResourceExhastedError,
   GRPCUnauthenticatedError,
   GRPCUnavailableError,
+  EtcdInvalidAuthTokenError,
   EtcdPermissionDeniedError,
   type IOptions,
 } from 'etcd3';
 import { EtcdAccessError, errorMessage } from '../errors.js';
-import type { MemberTarget, TlsMaterial } from '../config/resolve.js';
+import type { EtcdCredentials, MemberTarget, TlsMaterial } from '../config/resolve.js';
+import { authFailure } from './auth-errors.js';
 import { diagnoseConnection } from './diagnose.js';
 import type { HistoryEvent } from '../insight/history.js';
 import type { RangePage } from '../insight/online.js';
@@ -94,26 +97,84 @@ function grpcOptions(tls: TlsMaterial): IOptions['grpcOptions'] {
   };
 }
 
-/** etcd3's client, with a Range answered by range-sizes.ts on the same connection and auth. */
+/** No connection to the member within --dial-timeout. */
+class NotConnected extends Error {}
+
+/**
+ * etcd3's client, with calls of its own on the same connection and auth: a Range answered
+ * by range-sizes.ts, a snapshot that carries the auth token, and a wait for the connection.
+ */
 class Etcd3WithSizes extends Etcd3 {
   rangeSizes(request: RangeRequest, deadline: number): Promise<RangePage> {
+    return this.withToken(() =>
+      this.pool.withConnection(
+        'KV',
+        ({ client, metadata }) =>
+          new Promise<RangePage>((resolve, reject) => {
+            client.makeUnaryRequest(
+              '/etcdserverpb.KV/Range',
+              encodeRangeRequest,
+              decodeRangeSizes,
+              request,
+              metadata,
+              { deadline },
+              (err, page) =>
+                err || !page ? reject(err ?? new Error('empty Range answer')) : resolve(page),
+            );
+          }),
+      ),
+    );
+  }
+
+  /**
+   * etcd3 1.1.2's maintenance.snapshot passes the metadata where the request belongs, so
+   * the auth token never reaches etcd ("auth: user name is empty" with auth enabled).
+   */
+  snapshotStream(deadline: number): Promise<NodeJS.ReadableStream> {
+    return this.withToken(() =>
+      this.pool.withConnection('Maintenance', ({ client, metadata }) => {
+        const call = client as unknown as {
+          snapshot(request: object, metadata: unknown, options: object): NodeJS.ReadableStream;
+        };
+        return Promise.resolve(call.snapshot({}, metadata, { deadline }));
+      }),
+    );
+  }
+
+  /** Resolves once the member's channel is connected; rejects with NotConnected at the deadline. */
+  connected(deadline: number): Promise<void> {
     return this.pool.withConnection(
-      'KV',
-      ({ client, metadata }) =>
-        new Promise<RangePage>((resolve, reject) => {
-          client.makeUnaryRequest(
-            '/etcdserverpb.KV/Range',
-            encodeRangeRequest,
-            decodeRangeSizes,
-            request,
-            metadata,
-            { deadline },
-            (err, page) =>
-              err || !page ? reject(err ?? new Error('empty Range answer')) : resolve(page),
+      'Maintenance',
+      ({ client }) =>
+        new Promise<void>((resolve, reject) => {
+          client.waitForReady(deadline, (err) =>
+            err ? reject(new NotConnected(err.message)) : resolve(),
           );
         }),
     );
   }
+
+  /** etcd3 renews an expired token for its own calls; these calls of ours do it too, once. */
+  private async withToken<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof EtcdInvalidAuthTokenError)) throw err;
+      // The pool's authenticator is private in etcd3's types; its exec() does just this.
+      const pool = this.pool as unknown as { authenticator: { invalidateMetadata(): void } };
+      pool.authenticator.invalidateMetadata();
+      return fn();
+    }
+  }
+}
+
+export interface MemberClientOptions {
+  /** etcd's user and password; none: the client certificate (if any) names the user. */
+  auth?: EtcdCredentials;
+  /** How long the password-to-token exchange may take. */
+  authTimeoutMs?: number;
+  /** Each call first waits at most this long for a connection (etcdctl --dial-timeout). */
+  dialTimeoutMs?: number;
 }
 
 export class MemberClient {
@@ -122,8 +183,10 @@ export class MemberClient {
   constructor(
     readonly target: MemberTarget,
     private readonly tls: TlsMaterial,
+    private readonly options: MemberClientOptions = {},
   ) {
     const https = target.endpoint.startsWith('https://');
+    const { auth, authTimeoutMs = 10_000 } = options;
     this.etcd = new Etcd3WithSizes({
       hosts: [target.endpoint],
       credentials: https
@@ -134,6 +197,11 @@ export class MemberClient {
           }
         : undefined,
       grpcOptions: grpcOptions(tls),
+      auth: auth && {
+        ...auth,
+        // Without a deadline, the exchange with a hung member would wait forever.
+        callOptions: () => ({ deadline: Date.now() + authTimeoutMs }),
+      },
       // etcd3 retries and trips circuit breakers by default. A maintenance call
       // must run exactly once, and a failure must surface now, so both are off.
       faultHandling: { host: () => noop, global: noop },
@@ -230,9 +298,25 @@ export class MemberClient {
   /** The member's snapshot stream (messages with `blob` chunks; etcd's SHA-256 of the rest is the last 32 bytes). */
   async snapshot(timeoutMs: number): Promise<NodeJS.ReadableStream> {
     const stream = await this.call('snapshot', timeoutMs, (deadline) =>
-      this.etcd.maintenance.snapshot({ deadline }),
+      this.etcd.snapshotStream(deadline),
     );
-    return stream as unknown as NodeJS.ReadableStream;
+    // grpc-js emits a failed call's error on the stream itself, once, and ends it. Each
+    // error is made the sentence etcd's refusal calls for before any listener hears it; and
+    // the stream is destroyed with it, so that a reader that starts later (the store opens
+    // its file first) gets it rather than an empty snapshot, and no error goes unheard.
+    const readable = stream as Readable;
+    const username = this.options.auth?.username;
+    const explained = (err: unknown): unknown =>
+      err instanceof EtcdAccessError
+        ? err
+        : (authFailure(this.endpoint, 'snapshot', username, err) ?? err);
+    const emit = readable.emit.bind(readable);
+    readable.emit = (event: string | symbol, ...args: unknown[]): boolean =>
+      event === 'error' ? emit(event, explained(args[0])) : emit(event, ...args);
+    readable.on('error', (err) => {
+      if (!readable.destroyed) readable.destroy(err);
+    });
+    return stream;
   }
 
   /**
@@ -317,11 +401,25 @@ export class MemberClient {
     timeoutMs: number,
     fn: (deadline: number) => Promise<T>,
   ): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    const { dialTimeoutMs } = this.options;
     try {
-      return await fn(Date.now() + timeoutMs);
+      if (dialTimeoutMs !== undefined)
+        await this.etcd.connected(Math.min(deadline, Date.now() + dialTimeoutMs));
+      return await fn(deadline);
     } catch (err) {
       throw await this.explain(operation, timeoutMs, err);
     }
+  }
+
+  /** The user's roles (any user may read its own), for a check before a run: the runbook needs root. */
+  async rolesOfUser(timeoutMs: number): Promise<{ username: string; roles: string[] } | undefined> {
+    const username = this.options.auth?.username;
+    if (username === undefined) return undefined;
+    const response = await this.call('user get', timeoutMs, (deadline) =>
+      this.etcd.auth.userGet({ name: username }, { deadline }),
+    );
+    return { username, roles: response.roles };
   }
 
   private async explain(
@@ -330,8 +428,23 @@ export class MemberClient {
     err: unknown,
   ): Promise<EtcdAccessError> {
     const endpoint = this.endpoint;
+    const dialMs = this.options.dialTimeoutMs;
+    if (err instanceof NotConnected) {
+      const diagnosed = await diagnoseConnection(endpoint, this.tls, err, { timeoutMs: dialMs });
+      if (diagnosed.kind !== 'unreachable' || !/did not answer/.test(diagnosed.problem))
+        return diagnosed;
+      return new EtcdAccessError(
+        endpoint,
+        'timeout',
+        `etcd at ${endpoint} could not be connected to within ${dialMs} ms (--dial-timeout)`,
+        'check that the member is running, or allow longer with --dial-timeout',
+        { cause: err },
+      );
+    }
     if (err instanceof GRPCUnavailableError)
-      return diagnoseConnection(endpoint, this.tls, err, { timeoutMs: Math.min(2_000, timeoutMs) });
+      return diagnoseConnection(endpoint, this.tls, err, {
+        timeoutMs: Math.min(dialMs ?? 2_000, timeoutMs),
+      });
     if (err instanceof GRPCDeadlineExceededError) {
       return new EtcdAccessError(
         endpoint,
@@ -341,6 +454,8 @@ export class MemberClient {
         { cause: err },
       );
     }
+    const refused = authFailure(endpoint, operation, this.options.auth?.username, err);
+    if (refused) return refused;
     if (err instanceof GRPCUnauthenticatedError || err instanceof EtcdPermissionDeniedError) {
       return new EtcdAccessError(
         endpoint,

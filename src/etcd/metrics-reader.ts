@@ -119,10 +119,14 @@ function isConnectionError(err: unknown): boolean {
 export class MetricsReader {
   private readonly agent: Agent;
 
-  /** @param connectTimeoutMs bounds the TCP+TLS setup; a hung member must not hold a socket forever. */
+  /**
+   * @param connectTimeoutMs bounds the TCP+TLS setup; a hung member must not hold a socket forever.
+   * @param dialTimeoutMs --dial-timeout, which also bounds the probe that explains a failed read.
+   */
   constructor(
     private readonly tls: TlsMaterial,
     connectTimeoutMs = 10_000,
+    private readonly dialTimeoutMs?: number,
   ) {
     this.agent = new Agent({
       connect: {
@@ -183,7 +187,7 @@ export class MetricsReader {
       if (isConnectionError(err))
         throw await diagnoseConnection(shown, this.tls, err, {
           setting,
-          timeoutMs: Math.min(2_000, timeoutMs),
+          timeoutMs: Math.min(this.dialTimeoutMs ?? 2_000, timeoutMs),
         });
       throw err;
     }

@@ -3,7 +3,7 @@
 // when it is the one voting member answering. Every endpoint must answer for one cluster.
 import type { EtcdCluster } from './cluster.js';
 import type { GrpcStatus, MemberClient, Membership } from './member-client.js';
-import { GuardError, OperationError, errorMessage } from '../errors.js';
+import { EtcdAccessError, GuardError, OperationError, errorMessage } from '../errors.js';
 import { checkIdentity } from './identity.js';
 import { followerFirst } from './member-order.js';
 
@@ -69,6 +69,10 @@ function requireOneCluster(
     );
 }
 
+function isAuthRefusal(err: unknown): err is EtcdAccessError {
+  return err instanceof EtcdAccessError && err.kind === 'auth';
+}
+
 /** The follower to read from (see above); `consequence` says what was not done when none can be read. */
 export async function followerToRead(
   cluster: EtcdCluster,
@@ -79,6 +83,9 @@ export async function followerToRead(
   const voters = answered.filter((c) => !c.status.isLearner);
   const source = followerFirst(voters, (c) => c.status.id === c.status.leaderId);
   if (!source) {
+    // Every member refuses the user alike: its one sentence says it.
+    const refusal = failures.find(isAuthRefusal);
+    if (answered.length === 0 && refusal && failures.every(isAuthRefusal)) throw refusal;
     const why = [
       ...answered.map((c) => `${c.name} is a learner`),
       ...failures.map((err) => (err instanceof GuardError ? err.problem : errorMessage(err))),

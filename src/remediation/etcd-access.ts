@@ -19,6 +19,8 @@ export interface RunbookMember {
   moveLeader(targetId: string, timeoutMs: number): Promise<void>;
   disarmNoSpace(memberId: string, timeoutMs: number): Promise<void>;
   writeProbe(key: string, timeoutMs: number): Promise<void>;
+  /** The configured etcd user's roles (undefined: no user is configured). */
+  rolesOfUser(timeoutMs: number): Promise<{ username: string; roles: string[] } | undefined>;
 }
 
 /** The configured cluster: its members, their /metrics pages, the member list. */

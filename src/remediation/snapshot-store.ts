@@ -103,7 +103,8 @@ export function describeSaveFailure(
         fix: 'run again; if it fails again, take the snapshot from another member (--endpoints)',
       };
     case 'stream': {
-      if (err instanceof GuardError) return { problem: err.problem, fix: err.fix };
+      const reason = err instanceof SnapshotSaveError ? err.cause : err;
+      if (reason instanceof GuardError) return { problem: reason.problem, fix: reason.fix };
       const after = err instanceof SnapshotSaveError ? ` after ${formatBytes(received)}` : '';
       return {
         problem: `the snapshot stream from ${source} failed${after} (${cause})`,

@@ -50,7 +50,7 @@ const COMMANDS: CommandName[] = [
 
 /** Each flag as typed, and the setting it must change (in a config whose one cluster comes from baseFile). */
 const LANDS_ON: Record<
-  Exclude<FlagName, 'config' | 'cluster'>,
+  Exclude<FlagName, 'config' | 'cluster' | 'user' | 'password'>,
   { args: string[]; setting: ConfigPath; value: unknown }
 > = {
   endpoints: {
@@ -77,6 +77,16 @@ const LANDS_ON: Record<
     args: ['--metrics-urls', 'http://10.0.0.1:2381'],
     setting: ['clusters', 0, 'metricsUrls'],
     value: ['http://10.0.0.1:2381'],
+  },
+  dialTimeout: {
+    args: ['--dial-timeout', '1500ms'],
+    setting: ['dialTimeoutSeconds'],
+    value: 1.5,
+  },
+  commandTimeout: {
+    args: ['--command-timeout', '1m30s'],
+    setting: ['remediation', 'readTimeoutSeconds'],
+    value: 90,
   },
   logLevel: { args: ['--log-level', 'debug'], setting: ['logLevel'], value: 'debug' },
   listen: { args: ['--listen', '127.0.0.1:9999'], setting: ['listen'], value: '127.0.0.1:9999' },
@@ -126,7 +136,14 @@ const ENVIRONMENT: Partial<Record<FlagName, string>> = {
   cacert: 'ETCDCTL_CACERT',
   cert: 'ETCDCTL_CERT',
   key: 'ETCDCTL_KEY',
+  user: 'ETCDCTL_USER',
+  password: 'ETCDCTL_PASSWORD',
+  dialTimeout: 'ETCDCTL_DIAL_TIMEOUT',
+  commandTimeout: 'ETCDCTL_COMMAND_TIMEOUT',
 };
+
+/** Flags that set no one setting of their own: --user and --password go to the cluster's auth together. */
+const NOT_IN_TABLE = ['config', 'cluster', 'user', 'password'];
 
 class Parsed extends Error {
   constructor(readonly flags: ConfigFlags) {
@@ -168,15 +185,12 @@ function withSetting(config: Config, path: ConfigPath, value: unknown): Config {
 }
 
 describe('the flag table', () => {
-  it('has a setting written out in this test for every flag but --config and --cluster', () => {
+  it('has a setting written out in this test for every flag but --config, --cluster and the credentials', () => {
     const overriding = FLAG_LIST.filter(([, spec]) => spec.overrides !== undefined).map(
       ([name]) => name,
     );
     assert.deepEqual(overriding.sort(), Object.keys(LANDS_ON).sort());
-    assert.deepEqual(
-      Object.keys(FLAGS).sort(),
-      [...Object.keys(LANDS_ON), 'config', 'cluster'].sort(),
-    );
+    assert.deepEqual(Object.keys(FLAGS).sort(), [...Object.keys(LANDS_ON), ...NOT_IN_TABLE].sort());
   });
 
   it('falls back to the environment variables etcdctl and the docs name, and only to those', () => {
@@ -214,8 +228,8 @@ async function baseConfig(): Promise<Config> {
 
 describe('each flag, on each command that takes it, overrides its setting and nothing else', () => {
   for (const [name, spec] of FLAG_LIST) {
-    if (name === 'config' || name === 'cluster') continue;
-    const expected = LANDS_ON[name];
+    if (NOT_IN_TABLE.includes(name)) continue;
+    const expected = LANDS_ON[name as keyof typeof LANDS_ON];
     for (const scope of Object.keys(spec.help)) {
       it(`${spec.flag} on ${scope} sets ${formatPath(expected.setting)}`, async () => {
         const flags = await parseFlags(argvFor(scope, expected.args));
@@ -256,7 +270,7 @@ describe('each flag, on each command that takes it, overrides its setting and no
 
 describe('flags over environment over file', () => {
   for (const [name, variable] of Object.entries(ENVIRONMENT)) {
-    if (name === 'config') continue;
+    if (NOT_IN_TABLE.includes(name)) continue;
     const expected = LANDS_ON[name as keyof typeof LANDS_ON];
     const value = expected.args[1] ?? '';
     it(`${variable} sets ${formatPath(expected.setting)} unless ${expected.args[0] ?? ''} is given`, async () => {

@@ -39,6 +39,11 @@ describe('preflight (fake cluster)', () => {
       { lockHolder: 'run r2 (pid 42)' },
     ],
     [
+      'the etcd user lacks the root role',
+      (c) => (c.user = { username: 'viewer', roles: ['reader'] }),
+      'etcd user "viewer" has not the root role that the runbook\'s snapshot, defragment and alarm disarm need (its roles: reader); nothing was changed: grant it with `etcdctl user grant-role viewer root`, or use a user that has it',
+    ],
+    [
       'a member does not answer',
       (c) => (c.member('m3').state.down = 'connection refused'),
       /^member m3 \(cannot connect to etcd at http:\/\/m3\.test:2379 \(connection refused\); check the member\): every member must answer before anything is changed$/,

@@ -43,7 +43,9 @@ export async function statusCommand(
   options: StatusOptions,
   output: Output,
 ): Promise<number> {
-  const timeoutMs = (options.timeoutSeconds ?? loaded.config.scrape.timeoutSeconds) * 1000;
+  const timeoutSeconds =
+    options.timeoutSeconds ?? loaded.commandTimeoutSeconds ?? loaded.config.scrape.timeoutSeconds;
+  const timeoutMs = timeoutSeconds * 1000;
   const { readings, growth } = await readClusters(
     loaded,
     timeoutMs,
@@ -54,7 +56,10 @@ export async function statusCommand(
   if (options.output === 'json')
     output.out(statusJson(readings, growth, (cluster) => ({ policy: policies.get(cluster) })));
   else if (anyOk) output.out(statusTable(readings, growth) + policyLines(policies));
-  const failure = failureSummary(readings);
+  // /metrics needs no etcd user: a refused user shows only where the alarm list was read.
+  const failure =
+    failureSummary(readings) ??
+    readings.find((r) => r.alarmsError?.kind === 'auth')?.alarmsError?.message;
   if (failure === undefined) return 0;
   output.err(`etcd-space-guard: ${sentence(failure)}\n`);
   return 1;

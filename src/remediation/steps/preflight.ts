@@ -188,6 +188,26 @@ function requireAgreedLeader(members: HealthyObservation[]): string {
   return leaderId;
 }
 
+/**
+ * The runbook's calls (snapshot, defragment, alarm disarm, move leader) need etcd's root
+ * role; etcd 3.4 lets other users read status and even compact, so the run would stop
+ * only at its first refused call. Any user may read its own roles.
+ */
+async function requireRootRole(ctx: RunContext): Promise<void> {
+  const member = ctx.cluster.members[0];
+  if (!member) return;
+  let user;
+  try {
+    user = await member.rolesOfUser(ctx.readTimeoutMs);
+  } catch (err) {
+    throw refuse(`${errorMessage(err)}; nothing was changed`);
+  }
+  if (user === undefined || user.roles.includes('root')) return;
+  throw refuse(
+    `etcd user "${user.username}" has not the root role that the runbook's snapshot, defragment and alarm disarm need (its roles: ${user.roles.join(', ') || 'none'}); nothing was changed: grant it with \`etcdctl user grant-role ${user.username} root\`, or use a user that has it`,
+  );
+}
+
 /** The authoritative, linearizable alarm list is a raft round through the leader. */
 async function alarmListOf(ctx: RunContext, leader: HealthyObservation): Promise<AlarmEntry[]> {
   try {
@@ -259,6 +279,7 @@ async function requireRoomForSnapshot(
 export async function preflight(ctx: RunContext): Promise<StepResult<PreflightDetails>> {
   const { cluster } = ctx;
   requireRunLock(ctx.lock);
+  await requireRootRole(ctx);
 
   // The member list, needed as etcd has it now, is read alongside every member's state.
   const listed = settle(cluster.membershipNow(ctx.readTimeoutMs));

@@ -2,7 +2,7 @@
 // disk, verified, and kept to the newest snapshot.keep. Nothing is compacted
 // unless this succeeded (or snapshot.required is false, said explicitly).
 import { formatBytes } from '../../config/units.js';
-import { errorMessage } from '../../errors.js';
+import { EtcdAccessError, errorMessage } from '../../errors.js';
 import type { RunContext } from '../context.js';
 import { whyNotCompacting } from '../plan.js';
 import type { SnapshotDetails } from '../step-details.js';
@@ -36,6 +36,8 @@ function snapshotSources(ctx: RunContext): HealthyObservation[] {
 const SNAPSHOT_ATTEMPTS = 2;
 
 function worthAnotherMember(err: unknown): boolean {
+  const reason = err instanceof SnapshotSaveError ? err.cause : err;
+  if (reason instanceof EtcdAccessError && reason.kind === 'auth') return false; // every member refuses the user alike
   return !(err instanceof SnapshotSaveError && err.failure === 'file');
 }
 

@@ -174,6 +174,11 @@ export class FakeMember implements RunbookMember {
       throw new Error('etcdserver: mvcc: database space exceeded');
   }
 
+  rolesOfUser(): Promise<{ username: string; roles: string[] } | undefined> {
+    this.answer();
+    return Promise.resolve(this.cluster.user);
+  }
+
   metrics(): EtcdMetrics {
     this.cluster.behaviour.beforeRead?.(this, 'metrics');
     this.answer();
@@ -217,6 +222,8 @@ export class FakeCluster implements RunbookCluster {
   alarms: AlarmEntry[] = [];
   revision = 5000;
   behaviour: FakeBehaviour = {};
+  /** The etcd user the runs act as, with its roles; undefined: none (a client certificate). */
+  user: { username: string; roles: string[] } | undefined;
   /** Members in the member list that no endpoint reaches. */
   unconfigured: MemberInfo[] = [];
   readonly calls: string[] = [];
