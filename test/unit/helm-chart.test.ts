@@ -3,10 +3,10 @@
 // object checked against the Kubernetes and Prometheus Operator schemas (unknown fields
 // included), the values schema refusing typos, and what the rendered objects promise.
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { ConfigSchema } from '../../src/config/schema.js';
 import {
   CHART,
@@ -18,6 +18,7 @@ import {
   valueArgs,
   type K8sObject,
 } from '../harness/helm-chart.js';
+import { makeTempDir, run } from '../harness/processes.js';
 
 const BASE = join(CHART, 'ci', 'default-values.yaml');
 const lint = (sets: string[], files = [BASE]) =>
@@ -358,6 +359,21 @@ describe('Helm chart: what the rendered objects promise', { concurrency: 4 }, ()
       /\{\{ \$labels\.cluster \}\}/,
       'not templated by helm',
     );
+  });
+
+  it('PrometheusRule: the rules as rendered, overrides included, pass promtool check rules', async () => {
+    const dir = makeTempDir('chart-rules');
+    for (const [name, files] of [
+      ['all', [BASE]],
+      ['overridden', [join(CHART, 'ci', 'kube-prometheus-stack-values.yaml')]],
+    ] as const) {
+      const objects = await render([...files], ['prometheusRule.enabled=true']);
+      const file = join(dir, `${name}.yml`);
+      writeFileSync(file, stringify(find(objects, 'PrometheusRule').spec));
+      const result = await run('promtool', ['check', 'rules', file]);
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      assert.match(result.stdout, new RegExp(`SUCCESS: ${rules(objects).length} rules found`));
+    }
   });
 
   it('helm test: a pod reading /metrics through the Service', async () => {
