@@ -1,6 +1,8 @@
-// `npm run demo`: a throwaway 3-member etcd cluster with mTLS and a 32 MiB
-// quota, driven into NOSPACE, then etcd-space-guard pointed at it. Leaves
-// `serve` running for a browser; Ctrl-C stops everything and removes the files.
+// The demo (scripts/demo.sh runs it): a throwaway 3-member etcd cluster with mTLS
+// and a 32 MiB quota, driven into NOSPACE, then etcd-space-guard pointed at it.
+// Leaves `serve` running for a browser. SIGINT (Ctrl-C) or SIGTERM, at any step,
+// stops everything and removes the files (test/harness/processes.ts kills what is
+// left). --no-monitoring: no Prometheus and Alertmanager, even when installed.
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,6 +35,27 @@ async function demoPort(): Promise<number> {
   return taken ? freePort() : 9379;
 }
 
+const running: {
+  cluster?: EtcdTestCluster;
+  guard?: RunningGuard;
+  prometheus?: PrometheusServer;
+  alertmanager?: AlertmanagerServer;
+} = {};
+let interrupted = false;
+/** Settles once a stop has stopped everything: the demo's last step waits for it. */
+const stopped = new Promise<void>((resolve) => {
+  // From the first step on: a stop while etcd starts or fills must not leave it behind.
+  onInterrupt(async () => {
+    interrupted = true;
+    say('\nStopping the guard and etcd, removing the cluster files.');
+    await running.prometheus?.stop();
+    await running.alertmanager?.stop();
+    await running.guard?.stop();
+    await running.cluster?.stop();
+    resolve();
+  });
+});
+
 async function main(): Promise<void> {
   say(
     'etcd-space-guard demo: a throwaway etcd cluster runs out of space; the guard sees it and fixes it.',
@@ -40,21 +63,7 @@ async function main(): Promise<void> {
 
   step(1, 'Starting a 3-member etcd cluster with mTLS and a 32 MiB quota');
   const cluster = await EtcdTestCluster.start({ tls: true, quotaBytes: 32 * 2 ** 20 });
-  const running: {
-    guard?: RunningGuard;
-    prometheus?: PrometheusServer;
-    alertmanager?: AlertmanagerServer;
-  } = {};
-  const stopped = new Promise<void>((resolve) => {
-    onInterrupt(async () => {
-      say('\nStopping the guard and etcd, removing the cluster files.');
-      await running.prometheus?.stop();
-      await running.alertmanager?.stop();
-      await running.guard?.stop();
-      await cluster.stop();
-      resolve();
-    });
-  });
+  running.cluster = cluster;
   say(`   members: ${cluster.endpoints.join(', ')}`);
   say(`   files:   ${cluster.dir}`);
 
@@ -114,7 +123,8 @@ async function main(): Promise<void> {
     return r.outcome !== 'running';
   };
   let run: Run;
-  if (await monitoringInstalled()) {
+  const skipMonitoring = process.argv.includes('--no-monitoring');
+  if (!skipMonitoring && (await monitoringInstalled())) {
     step(
       5,
       'Prometheus scrapes the guard, the EtcdSpaceNoSpace rule fires, Alertmanager calls the webhook',
@@ -162,7 +172,9 @@ async function main(): Promise<void> {
       'An Alertmanager-shaped EtcdSpaceNoSpace alert is posted to the webhook; the guard runs the runbook',
     );
     say(
-      '   (Prometheus and Alertmanager are not installed: bash scripts/install-deps.sh --test shows the real loop.)',
+      skipMonitoring
+        ? '   (--no-monitoring: without Prometheus and Alertmanager; scripts/demo.sh alone shows the real loop.)'
+        : '   (Prometheus and Alertmanager are not installed: bash scripts/install-deps.sh --monitoring shows the real loop.)',
     );
     const token = readFileSync(tokenFile, 'utf8').trim();
     const answer = await post(
@@ -193,4 +205,12 @@ async function main(): Promise<void> {
   await stopped;
 }
 
-await main();
+try {
+  await main();
+} catch (err) {
+  // A step that fails because a stop pulled etcd away is no error: the stop exits.
+  if (!interrupted) {
+    process.stderr.write(`demo: failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1); // the harness's exit handler kills etcd and the servers, and removes the files
+  }
+}

@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # Installs the Debian packages etcd-space-guard's demo and tests use. Packages
-# already present are left alone. Usage: scripts/install-deps.sh [--test]
-#   (default) etcd-server etcd-client openssl curl: the demo's throwaway cluster
-#   --test    also prometheus and prometheus-alertmanager (promtool, amtool, the monitoring loop),
-#             chromium (the status page's browser test),
-#             and etcd 3.5 from Debian's newer suites, unpacked under .cache/etcd (fetch-etcd.sh)
+# already present are left alone. Usage: scripts/install-deps.sh [--monitoring | --test]
+#   (default)     etcd-server etcd-client openssl curl: the demo's throwaway cluster
+#   --monitoring  also prometheus and prometheus-alertmanager (the demo's monitoring loop)
+#   --test        those, promtool and amtool with them, chromium (the status page's browser
+#                 test), and etcd 3.5 from Debian's newer suites, unpacked under .cache/etcd
+#                 (fetch-etcd.sh)
 set -euo pipefail
 
 packages=(etcd-server etcd-client openssl curl ca-certificates)
-if [ "${1:-}" = "--test" ]; then
-  packages+=(prometheus prometheus-alertmanager chromium)
-fi
+case "${1:-}" in
+  "") ;;
+  --monitoring) packages+=(prometheus prometheus-alertmanager) ;;
+  --test) packages+=(prometheus prometheus-alertmanager chromium) ;;
+  *)
+    echo "install-deps: unknown option $1; usage: scripts/install-deps.sh [--monitoring | --test]" >&2
+    exit 2
+    ;;
+esac
 
 fetch_newer_etcd() {
   if [ "${1:-}" = "--test" ]; then bash "$(dirname "$0")/fetch-etcd.sh" 3.5 >/dev/null; fi

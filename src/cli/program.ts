@@ -347,7 +347,7 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
   program
     .command('discover')
     .description(
-      'print a config for the etcd that kube-apiserver uses (from its manifest or process)',
+      "print a config for the etcd that kube-apiserver uses (from its manifest or process, with every member from etcd's member list)",
     )
     .option(
       '--manifest <file>',
@@ -355,9 +355,24 @@ export function buildProgram(output: Output, setExitCode: (code: number) => void
     )
     .option('--from-process', 'read the arguments of the running kube-apiserver instead')
     .option('--name <name>', 'cluster name in the printed config', 'kubernetes')
+    .option(
+      '--offline',
+      'print the endpoints kube-apiserver names without asking etcd for its member list',
+    )
+    .option(
+      '--timeout <seconds>',
+      'how long etcd may take to give its member list (default 5)',
+      positiveNumber('--timeout'),
+    )
     .action(
       run(async (_options, command) => {
-        const own = command.opts<{ manifest?: string; fromProcess?: boolean; name: string }>();
+        const own = command.opts<{
+          manifest?: string;
+          fromProcess?: boolean;
+          name: string;
+          offline?: boolean;
+          timeout?: number;
+        }>();
         const { discoverCommand } = await import('./commands/discover.js');
         return discoverCommand(own, output);
       }),

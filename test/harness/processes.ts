@@ -29,14 +29,18 @@ export function untrackMount(path: string): void {
 
 let interruptHandler: (() => Promise<void>) | undefined;
 
-/** Runs `handler` (bounded to 15 s) on Ctrl-C or SIGTERM before everything is killed. */
+/** Runs `handler` (bounded to 15 s) on Ctrl-C or SIGTERM before everything is killed; a second signal does not wait. */
 export function onInterrupt(handler: () => Promise<void>): void {
   interruptHandler = handler;
 }
 
 process.on('exit', killEverything);
+let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+  process.on(signal, () => {
+    // Without a listener the second signal would end the process with no exit handler run.
+    if (stopping) process.exit(130);
+    stopping = true;
     const graceful = interruptHandler?.() ?? Promise.resolve();
     const bounded = Promise.race([graceful, new Promise((resolve) => setTimeout(resolve, 15_000))]);
     void bounded.finally(() => {

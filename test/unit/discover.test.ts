@@ -11,27 +11,13 @@ import {
 import { renderDiscovered } from '../../src/cli/commands/discover.js';
 import { OperationError } from '../../src/errors.js';
 import { makeTempDir, spawnTracked, stopProcess } from '../harness/processes.js';
+import { kubeApiserverManifest } from '../fixtures/kubeadm.js';
 
 const dir = makeTempDir('discover');
 
-// The shape kubeadm writes to /etc/kubernetes/manifests/kube-apiserver.yaml.
-const manifest = `apiVersion: v1
-kind: Pod
-metadata:
-  name: kube-apiserver
-  namespace: kube-system
-spec:
-  containers:
-  - command:
-    - kube-apiserver
-    - --advertise-address=10.0.0.1
-    - --etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt
-    - --etcd-certfile=/etc/kubernetes/pki/apiserver-etcd-client.crt
-    - --etcd-keyfile=/etc/kubernetes/pki/apiserver-etcd-client.key
-    - --etcd-servers=https://10.0.0.1:2379,https://10.0.0.2:2379,https://10.0.0.3:2379
-    image: registry.k8s.io/kube-apiserver:v1.30.0
-    name: kube-apiserver
-`;
+const manifest = kubeApiserverManifest(
+  'https://10.0.0.1:2379,https://10.0.0.2:2379,https://10.0.0.3:2379',
+);
 
 describe('discover', () => {
   it('reads --flag=value and --flag value forms', () => {

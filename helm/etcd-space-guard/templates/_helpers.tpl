@@ -13,11 +13,20 @@
 {{- end }}
 {{- end }}
 
+{{/* The namespace of every object: namespaceOverride, else the release's. */}}
+{{- define "etcd-space-guard.namespace" -}}
+{{- default .Release.Namespace .Values.namespaceOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
 {{- define "etcd-space-guard.labels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{ include "etcd-space-guard.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: etcd-space-guard
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{- define "etcd-space-guard.selectorLabels" -}}
@@ -40,6 +49,37 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{- define "etcd-space-guard.webhookSecretKey" -}}
 {{- if .Values.webhook.existingSecret }}{{ .Values.webhook.existingSecretKey }}{{ else }}token{{ end }}
+{{- end }}
+
+{{/*
+The image reference. A repository whose first part is a registry host (it has a "." or a ":",
+or is localhost, as Docker reads references) is taken whole: image.registry would otherwise
+turn registry.example.com/guard into ghcr.io/registry.example.com/guard.
+*/}}
+{{- define "etcd-space-guard.image" -}}
+{{- $registry := .Values.global.imageRegistry | default .Values.image.registry }}
+{{- $repository := .Values.image.repository }}
+{{- $first := first (splitList "/" $repository) }}
+{{- $hasHost := and (contains "/" $repository) (or (contains "." $first) (contains ":" $first) (eq $first "localhost")) }}
+{{- $name := ternary $repository (printf "%s/%s" $registry $repository) (or $hasHost (not $registry)) }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $name .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $name (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The port config.listen binds: the container port, hence the probes' and the Service's target.
+A host other than "all addresses" would be unreachable for kubelet and the Service.
+*/}}
+{{- define "etcd-space-guard.port" -}}
+{{- $listen := dig "listen" ":9379" .Values.config }}
+{{- $host := regexReplaceAll ":[0-9]+$" $listen "" }}
+{{- if not (has $host (list "" "0.0.0.0" "[::]")) }}
+{{- fail (printf "config.listen %q binds %s only: kubelet and the Service could not reach the guard; write \":PORT\"" $listen $host) }}
+{{- end }}
+{{- regexFind "[0-9]+$" $listen }}
 {{- end }}
 
 {{/*

@@ -9,13 +9,25 @@ import {
   discoverFromProcesses,
   type DiscoveredEtcd,
 } from '../../discover/kube-apiserver.js';
-import type { Output } from '../report.js';
+import {
+  completeFromMemberList,
+  listMembers,
+  type Completed,
+  type ListMembers,
+} from '../../discover/members.js';
+import { sentence, type Output } from '../report.js';
 
 export interface DiscoverOptions {
   manifest?: string;
   fromProcess?: boolean;
   name: string;
+  /** Print what kube-apiserver names without asking etcd for its members. */
+  offline?: boolean;
+  /** How long etcd may take to give its member list. */
+  timeout?: number;
 }
+
+const DEFAULT_TIMEOUT_SECONDS = 5;
 
 async function find(options: DiscoverOptions): Promise<DiscoveredEtcd> {
   if (options.fromProcess) return discoverFromProcesses();
@@ -24,7 +36,8 @@ async function find(options: DiscoverOptions): Promise<DiscoveredEtcd> {
   return discoverFromProcesses();
 }
 
-export function renderDiscovered(found: DiscoveredEtcd, name: string): string {
+/** The configuration for the discovered settings, validated as the guard will read it. */
+function configOf(found: DiscoveredEtcd, name: string): object {
   const tls = Object.fromEntries(
     Object.entries({
       caFile: found.caFile,
@@ -48,20 +61,46 @@ export function renderDiscovered(found: DiscoveredEtcd, name: string): string {
       'write the configuration by hand from the example in docs/configuration.md',
     );
   }
+  return config;
+}
+
+export function renderDiscovered(
+  found: DiscoveredEtcd,
+  name: string,
+  notes: string[] = [],
+  warnings: string[] = [],
+): string {
+  const config = configOf(found, name);
   const flags = [`--endpoints=${found.endpoints.join(',')}`];
   if (found.caFile) flags.push(`--cacert=${found.caFile}`);
   if (found.certFile) flags.push(`--cert=${found.certFile}`);
   if (found.keyFile) flags.push(`--key=${found.keyFile}`);
   return [
     `# etcd-space-guard configuration discovered from ${found.source}`,
+    ...notes.map((note) => `# ${note}`),
+    ...warnings.map((warning) => `# Warning: ${sentence(warning)}`),
     '# Save it (e.g. as etcd-space-guard.yaml) and check it: etcd-space-guard --config etcd-space-guard.yaml check-config',
     `# The same as flags: ${flags.join(' ')}`,
     stringify(config),
   ].join('\n');
 }
 
-export async function discoverCommand(options: DiscoverOptions, output: Output): Promise<number> {
+export async function discoverCommand(
+  options: DiscoverOptions,
+  output: Output,
+  list: ListMembers = listMembers,
+): Promise<number> {
   const found = await find(options);
-  output.out(renderDiscovered(found, options.name));
+  configOf(found, options.name); // settings the guard cannot use are refused before etcd is asked
+  const completed: Completed = options.offline
+    ? { found, notes: ['endpoints: as kube-apiserver names them (--offline)'], warnings: [] }
+    : await completeFromMemberList(
+        found,
+        list,
+        (options.timeout ?? DEFAULT_TIMEOUT_SECONDS) * 1000,
+      );
+  for (const warning of completed.warnings)
+    output.err(`etcd-space-guard: warning: ${sentence(warning)}\n`);
+  output.out(renderDiscovered(completed.found, options.name, completed.notes, completed.warnings));
   return 0;
 }
