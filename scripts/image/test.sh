@@ -35,6 +35,6 @@ DOCKER_BUILDKIT=0 docker build --network host --pull=false --quiet \
   --build-arg "REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
   -t "$image" . >/dev/null
 size=$(docker image inspect -f '{{.Size}}' "$image")
-echo "image-test: $image built in $(($(date +%s) - started)) s, $(numfmt --to=iec "$size")B"
+echo "image-test: $image built in $(($(date +%s) - started)) s, $(numfmt --to=si "$size")B"
 ESG_IMAGE="$image" node --no-deprecation --import tsx --test --test-reporter=spec \
   test/image/image.test.ts
