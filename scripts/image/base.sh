@@ -24,7 +24,7 @@ debootstrap --variant=minbase bookworm "$root" "$mirror" >"$work/debootstrap.log
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/*
 system_path='ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 tar -C "$root" -c . | docker import --change "$system_path" --change 'CMD ["bash"]' - "$debian_tag" >/dev/null
-echo "image-base: $debian_tag made ($(docker image inspect -f '{{.Size}}' "$debian_tag" | numfmt --to=iec))"
+echo "image-base: $debian_tag made ($(docker image inspect -f '{{.Size}}' "$debian_tag" | numfmt --to=si)B)"
 
 node_bin=$(bash scripts/install-node.sh --tested)
 node_bin=${node_bin:-$(dirname "$(command -v node)")}
@@ -48,4 +48,4 @@ tar -C "$root" -c . | docker import \
   --change "$system_path" \
   "${ca_env[@]}" \
   --change 'CMD ["node"]' - "$tag" >/dev/null
-echo "image-base: $tag made ($(docker image inspect -f '{{.Size}}' "$tag" | numfmt --to=iec) : node $("$node_bin/node" --version), npm $npm_version)"
+echo "image-base: $tag made ($(docker image inspect -f '{{.Size}}' "$tag" | numfmt --to=si)B : node $("$node_bin/node" --version), npm $npm_version)"
