@@ -34,6 +34,7 @@ describe('the status page', () => {
       server.status.readings = [clusterReading('prod', [memberUp('http://m1:2379')])];
       const page = await server.get('/');
       assert.equal(page.status, 200);
+      assert.deepEqual(server.status.maxAges, [5_000], 'no run: a reading of 5 s will do');
       assert.match(String(page.headers['content-type']), /^text\/html/);
       assert.equal(page.headers['cache-control'], 'no-store');
       assert.match(page.text, /<meta name="viewport" content="width=device-width,initial-scale=1"/);
@@ -143,6 +144,7 @@ describe('the status page', () => {
         /data-outcome="succeeded">[^]*data-reclaimed="3145728">reclaimed 3\.0 MiB/,
       );
       assert.match(live.text, /<strong data-alarm="NOSPACE">NOSPACE<\/strong> on m1/);
+      assert.deepEqual(server.status.maxAges, [5_000, 1_000], 'read behind at the pace of a run');
       const json = await server.get('/api/status');
       const cluster = (json.json.clusters as Record<string, unknown>[])[0]!;
       assert.deepEqual(cluster.runInProgress, server.remediator.joinable);

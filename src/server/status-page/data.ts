@@ -16,6 +16,8 @@ import type { Run } from '../../remediation/types.js';
 
 /** A reading older than this is read again (in the background: the page answers at once). */
 export const READING_MAX_AGE_MS = 5_000;
+/** ...or than this while a run changes the members by the second: about the page's own pace. */
+export const READING_MAX_AGE_IN_RUN_MS = 1_000;
 /** Runs listed on the page, newest first. */
 export const RECENT_RUNS = 10;
 
@@ -50,7 +52,11 @@ export interface StatusSnapshot {
 }
 
 export async function gatherStatus(deps: StatusDependencies): Promise<StatusSnapshot> {
-  const { readings, trends } = await deps.collector.recent(READING_MAX_AGE_MS);
+  const recent = await deps.collector.recent(READING_MAX_AGE_MS);
+  const inRun = recent.readings.some((r) => deps.remediator.inProgress(r.cluster));
+  const { readings, trends } = inRun
+    ? await deps.collector.recent(READING_MAX_AGE_IN_RUN_MS)
+    : recent;
   const policies = new Map((deps.policy?.list() ?? []).map((p) => [p.cluster, p]));
   const clusters = readings.map((reading): ClusterStatus => {
     const running = deps.remediator.inProgress(reading.cluster);

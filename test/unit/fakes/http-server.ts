@@ -39,7 +39,13 @@ export interface TestServer {
   remediator: FakeRemediator;
   store: FakeRunStore;
   /** What the status page reads: the exporter's last readings, trends and the policy's states. */
-  status: { readings: ClusterReading[]; trends: Trends; policy: PolicyClusterState[] };
+  status: {
+    readings: ClusterReading[];
+    trends: Trends;
+    policy: PolicyClusterState[];
+    /** The oldest reading each request of the page accepted, in milliseconds. */
+    maxAges: number[];
+  };
   /** What the live NOSPACE check answers; each cluster it was asked about is kept. */
   noSpace: { answer: boolean; asked: string[] };
   /** etcd_space_webhook_requests_total by outcome. */
@@ -79,9 +85,12 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   };
   const registry = new Registry();
   const metrics = new RemediationMetrics(registry, clusterNames);
-  const status: TestServer['status'] = { readings: [], trends: new Map(), policy: [] };
+  const status: TestServer['status'] = { readings: [], trends: new Map(), policy: [], maxAges: [] };
   const readings = {
-    recent: () => Promise.resolve({ readings: status.readings, trends: status.trends }),
+    recent: (maxAgeMs: number) => {
+      status.maxAges.push(maxAgeMs);
+      return Promise.resolve({ readings: status.readings, trends: status.trends });
+    },
   };
   const policy = { list: () => status.policy };
   const app = createApp({
