@@ -88,6 +88,13 @@ class Stopped extends Error {
   }
 }
 
+/** A remediation run took the cluster during the walk: it has the follower and the CPU to itself. */
+class GaveWay extends Error {
+  constructor() {
+    super('the keyspace walk gave way to a remediation run');
+  }
+}
+
 /** The label of a group: cut when too long, so that two long names may share one series. */
 function groupLabel(group: string): string {
   return group.length <= MAX_GROUP_LABEL ? group : `${group.slice(0, MAX_GROUP_LABEL - 1)}…`;
@@ -218,6 +225,10 @@ export class KeyspaceRefresher {
       return 'walked';
     } catch (err) {
       if (err instanceof Stopped) return 'stopped';
+      if (err instanceof GaveWay) {
+        this.deps.log.debug({ cluster }, 'keyspace walk ended: a remediation run took the cluster');
+        return 'busy';
+      }
       state.failures++;
       this.changes.note(cluster, errorMessage(err), { cluster }, FAILED);
       return 'failed';
@@ -236,7 +247,7 @@ export class KeyspaceRefresher {
       const source = await this.untilStopped(this.deps.openSource(cluster));
       this.deps.log.debug({ cluster, member: source.member }, 'walking the keyspace');
       try {
-        const usage = await walkKeyspace(this.stoppable(source.pages), {
+        const usage = await walkKeyspace(this.stoppable(cluster, source.pages), {
           groups: { depth: settings.depth, kubernetes: true },
           prefix: '',
           pageSize: settings.pageSize,
@@ -248,7 +259,7 @@ export class KeyspaceRefresher {
         });
         return { usage, member: source.member };
       } catch (err) {
-        if (attempt >= 2 || err instanceof Stopped || !COMPACTED.test(errorMessage(err))) throw err;
+        if (attempt >= 2 || !COMPACTED.test(errorMessage(err))) throw err;
         this.deps.log.debug(
           { cluster, member: source.member },
           'keyspace walk compacted away: starting over',
@@ -257,12 +268,16 @@ export class KeyspaceRefresher {
     }
   }
 
-  /** The pages, until stop(): then the walk ends without waiting for the page under way. */
-  private stoppable(pages: PageSource): PageSource {
-    return (start, end, limit, revision) =>
-      this.stopping.signal.aborted
-        ? Promise.reject(new Stopped())
-        : this.untilStopped(pages(start, end, limit, revision));
+  /**
+   * The pages, until stop(): then the walk ends without waiting for the page under way. A run
+   * that starts on the cluster ends the walk before its next page.
+   */
+  private stoppable(cluster: string, pages: PageSource): PageSource {
+    return (start, end, limit, revision) => {
+      if (this.stopping.signal.aborted) return Promise.reject(new Stopped());
+      if (this.deps.busy?.(cluster)) return Promise.reject(new GaveWay());
+      return this.untilStopped(pages(start, end, limit, revision));
+    };
   }
 
   /**

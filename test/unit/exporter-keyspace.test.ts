@@ -391,6 +391,31 @@ describe('the schedule', () => {
     await refresher.stop();
   });
 
+  it('a run that starts during a walk ends it before the next page: no failure, later again', async () => {
+    let running = false;
+    const { refresher, keyspace, samples } = setup({
+      insight: { pageSize: 2 },
+      busy: () => running,
+    });
+    fillGroup(keyspace(), 'a', 10, 10);
+    assert.equal(await refresher.refresh('default'), 'walked');
+    const before = await samples();
+    keyspace().calls.length = 0;
+    keyspace().beforePage = (call) => {
+      if (call === 2) running = true; // the alarm watch starts a run while this page is read
+    };
+    assert.equal(await refresher.refresh('default'), 'busy');
+    assert.ok(keyspace().calls.length <= 3, `${keyspace().calls.length} pages: one lane each`);
+    const after = await samples();
+    assert.equal(value(after, 'etcd_space_keyspace_scan_failures_total'), 0);
+    assert.deepEqual(
+      groupValues(after, 'etcd_space_keyspace_group_keys'),
+      groupValues(before, 'etcd_space_keyspace_group_keys'),
+      'the last breakdown stays',
+    );
+    await refresher.stop();
+  });
+
   it('stop() ends the walk at once, without waiting for the page under way; no failure', async () => {
     const { refresher, clock, keyspace, samples } = setup({
       insight: { pageSize: 2 },
