@@ -101,9 +101,10 @@ describe('the status page in a browser, during a run on a cluster at NOSPACE', (
     const cluster = '[data-cluster="default"]';
     await shows(page, `${cluster} [data-alarm="NOSPACE"]`);
     assert.equal(await page.locator('[data-run-id]').count(), 0, 'no run before the alert');
+    // NOSPACE comes when a write would pass the quota: a file at 98% of it shows amber, not red.
     assert.ok(
-      (await page.locator(`${cluster} .bar.bad`).count()) > 0,
-      'a member at its quota: a red bar',
+      (await page.locator(`${cluster} .bar.bad, ${cluster} .bar.warn`).count()) > 0,
+      'a member near its quota: an amber or red bar',
     );
 
     const alert = await post(
