@@ -20,6 +20,8 @@ if ! docker info >/dev/null 2>&1; then
   stop_dockerd() {
     kill "$dockerd_pid" 2>/dev/null || true
     wait "$dockerd_pid" 2>/dev/null || true
+    # dockerd leaves its network namespace bind-mounted under its exec root.
+    findmnt -rn -o TARGET | grep "^$state/" | sort -r | xargs -r umount
     rm -rf "$state"
   }
   trap stop_dockerd EXIT

@@ -83,10 +83,7 @@ export async function fillToNoSpace(
         // each member trips every member above 80% of it (the cluster allows
         // such requests: see --max-request-bytes in etcd-cluster.ts).
         const probe = randomBytes(Math.floor(cluster.quotaBytes / 5));
-        await Promise.all(
-          members.map((m) => expectNoSpace(m.put('churn/probe').value(probe).exec())),
-        );
-        await waitForNoSpaceOnEveryMember(client, cluster.members.length);
+        await raiseNoSpaceOnEveryMember(client, members, probe);
         await waitForSettledFiles(members);
         return { live, churnWrites: await storedChurnWrites(client, churnKeys, writes) };
       }
@@ -126,25 +123,47 @@ async function expectNoSpace(write: Promise<unknown>): Promise<void> {
   try {
     await write;
   } catch (err) {
-    if (isNoSpace(err)) return;
+    if (isNoSpace(err) || timedOut(err)) return;
     throw err;
   }
   throw new Error('a write succeeded after NOSPACE was raised');
 }
 
-async function waitForNoSpaceOnEveryMember(client: Etcd3, size: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  let seen = 0;
+function timedOut(err: unknown): boolean {
+  return err instanceof Error && err.message.includes('request timed out');
+}
+
+/**
+ * The probe to each member until every member has its own NOSPACE alarm. A member raises it
+ * with a raft proposal whose failure etcd ignores (the write is answered NOSPACE all the
+ * same): on a busy machine the proposal can time out, so the probe is sent again.
+ */
+async function raiseNoSpaceOnEveryMember(
+  client: Etcd3,
+  members: Etcd3[],
+  probe: Buffer,
+): Promise<void> {
+  const ids = await Promise.all(
+    members.map(async (m) => String((await m.maintenance.status()).header.member_id)),
+  );
+  const deadline = Date.now() + 30_000;
+  let raised = new Set<string>();
   while (Date.now() < deadline) {
-    const alarms = await client.maintenance.alarm({ action: 'Get' });
-    const noSpaceMembers = new Set(
-      alarms.alarms.filter((a) => a.alarm === 'Nospace').map((a) => a.memberID),
-    );
-    seen = noSpaceMembers.size;
-    if (seen >= size) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    const missing = members.filter((_, i) => !raised.has(ids[i]!));
+    await Promise.all(missing.map((m) => expectNoSpace(m.put('churn/probe').value(probe).exec())));
+    const settleBy = Date.now() + 3_000;
+    while (Date.now() < settleBy) {
+      raised = await noSpaceMembers(client);
+      if (ids.every((id) => raised.has(id))) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
-  throw new Error(`NOSPACE was raised on ${seen} of ${size} members within 10 s`);
+  throw new Error(`NOSPACE was raised on ${raised.size} of ${members.length} members within 30 s`);
+}
+
+async function noSpaceMembers(client: Etcd3): Promise<Set<string>> {
+  const alarms = await client.maintenance.alarm({ action: 'Get' });
+  return new Set(alarms.alarms.filter((a) => a.alarm === 'Nospace').map((a) => String(a.memberID)));
 }
 
 /**
