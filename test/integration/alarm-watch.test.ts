@@ -36,7 +36,7 @@ function isNoSpace(err: unknown): boolean {
 
 /** etcd gave up on the proposal (a busy machine): it may yet be applied, and the test goes on. */
 function timedOut(err: unknown): boolean {
-  return err instanceof Error && err.message.includes('request timed out');
+  return err instanceof Error && /request timed out|raft proposal dropped/.test(err.message);
 }
 
 /** Overwrites a few keys with big values until etcd refuses: when the refused write was sent. */
